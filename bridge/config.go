@@ -1,0 +1,91 @@
+package bridge
+
+import (
+	"time"
+)
+
+// Config tunes a Gateway. The zero value is usable: every field says its
+// default, and withDefaults fills a copy.
+type Config struct {
+	// ReservedPrefix is the first subject token of the gateway's own
+	// subjects (control, events). Clients can never publish or subscribe
+	// under it, nor under $-prefixed or _INBOX subjects. Default "wsgate".
+	ReservedPrefix string `yaml:"reserved_prefix"`
+
+	// MaxMessageBytes is the largest WebSocket message a client may send;
+	// a larger one closes the connection with 1009. Default 1 MiB.
+	MaxMessageBytes int64 `yaml:"max_message_bytes"`
+
+	// MaxQueuedBytes bounds each connection's outbound queue. A client that
+	// falls this far behind is disconnected as a slow consumer (1008).
+	// Default 4 MiB.
+	MaxQueuedBytes int `yaml:"max_queued_bytes"`
+
+	// PingInterval is how often the server pings a connection it has not
+	// written to. Default 30s; negative disables pings.
+	PingInterval time.Duration `yaml:"ping_interval"`
+
+	// ReadTimeout closes a connection that sends nothing at all, not even a
+	// pong, for this long. Default 2.5 x PingInterval; negative disables.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+
+	// IdleTimeout closes a connection that sends no data message for this
+	// long (pongs do not count). Default 0: never.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+
+	// MaxConnectionDuration closes every connection after this long.
+	// Default 0: no limit.
+	MaxConnectionDuration time.Duration `yaml:"max_connection_duration"`
+
+	// WriteTimeout bounds one write to a client socket. Default 10s.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+
+	// RequestTimeout bounds control-plane requests the gateway makes on NATS
+	// (connection API, info). Default 2s.
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+
+	// ShutdownTimeout bounds graceful shutdown. Default 10s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+
+	// InsecureSkipOriginCheck accepts cross-origin WebSocket upgrades.
+	// Default false: only same-origin browsers (and non-browser clients,
+	// which send no Origin) may connect, unless AllowedOrigins lists them.
+	InsecureSkipOriginCheck bool `yaml:"insecure_skip_origin_check"`
+
+	// AllowedOrigins are the Origin header values a browser may connect
+	// from, besides the gateway's own host. "*" is not accepted here; use
+	// InsecureSkipOriginCheck.
+	AllowedOrigins []string `yaml:"allowed_origins"`
+
+	// StaticDir, when set, is served at / for plain HTTP GETs (an example
+	// app's page). Default "": nothing is served.
+	StaticDir string `yaml:"static_dir"`
+}
+
+func (c Config) withDefaults() Config {
+	if c.ReservedPrefix == "" {
+		c.ReservedPrefix = "wsgate"
+	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = 1 << 20
+	}
+	if c.MaxQueuedBytes == 0 {
+		c.MaxQueuedBytes = 4 << 20
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = 30 * time.Second
+	}
+	if c.ReadTimeout == 0 && c.PingInterval > 0 {
+		c.ReadTimeout = c.PingInterval * 5 / 2
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = 2 * time.Second
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 10 * time.Second
+	}
+	return c
+}

@@ -1,0 +1,181 @@
+package bridge
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// control serves the reserved per-connection subjects
+// <prefix>.conn.<id>.send|close|info for workers, whichever gateway process
+// holds the connection. Each session has one NATS subscription for them,
+// feeding one shared channel (no goroutine per connection); a connection that
+// is gone has no subscription, so a request to it fails at once with "no
+// responders" — which the @connections API answers with 410.
+type control struct {
+	g    *Gateway
+	ch   chan *nats.Msg
+	done chan struct{}
+}
+
+func newControl(g *Gateway) *control {
+	c := &control{g: g, ch: make(chan *nats.Msg, hubChanLen), done: make(chan struct{})}
+	go c.run()
+	return c
+}
+
+func (c *control) attach(s *Session) error {
+	sub, err := c.g.nc.ChanSubscribe(c.g.cfg.ReservedPrefix+".conn."+s.id+".*", c.ch)
+	if err != nil {
+		return err
+	}
+	s.ctrl = sub
+	return nil
+}
+
+func (c *control) close() {
+	close(c.ch)
+	<-c.done
+}
+
+func (c *control) run() {
+	defer close(c.done)
+	for m := range c.ch {
+		c.handle(m)
+	}
+}
+
+// closeRequest is the optional body of a close request.
+type closeRequest struct {
+	Code   int    `json:"code"`
+	Reason string `json:"reason"`
+}
+
+func (c *control) handle(m *nats.Msg) {
+	// <prefix>.conn.<id>.<verb>
+	rest := strings.TrimPrefix(m.Subject, c.g.cfg.ReservedPrefix+".conn.")
+	id, verb, ok := strings.Cut(rest, ".")
+	if !ok {
+		return
+	}
+	s := c.g.session(id)
+	if s == nil || s.isClosed() {
+		return
+	}
+	switch verb {
+	case "send":
+		s.handler.Push(&Message{Subject: m.Subject, Header: Header(m.Header), Data: m.Data})
+		respond(m, []byte(`{"ok":true}`))
+	case "close":
+		var req closeRequest
+		if len(m.Data) > 0 {
+			if err := json.Unmarshal(m.Data, &req); err != nil {
+				respond(m, []byte(`{"error":"close body must be JSON {\"code\":4000,\"reason\":\"...\"}"}`))
+				return
+			}
+		}
+		if req.Code == 0 {
+			req.Code = CloseNormal
+		}
+		if !validCloseCode(req.Code) {
+			respond(m, []byte(`{"error":"close code must be 1000 or 3000-4999"}`))
+			return
+		}
+		if req.Reason == "" {
+			req.Reason = "closed by worker"
+		}
+		s.closeBy(CloseInfo{Code: req.Code, Reason: req.Reason, By: "worker"})
+		respond(m, []byte(`{"ok":true}`))
+	case "info":
+		b, _ := json.Marshal(s.info())
+		respond(m, b)
+	}
+}
+
+func respond(m *nats.Msg, data []byte) {
+	if m.Reply != "" {
+		_ = m.Respond(data)
+	}
+}
+
+// validCloseCode accepts the codes an application may send (RFC 6455
+// section 7.4.2): 1000 and the 3000-4999 range.
+func validCloseCode(code int) bool {
+	return code == CloseNormal || code >= 3000 && code <= 4999
+}
+
+// Identity is the client's network identity, as the managed gateway's
+// requestContext.identity has it.
+type Identity struct {
+	SourceIP  string `json:"sourceIp"`
+	UserAgent string `json:"userAgent,omitempty"`
+}
+
+// ConnInfo describes a connection: the body of an info reply, GET
+// /@connections/{id} and the lifecycle events.
+type ConnInfo struct {
+	ConnectionID  string            `json:"connectionId"`
+	Protocol      string            `json:"protocol"`
+	Subprotocol   string            `json:"subprotocol,omitempty"`
+	ConnectedAt   time.Time         `json:"connectedAt"`
+	LastActiveAt  time.Time         `json:"lastActiveAt"`
+	Identity      Identity          `json:"identity"`
+	Principal     string            `json:"principal,omitempty"`
+	Context       map[string]string `json:"context,omitempty"`
+	Gateway       string            `json:"gateway"`
+	Subscriptions int               `json:"subscriptions"`
+	MessagesIn    uint64            `json:"messagesIn"`
+	MessagesOut   uint64            `json:"messagesOut"`
+	// Set in disconnect events only.
+	CloseCode   int    `json:"closeCode,omitempty"`
+	CloseReason string `json:"closeReason,omitempty"`
+	ClosedBy    string `json:"closedBy,omitempty"`
+}
+
+func (s *Session) info() ConnInfo {
+	return ConnInfo{
+		ConnectionID:  s.id,
+		Protocol:      s.proto.Name(),
+		Subprotocol:   s.subproto,
+		ConnectedAt:   s.started.UTC(),
+		LastActiveAt:  time.Unix(0, s.lastData.Load()).UTC(),
+		Identity:      Identity{SourceIP: s.sourceIP, UserAgent: s.userAgent},
+		Principal:     s.principal.ID,
+		Context:       s.context,
+		Gateway:       s.gw.id,
+		Subscriptions: s.Subscriptions(),
+		MessagesIn:    s.msgsIn.Load(),
+		MessagesOut:   s.msgsOut.Load(),
+	}
+}
+
+// Info describes the connection now.
+func (s *Session) Info() ConnInfo { return s.info() }
+
+func (g *Gateway) publishConnect(s *Session) {
+	body, _ := json.Marshal(s.info())
+	g.publishEvent(s, "connect", EventConnect, body, nil)
+}
+
+func (g *Gateway) publishDisconnect(s *Session, c CloseInfo) {
+	info := s.info()
+	info.CloseCode, info.CloseReason, info.ClosedBy = c.Code, c.Reason, c.By
+	body, _ := json.Marshal(info)
+	g.publishEvent(s, "disconnect", EventDisconnect, body, func(h Header) {
+		h.Set(HeaderCloseCode, itoa(c.Code))
+		h.Set(HeaderCloseReason, strings.Map(noCRLF, c.Reason))
+	})
+}
+
+func (g *Gateway) publishEvent(s *Session, name, event string, body []byte, edit func(Header)) {
+	h := s.Headers(event, "")
+	if edit != nil {
+		edit(h)
+	}
+	err := g.nc.PublishMsg(&nats.Msg{Subject: g.cfg.ReservedPrefix + ".events." + name, Header: nats.Header(h), Data: body})
+	if err != nil {
+		g.log.Warn("event not published", "event", name, "conn", s.id, "err", err)
+	}
+}

@@ -1,0 +1,17 @@
+// Package bridge holds WebSocket connections and joins them to NATS.
+//
+// It owns the HTTP server and the WebSocket upgrade (RFC 6455), protocol
+// dispatch by Sec-WebSocket-Protocol and path, the Session every protocol
+// adapter talks to, the fan-out hub (one NATS subscription per distinct
+// subject per process, shared by every local session that wants it), the
+// reserved control subjects (wsgate.conn.<id>.send|close|info), lifecycle
+// events, the @connections HTTP API, health endpoints, Prometheus metrics and
+// the embedded nats-server.
+//
+// bridge never parses a client protocol frame: protocol packages do, and
+// talk to a Session. Names come from package subjects, identities from
+// package auth.
+//
+// Frames to clients are encoded once and written by one writer per
+// connection, several queued frames per system call (see writer.go).
+package bridge

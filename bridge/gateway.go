@@ -1,0 +1,263 @@
+package bridge
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/wsgate/wsgate/auth"
+)
+
+// Options are what New needs.
+type Options struct {
+	// Config tunes the gateway; its zero value means defaults.
+	Config Config
+	// NATS is the gateway's one shared connection. Required.
+	NATS *nats.Conn
+	// Authenticator identifies clients. Nil means auth.None: dev mode.
+	Authenticator auth.Authenticator
+	// Logger receives structured logs. Nil means slog.Default().
+	Logger *slog.Logger
+	// Protocols are the wire protocols spoken, in order of preference for
+	// paths they share.
+	Protocols []Protocol
+}
+
+// Gateway accepts WebSocket connections and bridges them to NATS.
+type Gateway struct {
+	cfg     Config
+	nc      *nats.Conn
+	auth    auth.Authenticator
+	log     *slog.Logger
+	id      string
+	metrics *metrics
+	hub     *hub
+	ctrl    *control
+	protos  []Protocol
+	byToken map[string]Protocol
+	byPath  map[string]Protocol
+	mux     *http.ServeMux
+	srv     *http.Server
+
+	ctx      context.Context
+	cancel   context.CancelFunc
+	draining atomic.Bool
+	mu       sync.RWMutex
+	sessions map[string]*Session
+	wg       sync.WaitGroup // running sessions
+	stop     chan struct{}
+	bg       sync.WaitGroup // background goroutines
+}
+
+// New makes a gateway. It subscribes nothing until connections arrive.
+func New(o Options) (*Gateway, error) {
+	if o.NATS == nil {
+		return nil, errors.New("bridge: Options.NATS is required")
+	}
+	if len(o.Protocols) == 0 {
+		return nil, errors.New("bridge: no protocols registered")
+	}
+	g := &Gateway{
+		cfg:      o.Config.withDefaults(),
+		nc:       o.NATS,
+		auth:     o.Authenticator,
+		log:      o.Logger,
+		id:       newID(6),
+		metrics:  newMetrics(),
+		byToken:  map[string]Protocol{},
+		byPath:   map[string]Protocol{},
+		sessions: map[string]*Session{},
+		stop:     make(chan struct{}),
+	}
+	if g.log == nil {
+		g.log = slog.Default()
+	}
+	if g.auth == nil {
+		g.auth = auth.None{}
+	}
+	for _, p := range o.Protocols {
+		if err := g.register(p); err != nil {
+			return nil, err
+		}
+	}
+	g.ctx, g.cancel = context.WithCancel(context.Background())
+	g.hub = newHub(g.nc, g.cfg.ReservedPrefix, g.log)
+	g.ctrl = newControl(g)
+	g.mux = g.routes()
+	g.srv = &http.Server{
+		Handler:           g.mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
+	}
+	g.bg.Add(1)
+	go g.sweep()
+	return g, nil
+}
+
+func (g *Gateway) register(p Protocol) error {
+	g.protos = append(g.protos, p)
+	for _, t := range p.Subprotocols() {
+		if _, dup := g.byToken[t]; dup {
+			return fmt.Errorf("bridge: subprotocol %q registered twice", t)
+		}
+		g.byToken[t] = p
+	}
+	for _, path := range p.Paths() {
+		if _, dup := g.byPath[path]; dup {
+			return fmt.Errorf("bridge: path %q registered twice", path)
+		}
+		g.byPath[path] = p
+	}
+	return nil
+}
+
+// ID is this gateway process's id (in the Wsgate-Gateway header).
+func (g *Gateway) ID() string { return g.id }
+
+// Handler serves the WebSocket endpoint, the connection API, health and
+// metrics.
+func (g *Gateway) Handler() http.Handler { return g.mux }
+
+// Metrics lets protocol adapters record their own events.
+func (g *Gateway) Metrics() Metrics { return Metrics{g.metrics} }
+
+// Serve accepts connections on ln until Shutdown.
+func (g *Gateway) Serve(ln net.Listener) error {
+	err := g.srv.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// ServeTLS is Serve with TLS.
+func (g *Gateway) ServeTLS(ln net.Listener, certFile, keyFile string) error {
+	err := g.srv.ServeTLS(ln, certFile, keyFile)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting, closes every connection with 1001 and a reason,
+// waits for them to end (at most ctx), and stops the gateway's NATS
+// subscriptions. The NATS connection itself is the caller's to drain.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.draining.Store(true)
+	err := g.srv.Shutdown(ctx)
+	for _, s := range g.snapshot() {
+		s.closeBy(CloseInfo{Code: CloseGoingAway, Reason: "server shutting down", By: "server"})
+	}
+	done := make(chan struct{})
+	go func() { g.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		for _, s := range g.snapshot() {
+			_ = s.netConn.Close()
+		}
+		<-done
+	}
+	g.cancel()
+	close(g.stop)
+	g.bg.Wait()
+	g.ctrl.close()
+	g.hub.close()
+	return err
+}
+
+func (g *Gateway) registerSession(s *Session) {
+	g.mu.Lock()
+	g.sessions[s.id] = s
+	g.mu.Unlock()
+}
+
+func (g *Gateway) unregister(s *Session) {
+	g.mu.Lock()
+	delete(g.sessions, s.id)
+	g.mu.Unlock()
+}
+
+func (g *Gateway) session(id string) *Session {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return g.sessions[id]
+}
+
+func (g *Gateway) snapshot() []*Session {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	out := make([]*Session, 0, len(g.sessions))
+	for _, s := range g.sessions {
+		out = append(out, s)
+	}
+	return out
+}
+
+// Connections is the number of open connections.
+func (g *Gateway) Connections() int {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return len(g.sessions)
+}
+
+// sweep is the gateway's one timer for every connection: pings, read and
+// idle timeouts, maximum duration. It replaces a timer per connection.
+func (g *Gateway) sweep() {
+	defer g.bg.Done()
+	tick := time.NewTicker(g.sweepInterval())
+	defer tick.Stop()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case now := <-tick.C:
+			g.sweepOnce(now)
+		}
+	}
+}
+
+func (g *Gateway) sweepInterval() time.Duration {
+	d := time.Second
+	for _, t := range []time.Duration{g.cfg.PingInterval, g.cfg.ReadTimeout, g.cfg.IdleTimeout, g.cfg.MaxConnectionDuration} {
+		if t > 0 && t/4 < d {
+			d = max(t/4, 10*time.Millisecond)
+		}
+	}
+	return d
+}
+
+func (g *Gateway) sweepOnce(now time.Time) {
+	n := now.UnixNano()
+	c := &g.cfg
+	for _, s := range g.snapshot() {
+		switch {
+		case c.MaxConnectionDuration > 0 && now.Sub(s.started) > c.MaxConnectionDuration:
+			s.Close(CloseGoingAway, "maximum connection duration reached")
+		case c.ReadTimeout > 0 && time.Duration(n-s.lastRead.Load()) > c.ReadTimeout:
+			s.Close(CloseGoingAway, "read timeout: no frames from client")
+		case c.IdleTimeout > 0 && time.Duration(n-s.lastData.Load()) > c.IdleTimeout:
+			s.Close(CloseGoingAway, "idle timeout")
+		case c.PingInterval > 0 && time.Duration(n-s.lastWrite.Load()) >= c.PingInterval:
+			s.lastWrite.Store(n) // one ping per interval, even if the queue is busy
+			_ = s.enqueue(pingFrame)
+		}
+	}
+}
+
+// newID returns n random bytes, base64url: URL-safe and a valid NATS token.
+func newID(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

@@ -1,0 +1,185 @@
+package bridge
+
+import (
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/wsgate/wsgate/subjects"
+)
+
+// hubChanLen is the buffer of each dispatcher channel. nats.go drops (and
+// reports a slow consumer) when it is full, so it is generous.
+const hubChanLen = 64 << 10
+
+// hub keeps one NATS subscription per distinct (pattern, queue group) in the
+// process and fans every message out to the local sessions that want it.
+//
+// nats.go starts a goroutine per callback subscription; channel
+// subscriptions do not, so every hub subscription feeds one of a few shared
+// channels, each drained by one dispatcher goroutine. A subscription always
+// uses the same channel, so its messages keep their order.
+type hub struct {
+	nc       *nats.Conn
+	log      *slog.Logger
+	prefix   string
+	shards   []chan *nats.Msg
+	seed     maphash.Seed
+	mu       sync.RWMutex
+	subs     map[hubKey]*hubSub
+	byNATS   map[*nats.Subscription]*hubSub
+	wg       sync.WaitGroup
+	filtered atomic.Uint64 // reserved-subject messages kept from wide subscriptions
+}
+
+type hubKey struct{ pattern, queue string }
+
+// hubSub is one NATS subscription and its local members.
+type hubSub struct {
+	key     hubKey
+	ns      *nats.Subscription
+	members atomic.Pointer[[]*Subscription] // copy on write
+	next    atomic.Uint32                   // round robin among queue members
+	// filter is set when the pattern can match reserved subjects (">" in
+	// dev mode): such messages are never delivered to clients.
+	filter bool
+}
+
+func newHub(nc *nats.Conn, prefix string, log *slog.Logger) *hub {
+	n := max(runtime.GOMAXPROCS(0), 1)
+	h := &hub{
+		nc:     nc,
+		log:    log,
+		prefix: prefix,
+		shards: make([]chan *nats.Msg, n),
+		seed:   maphash.MakeSeed(),
+		subs:   make(map[hubKey]*hubSub),
+		byNATS: make(map[*nats.Subscription]*hubSub),
+	}
+	for i := range h.shards {
+		h.shards[i] = make(chan *nats.Msg, hubChanLen)
+		h.wg.Add(1)
+		go h.dispatch(h.shards[i])
+	}
+	return h
+}
+
+// add joins sub to the hub subscription for its pattern and queue, making
+// the NATS subscription if it is the first member.
+func (h *hub) add(sub *Subscription) error {
+	k := hubKey{sub.pattern, sub.queue}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	hs := h.subs[k]
+	if hs == nil {
+		hs = &hubSub{key: k, filter: subjects.TouchesReserved(k.pattern, h.prefix)}
+		hs.members.Store(&[]*Subscription{})
+		ch := h.shards[maphash.String(h.seed, k.pattern+"\x00"+k.queue)%uint64(len(h.shards))]
+		var err error
+		if k.queue != "" {
+			hs.ns, err = h.nc.ChanQueueSubscribe(k.pattern, k.queue, ch)
+		} else {
+			hs.ns, err = h.nc.ChanSubscribe(k.pattern, ch)
+		}
+		if err != nil {
+			return fmt.Errorf("subscribe %q: %w", k.pattern, err)
+		}
+		h.subs[k] = hs
+		h.byNATS[hs.ns] = hs
+	}
+	old := *hs.members.Load()
+	members := make([]*Subscription, len(old), len(old)+1)
+	copy(members, old)
+	members = append(members, sub)
+	hs.members.Store(&members)
+	sub.hs = hs
+	return nil
+}
+
+// remove takes sub out of its hub subscription, dropping the NATS
+// subscription with its last member.
+func (h *hub) remove(sub *Subscription) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	hs := sub.hs
+	if hs == nil {
+		return
+	}
+	old := *hs.members.Load()
+	members := make([]*Subscription, 0, len(old))
+	for _, m := range old {
+		if m != sub {
+			members = append(members, m)
+		}
+	}
+	hs.members.Store(&members)
+	sub.hs = nil
+	if len(members) == 0 {
+		_ = hs.ns.Unsubscribe()
+		delete(h.subs, hs.key)
+		delete(h.byNATS, hs.ns)
+	}
+}
+
+// size is the number of NATS subscriptions the hub holds.
+func (h *hub) size() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.subs)
+}
+
+// dispatch fans out the messages of one channel until it is closed.
+func (h *hub) dispatch(ch chan *nats.Msg) {
+	defer h.wg.Done()
+	for m := range ch {
+		h.mu.RLock()
+		hs := h.byNATS[m.Sub]
+		h.mu.RUnlock()
+		if hs == nil {
+			continue
+		}
+		h.fanOut(hs, m)
+	}
+}
+
+func (h *hub) fanOut(hs *hubSub, m *nats.Msg) {
+	if hs.filter && subjects.IsReserved(m.Subject, h.prefix) {
+		h.filtered.Add(1)
+		return
+	}
+	members := *hs.members.Load()
+	if len(members) == 0 {
+		return
+	}
+	d := &Delivery{Msg: &Message{Subject: m.Subject, Reply: m.Reply, Header: Header(m.Header), Data: m.Data}}
+	if hs.key.queue != "" {
+		// NATS gave this process the message for the group: one local
+		// member takes it.
+		i := hs.next.Add(1) % uint32(len(members))
+		members[i].deliver(d)
+		return
+	}
+	for _, sub := range members {
+		sub.deliver(d)
+	}
+}
+
+// close stops the dispatchers. NATS subscriptions must be gone first.
+func (h *hub) close() {
+	h.mu.Lock()
+	for _, hs := range h.subs {
+		_ = hs.ns.Unsubscribe()
+	}
+	h.subs = map[hubKey]*hubSub{}
+	h.byNATS = map[*nats.Subscription]*hubSub{}
+	h.mu.Unlock()
+	for _, ch := range h.shards {
+		close(ch)
+	}
+	h.wg.Wait()
+}

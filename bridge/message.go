@@ -1,0 +1,81 @@
+package bridge
+
+// Header is a NATS message header: canonical names are not enforced, values
+// are kept in order. It has the same shape as nats.Header so conversions are
+// free, and protocol packages need not import nats.go.
+type Header map[string][]string
+
+// Get returns the first value of key, or "".
+func (h Header) Get(key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// Set replaces the values of key.
+func (h Header) Set(key, value string) { h[key] = []string{value} }
+
+// Headers the gateway puts on every message it sends to NATS (the worker
+// contract in the README).
+const (
+	HeaderConnectionID = "Wsgate-Connection-Id"
+	HeaderProtocol     = "Wsgate-Protocol"
+	HeaderEvent        = "Wsgate-Event"
+	HeaderRoute        = "Wsgate-Route"
+	HeaderPrincipal    = "Wsgate-Principal"
+	HeaderGateway      = "Wsgate-Gateway"
+	HeaderSourceIP     = "Wsgate-Source-Ip"
+	HeaderCloseCode    = "Wsgate-Close-Code"
+	HeaderCloseReason  = "Wsgate-Close-Reason"
+	// HeaderContextPrefix starts one header per key of the connection's
+	// context (from the $connect reply): Wsgate-Context-<key>.
+	HeaderContextPrefix = "Wsgate-Context-"
+)
+
+// Event values of HeaderEvent.
+const (
+	EventConnect    = "CONNECT"
+	EventMessage    = "MESSAGE"
+	EventDisconnect = "DISCONNECT"
+)
+
+// Message is a NATS message as protocol adapters see it.
+type Message struct {
+	Subject string
+	Reply   string
+	Header  Header
+	Data    []byte
+}
+
+// Delivery is one NATS message on its way to the local sessions subscribed
+// to it. It remembers each encoding asked of it, so a message is encoded once
+// per distinct encoder however many sessions receive it. A Delivery is used by
+// one goroutine (the hub dispatcher) and must not be kept after Deliver
+// returns; the frames it hands out may be kept.
+type Delivery struct {
+	Msg *Message
+
+	cache []cachedFrame
+}
+
+type cachedFrame struct {
+	key any
+	f   *Frame
+	err error
+}
+
+// Frame returns the frame that encode makes of the message, calling encode
+// only the first time a given key is asked for. key must be comparable and
+// should name the encoding (a package-level value, or a per-subscription
+// pointer when the frame differs per subscription).
+func (d *Delivery) Frame(key any, encode func(*Message) (*Frame, error)) (*Frame, error) {
+	for i := range d.cache {
+		if d.cache[i].key == key {
+			return d.cache[i].f, d.cache[i].err
+		}
+	}
+	f, err := encode(d.Msg)
+	d.cache = append(d.cache, cachedFrame{key: key, f: f, err: err})
+	return f, err
+}

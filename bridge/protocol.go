@@ -1,0 +1,77 @@
+package bridge
+
+import (
+	"context"
+	"net/http"
+)
+
+// Protocol is one client wire protocol. cmd registers the protocols a
+// gateway speaks; the bridge picks one per connection from the subprotocol
+// the client offers, or from the request path.
+type Protocol interface {
+	// Name is a short lower-case name ("json", "mqtt"), used in metrics,
+	// logs and the Wsgate-Protocol header.
+	Name() string
+	// Subprotocols are the Sec-WebSocket-Protocol tokens this protocol
+	// answers to, most preferred first.
+	Subprotocols() []string
+	// Paths are request paths that select this protocol when the client
+	// offers no subprotocol of ours ("/mqtt").
+	Paths() []string
+	// Open makes the handler of one new connection. It must not block.
+	Open(s *Session) Handler
+}
+
+// Handler runs one connection of a protocol.
+type Handler interface {
+	// Serve reads and handles client messages with s.ReadMessage until it
+	// fails, and returns the error that ended it. Serve owns the reading
+	// side; everything written goes through the Session.
+	Serve(ctx context.Context) error
+	// Push delivers a worker's message (wsgate.conn.<id>.send or POST
+	// /@connections/<id>) in the protocol's own form. It runs on a
+	// dispatcher goroutine: it must not block.
+	Push(m *Message)
+}
+
+// Admitter is implemented by protocols that decide during the HTTP upgrade
+// whether a connection is admitted (the JSON protocol's $connect route).
+type Admitter interface {
+	// Admit runs before the upgrade. A nil error admits the connection; an
+	// *AdmitError refuses it with its HTTP status. The returned context is
+	// attached to the session.
+	Admit(ctx context.Context, c *ConnectRequest) (map[string]string, error)
+}
+
+// Closer is implemented by handlers that act when their connection has
+// closed (the JSON protocol's $disconnect route). OnClose runs once, after
+// the session is unsubscribed from everything.
+type Closer interface {
+	OnClose(c CloseInfo)
+}
+
+// ConnectRequest is what an Admitter sees of a connection being upgraded.
+type ConnectRequest struct {
+	ConnID   string
+	Protocol string
+	Request  *http.Request
+	Session  *Session // not yet serving; use it for identity and headers
+}
+
+// AdmitError refuses an upgrade with an HTTP status.
+type AdmitError struct {
+	Status int
+	Body   string
+}
+
+func (e *AdmitError) Error() string {
+	return "bridge: connection refused: " + http.StatusText(e.Status) + ": " + e.Body
+}
+
+// CloseInfo says how a connection ended.
+type CloseInfo struct {
+	Code   int    // WebSocket close code
+	Reason string // close reason
+	// By is who ended it: "client", "server", "worker", "error".
+	By string
+}

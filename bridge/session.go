@@ -1,0 +1,399 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/nats-io/nats.go"
+
+	"github.com/wsgate/wsgate/auth"
+	"github.com/wsgate/wsgate/subjects"
+)
+
+// Errors a Session returns to protocol adapters, which turn them into their
+// protocol's own error.
+var (
+	ErrForbidden     = errors.New("bridge: permission denied")
+	ErrReserved      = errors.New("bridge: reserved subject")
+	ErrNoResponders  = errors.New("bridge: no responders")
+	ErrTimeout       = errors.New("bridge: request timed out")
+	ErrClosed        = errors.New("bridge: connection closed")
+	ErrSlowConsumer  = errors.New("bridge: slow consumer")
+	ErrNotSubscribed = errors.New("bridge: not subscribed")
+)
+
+// Close codes the gateway uses (RFC 6455 section 7.4.1).
+const (
+	CloseNormal        = websocket.CloseNormalClosure
+	CloseGoingAway     = websocket.CloseGoingAway
+	CloseProtocolError = websocket.CloseProtocolError
+	CloseUnsupported   = websocket.CloseUnsupportedData
+	ClosePolicy        = websocket.ClosePolicyViolation
+	CloseTooBig        = websocket.CloseMessageTooBig
+	CloseInternal      = websocket.CloseInternalServerErr
+	CloseTryLater      = websocket.CloseTryAgainLater
+	closeAbnormal      = websocket.CloseAbnormalClosure
+)
+
+// closeGrace is how long a closing connection waits for the client's close
+// frame before the socket is closed.
+const closeGrace = time.Second
+
+// Session is one WebSocket connection: its identity and permissions, its
+// subscriptions and its outbound queue. Protocol adapters read client
+// messages with ReadMessage and act through Publish, Request, Subscribe and
+// Send; everything else is the bridge's.
+type Session struct {
+	gw        *Gateway
+	id        string
+	proto     Protocol
+	subproto  string
+	conn      *websocket.Conn
+	netConn   net.Conn
+	principal *auth.Principal
+	context   map[string]string
+	sourceIP  string
+	userAgent string
+	started   time.Time
+	header    Header // base header of every message to NATS; never mutated
+	handler   Handler
+	m         *protoMetrics
+
+	lastRead  atomic.Int64 // unix nanoseconds of the last frame read
+	lastData  atomic.Int64 // ... of the last data message read
+	lastWrite atomic.Int64 // ... of the last write
+	msgsIn    atomic.Uint64
+	msgsOut   atomic.Uint64
+	bytesIn   atomic.Uint64
+	bytesOut  atomic.Uint64
+
+	w writer
+
+	subsMu sync.Mutex
+	subs   map[*Subscription]struct{}
+	ctrl   *nats.Subscription
+
+	readBuf *bytes.Buffer
+
+	causeOnce sync.Once
+	cause     CloseInfo
+	closeOnce sync.Once
+	done      chan struct{}
+}
+
+// ID is the connection id: random, URL-safe, one NATS subject token.
+func (s *Session) ID() string { return s.id }
+
+// Protocol is the name of the connection's protocol.
+func (s *Session) Protocol() string { return s.proto.Name() }
+
+// Subprotocol is the Sec-WebSocket-Protocol token echoed to the client, or "".
+func (s *Session) Subprotocol() string { return s.subproto }
+
+// Principal is the connection's authenticated identity.
+func (s *Session) Principal() *auth.Principal { return s.principal }
+
+// Context is the connection's context from the $connect integration. It
+// must not be modified.
+func (s *Session) Context() map[string]string { return s.context }
+
+// Logger returns the gateway logger with the connection's id and protocol.
+func (s *Session) Logger() *slog.Logger {
+	return s.gw.log.With("conn", s.id, "protocol", s.proto.Name())
+}
+
+// Done is closed when the session has ended.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// ReservedPrefix is the first token of the gateway's own subjects.
+func (s *Session) ReservedPrefix() string { return s.gw.cfg.ReservedPrefix }
+
+// ReadMessage reads the next client message. text reports a text frame.
+// data is valid until the next call.
+func (s *Session) ReadMessage() (text bool, data []byte, err error) {
+	// An idle connection waits in NextReader without holding a buffer.
+	s.releaseReadBuf()
+	typ, r, err := s.conn.NextReader()
+	if err != nil {
+		return false, nil, err
+	}
+	s.readBuf = readBufPool.Get().(*bytes.Buffer)
+	s.readBuf.Reset()
+	if _, err := s.readBuf.ReadFrom(r); err != nil {
+		return false, nil, err
+	}
+	now := time.Now().UnixNano()
+	s.lastRead.Store(now)
+	s.lastData.Store(now)
+	s.msgsIn.Add(1)
+	s.bytesIn.Add(uint64(s.readBuf.Len()))
+	s.m.msgsIn.Inc()
+	s.m.bytesIn.Add(float64(s.readBuf.Len()))
+	return typ == websocket.TextMessage, s.readBuf.Bytes(), nil
+}
+
+var readBufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// releaseReadBuf returns the read buffer between messages of an idle
+// connection; large buffers are dropped rather than pooled.
+func (s *Session) releaseReadBuf() {
+	if s.readBuf == nil {
+		return
+	}
+	if s.readBuf.Cap() <= 64<<10 {
+		readBufPool.Put(s.readBuf)
+	}
+	s.readBuf = nil
+}
+
+// Send queues a frame to the client. It never blocks: a client whose queue
+// is full is disconnected as a slow consumer and Send returns
+// ErrSlowConsumer.
+func (s *Session) Send(f *Frame) error { return s.enqueue(f) }
+
+// Headers returns a new header holding the connection's metadata (id,
+// protocol, principal, context) plus event and route, for a message to NATS.
+func (s *Session) Headers(event, route string) Header {
+	h := make(Header, len(s.header)+2)
+	maps.Copy(h, s.header)
+	h[HeaderEvent] = []string{event}
+	if route != "" {
+		h[HeaderRoute] = []string{route}
+	}
+	return h
+}
+
+// CheckPublish reports whether the connection may publish (or send a
+// request) to subject: it must be a valid literal subject outside the
+// reserved space, allowed by the principal's permissions.
+func (s *Session) CheckPublish(subject string) error {
+	if err := subjects.ValidateSubject(subject); err != nil {
+		return err
+	}
+	if subjects.IsReserved(subject, s.gw.cfg.ReservedPrefix) {
+		s.gw.metrics.denied.WithLabelValues(s.proto.Name(), "publish").Inc()
+		return fmt.Errorf("%w: %q", ErrReserved, subject)
+	}
+	if !s.principal.Permissions.CanPublish(subject) {
+		s.gw.metrics.denied.WithLabelValues(s.proto.Name(), "publish").Inc()
+		return fmt.Errorf("%w: publish to %q", ErrForbidden, subject)
+	}
+	return nil
+}
+
+// CheckSubscribe reports whether the connection may subscribe to pattern.
+func (s *Session) CheckSubscribe(pattern string) error {
+	if err := subjects.ValidatePattern(pattern); err != nil {
+		return err
+	}
+	if subjects.IsReserved(pattern, s.gw.cfg.ReservedPrefix) {
+		s.gw.metrics.denied.WithLabelValues(s.proto.Name(), "subscribe").Inc()
+		return fmt.Errorf("%w: %q", ErrReserved, pattern)
+	}
+	if !s.principal.Permissions.CanSubscribe(pattern) {
+		s.gw.metrics.denied.WithLabelValues(s.proto.Name(), "subscribe").Inc()
+		return fmt.Errorf("%w: subscribe to %q", ErrForbidden, pattern)
+	}
+	return nil
+}
+
+// Publish sends data to subject on NATS with the connection's headers plus
+// hdr (which may be nil) after checking permissions.
+func (s *Session) Publish(subject, route string, hdr Header, data []byte) error {
+	if err := s.CheckPublish(subject); err != nil {
+		return err
+	}
+	h := s.Headers(EventMessage, route)
+	maps.Copy(h, hdr)
+	m := &nats.Msg{Subject: subject, Header: nats.Header(h), Data: data}
+	if err := s.gw.nc.PublishMsg(m); err != nil {
+		return fmt.Errorf("publish %q: %w", subject, err)
+	}
+	return nil
+}
+
+// Request sends data to subject and waits for one reply, at most timeout.
+func (s *Session) Request(ctx context.Context, subject, route string, hdr Header, data []byte, timeout time.Duration) (*Message, error) {
+	if err := s.CheckPublish(subject); err != nil {
+		return nil, err
+	}
+	h := s.Headers(EventMessage, route)
+	maps.Copy(h, hdr)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	reply, err := s.gw.nc.RequestMsgWithContext(ctx, &nats.Msg{Subject: subject, Header: nats.Header(h), Data: data})
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		return nil, fmt.Errorf("%w on %q", ErrNoResponders, subject)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
+		return nil, fmt.Errorf("%w after %s on %q", ErrTimeout, timeout, subject)
+	case err != nil:
+		return nil, fmt.Errorf("request %q: %w", subject, err)
+	}
+	return &Message{Subject: reply.Subject, Header: Header(reply.Header), Data: reply.Data}, nil
+}
+
+// Subscribe delivers every message on pattern to deliver, after checking
+// permissions. queue, when not empty, joins a queue group: each message goes
+// to one member across every gateway. deliver runs on a hub dispatcher
+// goroutine and must not block; it typically encodes with d.Frame and calls
+// Send.
+func (s *Session) Subscribe(pattern, queue string, deliver func(d *Delivery)) (*Subscription, error) {
+	if err := s.CheckSubscribe(pattern); err != nil {
+		return nil, err
+	}
+	if queue != "" {
+		if err := subjects.ValidateSubject(queue); err != nil {
+			return nil, fmt.Errorf("queue group: %w", err)
+		}
+	}
+	sub := &Subscription{s: s, pattern: pattern, queue: queue, deliver: deliver}
+	s.subsMu.Lock()
+	if s.subs == nil {
+		if s.isClosed() {
+			s.subsMu.Unlock()
+			return nil, ErrClosed
+		}
+		s.subs = make(map[*Subscription]struct{})
+	}
+	s.subs[sub] = struct{}{}
+	s.subsMu.Unlock()
+	if err := s.gw.hub.add(sub); err != nil {
+		s.subsMu.Lock()
+		delete(s.subs, sub)
+		s.subsMu.Unlock()
+		return nil, err
+	}
+	return sub, nil
+}
+
+// Subscriptions is the number of live subscriptions of the connection.
+func (s *Session) Subscriptions() int {
+	s.subsMu.Lock()
+	defer s.subsMu.Unlock()
+	return len(s.subs)
+}
+
+// Close ends the connection with a WebSocket close code and reason. It is
+// safe to call from any goroutine, any number of times; the first cause
+// wins.
+func (s *Session) Close(code int, reason string) {
+	s.closeBy(CloseInfo{Code: code, Reason: reason, By: "server"})
+}
+
+func (s *Session) closeBy(c CloseInfo) {
+	first := false
+	s.causeOnce.Do(func() { s.cause = c; first = true })
+	if !first {
+		return
+	}
+	s.enqueueClose(c.Code, c.Reason, false)
+}
+
+func (s *Session) isClosed() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// finish is the one way out: it records the cause, flushes what can be
+// flushed, closes the socket, unsubscribes everything, emits the disconnect
+// event and logs one line.
+func (s *Session) finish(err error) {
+	s.closeOnce.Do(func() {
+		c := s.causeFromError(err)
+		s.w.drain(s, s.gw.cfg.WriteTimeout)
+		_ = s.netConn.Close()
+		close(s.done)
+		s.releaseReadBuf()
+
+		if s.ctrl != nil {
+			_ = s.ctrl.Unsubscribe()
+		}
+		s.subsMu.Lock()
+		subs := s.subs
+		s.subs = nil
+		s.subsMu.Unlock()
+		for sub := range subs {
+			s.gw.hub.remove(sub)
+		}
+		s.gw.unregister(s)
+		if cl, ok := s.handler.(Closer); ok {
+			cl.OnClose(c)
+		}
+		s.gw.publishDisconnect(s, c)
+		s.m.connections.Dec()
+		s.gw.metrics.disconnects.WithLabelValues(s.proto.Name(), c.By).Inc()
+		lvl := slog.LevelInfo
+		if c.By == "error" {
+			lvl = slog.LevelWarn
+		}
+		s.gw.log.Log(context.Background(), lvl, "connection closed",
+			"conn", s.id, "protocol", s.proto.Name(), "remote", s.sourceIP,
+			"duration", time.Since(s.started).Round(time.Millisecond),
+			"msgs_in", s.msgsIn.Load(), "msgs_out", s.msgsOut.Load(),
+			"code", c.Code, "reason", c.Reason, "by", c.By)
+	})
+}
+
+// causeFromError settles how the connection ended: a cause recorded by Close
+// wins; otherwise the read error that ended Serve says it.
+func (s *Session) causeFromError(err error) CloseInfo {
+	var c CloseInfo
+	var ce *websocket.CloseError
+	switch {
+	case errors.As(err, &ce):
+		c = CloseInfo{Code: ce.Code, Reason: ce.Text, By: "client"}
+	case errors.Is(err, websocket.ErrReadLimit):
+		c = CloseInfo{Code: CloseTooBig, Reason: "message too big", By: "server"}
+		s.gw.metrics.protocolErrors.WithLabelValues(s.proto.Name(), "too_big").Inc()
+	case err == nil:
+		c = CloseInfo{Code: CloseNormal, By: "server"}
+	default:
+		c = CloseInfo{Code: closeAbnormal, Reason: err.Error(), By: "error"}
+	}
+	s.causeOnce.Do(func() { s.cause = c })
+	return s.cause
+}
+
+// Subscription is one session's interest in a subject pattern.
+type Subscription struct {
+	s       *Session
+	pattern string
+	queue   string
+	deliver func(*Delivery)
+	hs      *hubSub
+}
+
+// Pattern is the subscribed subject pattern.
+func (sub *Subscription) Pattern() string { return sub.pattern }
+
+// Queue is the queue group, or "".
+func (sub *Subscription) Queue() string { return sub.queue }
+
+// Unsubscribe ends the subscription. It is idempotent.
+func (sub *Subscription) Unsubscribe() {
+	s := sub.s
+	s.subsMu.Lock()
+	_, ok := s.subs[sub]
+	delete(s.subs, sub)
+	s.subsMu.Unlock()
+	if ok {
+		s.gw.hub.remove(sub)
+	}
+}
+
+// Metrics lets the protocol adapter record its own events.
+func (s *Session) Metrics() Metrics { return Metrics{s.gw.metrics} }

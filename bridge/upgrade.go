@@ -1,0 +1,278 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/wsgate/wsgate/auth"
+)
+
+// upgrader does the RFC 6455 handshake. Reads go through a small buffer of
+// its own (an idle connection keeps it); gorilla never writes data frames for
+// us, so it keeps no write buffer between writes.
+var upgrader = websocket.Upgrader{
+	ReadBufferSize:  1024,
+	WriteBufferPool: noWriteBuffers{},
+	// Origins are checked in serveWS, before any work is done.
+	CheckOrigin: func(*http.Request) bool { return true },
+}
+
+// noWriteBuffers makes gorilla allocate a write buffer only when it writes,
+// which it does only for the close frames of its own read errors.
+type noWriteBuffers struct{}
+
+func (noWriteBuffers) Get() any { return nil }
+func (noWriteBuffers) Put(any)  {}
+
+// serveWS accepts one WebSocket connection: it picks the protocol, checks the
+// origin, authenticates, lets the protocol admit it, upgrades, and starts the
+// session.
+func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
+	if !websocket.IsWebSocketUpgrade(r) {
+		g.serveNonWS(w, r)
+		return
+	}
+	p, token := g.pick(r)
+	if p == nil {
+		http.Error(w, "no WebSocket protocol at this path; use /, /ws, /mqtt, /stomp or /wamp, or offer a known Sec-WebSocket-Protocol", http.StatusNotFound)
+		return
+	}
+	pm := g.metrics.connects
+	if !g.originAllowed(r) {
+		pm.WithLabelValues(p.Name(), "forbidden_origin").Inc()
+		http.Error(w, "origin not allowed", http.StatusForbidden)
+		return
+	}
+	s := g.newSession(p, token, r)
+	principal, err := g.auth.Authenticate(r.Context(), credentialsFrom(r, p.Name(), s.sourceIP))
+	if err != nil {
+		pm.WithLabelValues(p.Name(), "unauthorized").Inc()
+		g.log.Info("connection refused", "protocol", p.Name(), "remote", s.sourceIP, "err", err)
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	s.setPrincipal(principal)
+	if a, ok := p.(Admitter); ok {
+		ctx, err := a.Admit(r.Context(), &ConnectRequest{ConnID: s.id, Protocol: p.Name(), Request: r, Session: s})
+		if err != nil {
+			var ae *AdmitError
+			status, body := http.StatusInternalServerError, "connect integration failed"
+			if errors.As(err, &ae) {
+				status, body = ae.Status, ae.Body
+			}
+			pm.WithLabelValues(p.Name(), "refused").Inc()
+			g.log.Info("connection refused", "protocol", p.Name(), "remote", s.sourceIP, "status", status, "err", err)
+			if body == "" {
+				body = http.StatusText(status)
+			}
+			http.Error(w, body, status)
+			return
+		}
+		s.setContext(ctx)
+	}
+
+	g.mu.Lock()
+	if g.draining.Load() {
+		g.mu.Unlock()
+		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	g.wg.Add(1)
+	g.mu.Unlock()
+
+	var hdr http.Header
+	if token != "" {
+		hdr = http.Header{"Sec-Websocket-Protocol": {token}}
+	}
+	conn, err := upgrader.Upgrade(w, r, hdr)
+	if err != nil {
+		// gorilla has answered the client with an HTTP error.
+		g.wg.Done()
+		pm.WithLabelValues(p.Name(), "error").Inc()
+		return
+	}
+	s.attach(conn)
+	pm.WithLabelValues(p.Name(), "ok").Inc()
+	go func() {
+		defer g.wg.Done()
+		s.run(g.ctx)
+	}()
+}
+
+// pick chooses the protocol: the first offered subprotocol token that a
+// registered protocol answers to, else the protocol of the path.
+func (g *Gateway) pick(r *http.Request) (Protocol, string) {
+	for _, t := range websocket.Subprotocols(r) {
+		if p := g.byToken[t]; p != nil {
+			return p, t
+		}
+	}
+	return g.byPath[r.URL.Path], ""
+}
+
+func (g *Gateway) serveNonWS(w http.ResponseWriter, r *http.Request) {
+	if g.cfg.StaticDir != "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		http.FileServer(http.Dir(g.cfg.StaticDir)).ServeHTTP(w, r)
+		return
+	}
+	if _, ok := g.byPath[r.URL.Path]; ok {
+		w.Header().Set("Upgrade", "websocket")
+		http.Error(w, "this is a WebSocket endpoint: connect with a WebSocket client", http.StatusUpgradeRequired)
+		return
+	}
+	http.NotFound(w, r)
+}
+
+// originAllowed protects browsers from cross-site WebSocket hijacking: a
+// request without Origin (not a browser) or from the gateway's own host
+// passes, as does any origin listed in AllowedOrigins.
+func (g *Gateway) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || g.cfg.InsecureSkipOriginCheck {
+		return true
+	}
+	for _, o := range g.cfg.AllowedOrigins {
+		if strings.EqualFold(o, origin) {
+			return true
+		}
+	}
+	u, err := url.Parse(origin)
+	return err == nil && strings.EqualFold(u.Host, r.Host)
+}
+
+func (g *Gateway) newSession(p Protocol, token string, r *http.Request) *Session {
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		ip = r.RemoteAddr
+	}
+	now := time.Now()
+	s := &Session{
+		gw:        g,
+		id:        newID(12),
+		proto:     p,
+		subproto:  token,
+		principal: auth.Anonymous,
+		sourceIP:  ip,
+		userAgent: r.UserAgent(),
+		started:   now,
+		done:      make(chan struct{}),
+		m:         g.metrics.protocol(p.Name()),
+	}
+	s.lastRead.Store(now.UnixNano())
+	s.lastData.Store(now.UnixNano())
+	s.lastWrite.Store(now.UnixNano())
+	s.header = Header{
+		HeaderConnectionID: {s.id},
+		HeaderProtocol:     {p.Name()},
+		HeaderGateway:      {g.id},
+		HeaderSourceIP:     {ip},
+	}
+	return s
+}
+
+func (s *Session) setPrincipal(p *auth.Principal) {
+	s.principal = p
+	if p.ID != "" {
+		s.header[HeaderPrincipal] = []string{p.ID}
+	}
+}
+
+// setContext attaches the $connect context; each key also becomes a
+// Wsgate-Context-<key> header on every later message.
+func (s *Session) setContext(ctx map[string]string) {
+	s.context = ctx
+	for k, v := range ctx {
+		if !validHeaderKey(k) {
+			continue
+		}
+		s.header[HeaderContextPrefix+k] = []string{strings.Map(noCRLF, v)}
+	}
+}
+
+func validHeaderKey(k string) bool {
+	if k == "" || len(k) > 64 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func noCRLF(r rune) rune {
+	if r == '\r' || r == '\n' {
+		return ' '
+	}
+	return r
+}
+
+// attach binds the upgraded connection and makes the session live:
+// registered, reachable on its control subjects, announced.
+func (s *Session) attach(conn *websocket.Conn) {
+	g := s.gw
+	s.conn = conn
+	s.netConn = conn.NetConn()
+	conn.SetReadLimit(g.cfg.MaxMessageBytes)
+	conn.SetPingHandler(func(data string) error {
+		s.lastRead.Store(time.Now().UnixNano())
+		_ = s.enqueue(pongFrame(data))
+		return nil
+	})
+	conn.SetPongHandler(func(string) error {
+		s.lastRead.Store(time.Now().UnixNano())
+		return nil
+	})
+	conn.SetCloseHandler(func(code int, text string) error {
+		s.closeBy(CloseInfo{Code: code, Reason: text, By: "client"})
+		return nil
+	})
+	s.handler = s.proto.Open(s)
+	s.m.connections.Inc()
+	g.registerSession(s)
+	if err := g.ctrl.attach(s); err != nil {
+		s.Logger().Error("control subscription failed", "err", err)
+		s.Close(CloseInternal, "internal error")
+	}
+	if g.draining.Load() {
+		s.Close(CloseGoingAway, "server shutting down")
+	}
+	g.publishConnect(s)
+}
+
+// credentialsFrom gathers what the upgrade request carries for the
+// authenticators.
+func credentialsFrom(r *http.Request, protocol, ip string) *auth.Credentials {
+	c := &auth.Credentials{
+		Protocol:  protocol,
+		Headers:   r.Header,
+		Query:     r.URL.Query(),
+		SourceIP:  ip,
+		UserAgent: r.UserAgent(),
+	}
+	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		c.Token = strings.TrimSpace(h[7:])
+	}
+	if cs := r.Cookies(); len(cs) > 0 {
+		c.Cookies = make(map[string]string, len(cs))
+		for _, ck := range cs {
+			c.Cookies[ck.Name] = ck.Value
+		}
+	}
+	return c
+}
+
+// run serves the connection until it ends, then tears it down.
+func (s *Session) run(ctx context.Context) {
+	err := s.handler.Serve(ctx)
+	s.finish(err)
+}

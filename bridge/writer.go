@@ -1,0 +1,189 @@
+package bridge
+
+import (
+	"net"
+	"sync"
+	"time"
+)
+
+// writer is a connection's outbound queue, bounded in bytes, and the state
+// of its one writer goroutine. The goroutine runs only while there is
+// something to write, so an idle connection costs no writer stack; it takes
+// every queued frame at once and hands them to one writev call.
+type writer struct {
+	mu      sync.Mutex
+	queue   []*Frame
+	queued  int  // bytes queued or being written
+	running bool // a writeLoop goroutine owns the socket's write side
+	closing bool // a close frame is queued: nothing more is accepted
+	stopped bool // the socket's write side is finished
+	drained chan struct{}
+}
+
+var buffersPool = sync.Pool{New: func() any { return new(net.Buffers) }}
+
+// enqueue queues f, starting the writer if it is idle. A full queue makes the
+// connection a slow consumer.
+func (s *Session) enqueue(f *Frame) error {
+	w := &s.w
+	w.mu.Lock()
+	if w.closing || w.stopped {
+		w.mu.Unlock()
+		return ErrClosed
+	}
+	if w.queued+f.Len() > s.gw.cfg.MaxQueuedBytes {
+		w.mu.Unlock()
+		s.gw.metrics.slowConsumers.WithLabelValues(s.proto.Name()).Inc()
+		s.closeSlow()
+		return ErrSlowConsumer
+	}
+	w.queue = append(w.queue, f)
+	w.queued += f.Len()
+	start := !w.running
+	w.running = true
+	w.mu.Unlock()
+	if start {
+		go s.writeLoop()
+	}
+	return nil
+}
+
+// enqueueClose queues the close frame; nothing is queued after it. When drop
+// is set (slow consumer), frames still waiting are discarded and the write in
+// progress is given only closeGrace to finish.
+func (s *Session) enqueueClose(code int, reason string, drop bool) {
+	w := &s.w
+	w.mu.Lock()
+	if w.closing || w.stopped {
+		w.mu.Unlock()
+		return
+	}
+	w.closing = true
+	if drop {
+		for _, f := range w.queue {
+			w.queued -= f.Len()
+		}
+		clear(w.queue)
+		w.queue = w.queue[:0]
+		_ = s.netConn.SetWriteDeadline(time.Now().Add(closeGrace))
+	}
+	f := closeFrame(code, reason)
+	w.queue = append(w.queue, f)
+	w.queued += f.Len()
+	start := !w.running
+	w.running = true
+	w.mu.Unlock()
+	if start {
+		go s.writeLoop()
+	}
+}
+
+// closeSlow disconnects a client that cannot keep up.
+func (s *Session) closeSlow() {
+	c := CloseInfo{Code: ClosePolicy, Reason: "slow consumer: outbound queue full", By: "server"}
+	first := false
+	s.causeOnce.Do(func() { s.cause = c; first = true })
+	if first {
+		s.enqueueClose(c.Code, c.Reason, true)
+	}
+}
+
+// writeLoop writes queued frames until the queue is empty, then exits.
+func (s *Session) writeLoop() {
+	w := &s.w
+	bufs := buffersPool.Get().(*net.Buffers)
+	defer buffersPool.Put(bufs)
+	var batch []*Frame
+	for {
+		w.mu.Lock()
+		if len(w.queue) == 0 || w.stopped {
+			w.running = false
+			if w.drained != nil {
+				close(w.drained)
+				w.drained = nil
+			}
+			if cap(w.queue) > 256 {
+				w.queue = nil
+			}
+			w.mu.Unlock()
+			return
+		}
+		batch, w.queue = w.queue, batch[:0]
+		w.mu.Unlock()
+
+		*bufs = (*bufs)[:0]
+		size, data, closing := 0, 0, false
+		for _, f := range batch {
+			*bufs = append(*bufs, f.b)
+			size += len(f.b)
+			switch op := f.b[0] & 0x0f; {
+			case op == opClose:
+				closing = true
+			case op < opClose:
+				data++
+			}
+			if closing {
+				break
+			}
+		}
+		now := time.Now()
+		if !closing {
+			_ = s.netConn.SetWriteDeadline(now.Add(s.gw.cfg.WriteTimeout))
+		}
+		v := *bufs
+		_, err := v.WriteTo(s.netConn)
+		clear(*bufs)
+		total := 0
+		for _, f := range batch {
+			total += len(f.b)
+		}
+		clear(batch)
+
+		w.mu.Lock()
+		w.queued -= total
+		if err != nil || closing {
+			w.stopped = true
+		}
+		w.mu.Unlock()
+
+		if err != nil {
+			s.causeOnce.Do(func() {
+				s.cause = CloseInfo{Code: closeAbnormal, Reason: "write: " + err.Error(), By: "error"}
+			})
+			_ = s.netConn.Close()
+			continue
+		}
+		s.lastWrite.Store(now.UnixNano())
+		if data > 0 {
+			s.msgsOut.Add(uint64(data))
+			s.m.msgsOut.Add(float64(data))
+			s.m.bytesOut.Add(float64(size))
+		}
+		if closing {
+			// The close handshake (RFC 6455 section 7.1.1): wait briefly for
+			// the client's close frame, then the reader gives up.
+			_ = s.netConn.SetReadDeadline(now.Add(closeGrace))
+		}
+	}
+}
+
+// drain stops the queue and waits, at most timeout, until the writer has
+// written what it holds.
+func (w *writer) drain(s *Session, timeout time.Duration) {
+	w.mu.Lock()
+	w.closing = true
+	if !w.running {
+		w.stopped = true
+		w.mu.Unlock()
+		return
+	}
+	ch := make(chan struct{})
+	w.drained = ch
+	w.mu.Unlock()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	}
+}

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/wsgate/wsgate/bridge"
+	"github.com/wsgate/wsgate/protocols/jsonws"
+)
+
+// config is the whole config file. Every key can be left out.
+type config struct {
+	// Listen is the address of the WebSocket and HTTP port. Default ":8080".
+	Listen string `yaml:"listen"`
+	// Log sets the log level (debug, info, warn, error; default info) and
+	// format (text or json; default text).
+	Log struct {
+		Level  string `yaml:"level"`
+		Format string `yaml:"format"`
+	} `yaml:"log"`
+	// NATS says which NATS to use: an external URL, or the embedded server.
+	NATS struct {
+		// URL of an external NATS server or cluster (comma-separated).
+		// Empty: run nats-server embedded.
+		URL string `yaml:"url"`
+		// Embedded server settings (used when URL is empty).
+		bridge.EmbeddedConfig `yaml:",inline"`
+	} `yaml:"nats"`
+	// Gateway tunes connections, limits and reserved subjects.
+	Gateway bridge.Config `yaml:"gateway"`
+	// JSON configures the raw JSON protocol and its routes.
+	JSON jsonws.Config `yaml:"json"`
+}
+
+// loadConfig reads path (if any) strictly: an unknown key is an error.
+func loadConfig(path string) (*config, error) {
+	c := &config{}
+	if path == "" {
+		return c, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	// An empty file is an empty config: yaml reports io.EOF for it.
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// settings are the command line flags; each also reads WSGATE_<NAME> from
+// the environment. A flag beats the environment, which beats the file.
+type settings struct {
+	configFile string
+	listen     string
+	natsURL    string
+	natsListen string
+	dataDir    string
+	logLevel   string
+	logFormat  string
+}
+
+func (s *settings) register(fs *flag.FlagSet) {
+	fs.StringVar(&s.configFile, "config", "", "YAML config `file` (env WSGATE_CONFIG)")
+	fs.StringVar(&s.listen, "listen", "", "WebSocket and HTTP `address` (env WSGATE_LISTEN; default :8080)")
+	fs.StringVar(&s.natsURL, "nats-url", "", "external NATS `URL`s, comma-separated; nothing is embedded (env WSGATE_NATS_URL)")
+	fs.StringVar(&s.natsListen, "nats-listen", "", "embedded NATS client `address` (env WSGATE_NATS_LISTEN; default 127.0.0.1:4222)")
+	fs.StringVar(&s.dataDir, "data-dir", "", "embedded NATS JetStream storage `dir` (env WSGATE_DATA_DIR)")
+	fs.StringVar(&s.logLevel, "log-level", "", "debug, info, warn or error (env WSGATE_LOG_LEVEL)")
+	fs.StringVar(&s.logFormat, "log-format", "", "text or json (env WSGATE_LOG_FORMAT)")
+}
+
+// fromEnv fills what no flag set from WSGATE_* variables.
+func (s *settings) fromEnv() {
+	for _, e := range []struct {
+		v    *string
+		name string
+	}{
+		{&s.configFile, "WSGATE_CONFIG"}, {&s.listen, "WSGATE_LISTEN"},
+		{&s.natsURL, "WSGATE_NATS_URL"}, {&s.natsListen, "WSGATE_NATS_LISTEN"},
+		{&s.dataDir, "WSGATE_DATA_DIR"}, {&s.logLevel, "WSGATE_LOG_LEVEL"},
+		{&s.logFormat, "WSGATE_LOG_FORMAT"},
+	} {
+		if *e.v == "" {
+			*e.v = os.Getenv(e.name)
+		}
+	}
+}
+
+// apply lays flags and environment over the file's values, then defaults.
+func (s *settings) apply(c *config) {
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&c.Listen, s.listen)
+	set(&c.NATS.URL, s.natsURL)
+	set(&c.NATS.Listen, s.natsListen)
+	set(&c.NATS.DataDir, s.dataDir)
+	set(&c.Log.Level, s.logLevel)
+	set(&c.Log.Format, s.logFormat)
+	if c.Listen == "" {
+		c.Listen = ":8080"
+	}
+}
+
+// validate reports every problem of c, each naming its key.
+func (c *config) validate() error {
+	var errs []error
+	if err := c.JSON.Validate(); err != nil {
+		for _, e := range unjoin(err) {
+			errs = append(errs, fmt.Errorf("json.%w", e))
+		}
+	}
+	if _, err := parseLevel(c.Log.Level); err != nil {
+		errs = append(errs, fmt.Errorf("log.level: %w", err))
+	}
+	switch c.Log.Format {
+	case "", "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log.format: %q is not text or json", c.Log.Format))
+	}
+	g := c.Gateway
+	if g.ReservedPrefix != "" && (strings.ContainsAny(g.ReservedPrefix, ".*> \t") || strings.HasPrefix(g.ReservedPrefix, "$")) {
+		errs = append(errs, fmt.Errorf("gateway.reserved_prefix: %q must be one subject token", g.ReservedPrefix))
+	}
+	for _, d := range []struct {
+		name string
+		neg  bool
+	}{
+		{"gateway.max_message_bytes", g.MaxMessageBytes < 0},
+		{"gateway.max_queued_bytes", g.MaxQueuedBytes < 0},
+		{"gateway.idle_timeout", g.IdleTimeout < 0},
+		{"gateway.max_connection_duration", g.MaxConnectionDuration < 0},
+		{"gateway.write_timeout", g.WriteTimeout < 0},
+		{"gateway.request_timeout", g.RequestTimeout < 0},
+	} {
+		if d.neg {
+			errs = append(errs, fmt.Errorf("%s: must not be negative", d.name))
+		}
+	}
+	for _, o := range g.AllowedOrigins {
+		if o == "*" {
+			errs = append(errs, errors.New(`gateway.allowed_origins: "*" is not accepted; set insecure_skip_origin_check if you mean it`))
+		}
+	}
+	if g.StaticDir != "" {
+		if st, err := os.Stat(g.StaticDir); err != nil || !st.IsDir() {
+			errs = append(errs, fmt.Errorf("gateway.static_dir: %q is not a directory", g.StaticDir))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if s == "" {
+		return slog.LevelInfo, nil
+	}
+	err := l.UnmarshalText([]byte(s))
+	return l, err
+}

@@ -1,0 +1,277 @@
+package jsonws
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/wsgate/wsgate/subjects"
+)
+
+// Config is the JSON protocol's part of the gateway config (the json: key).
+type Config struct {
+	// RouteSelectionExpression picks the route key from each message.
+	// Default "$request.body.action".
+	RouteSelectionExpression string `yaml:"route_selection_expression"`
+	// RequestTimeout is the default timeout of request and http
+	// integrations. Default 10s.
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// MaxInflight bounds the request and http integrations one connection
+	// may have waiting at once. Default 64.
+	MaxInflight int `yaml:"max_inflight"`
+	// Routes map route keys to integrations. Empty means the built-in
+	// routes: subscribe, unsubscribe, publish and request, on any subject
+	// the client names and may use.
+	Routes map[string]RouteConfig `yaml:"routes"`
+}
+
+// RouteConfig is one route.
+type RouteConfig struct {
+	// Integration is publish, request, http, subscribe or unsubscribe.
+	Integration string `yaml:"integration"`
+	// Subject is a subject template such as chat.rooms.{body.room}: values
+	// are escaped into exactly one token each. Variables: connectionId,
+	// principal, route, body.<path>, claims.<name>, context.<key>.
+	// "$request.body.<path>" instead lets the client name the whole
+	// subject (checked against its permissions, never escaped).
+	Subject string `yaml:"subject"`
+	// Queue makes a subscribe route join a NATS queue group: each message
+	// goes to one member. A literal or "$request.body.<path>".
+	Queue string `yaml:"queue"`
+	// Payload is what is forwarded: "" the whole message as the client sent
+	// it, or "$request.body.<path>" one member (a JSON string's content, or
+	// the member's raw JSON).
+	Payload string `yaml:"payload"`
+	// URL is the http integration's endpoint; the message is POSTed to it.
+	URL string `yaml:"url"`
+	// Timeout of a request or http integration. Default RequestTimeout.
+	Timeout time.Duration `yaml:"timeout"`
+	// Raw sends replies (request, http) and messages (subscribe) to the
+	// client as the bare payload instead of a JSON envelope.
+	Raw bool `yaml:"raw"`
+}
+
+// Integration kinds.
+const (
+	kindPublish     = "publish"
+	kindRequest     = "request"
+	kindHTTP        = "http"
+	kindSubscribe   = "subscribe"
+	kindUnsubscribe = "unsubscribe"
+)
+
+// Special route keys.
+const (
+	routeConnect    = "$connect"
+	routeDisconnect = "$disconnect"
+	routeDefault    = "$default"
+)
+
+// BuiltinRoutes are the routes of a gateway whose config names none.
+func BuiltinRoutes() map[string]RouteConfig {
+	return map[string]RouteConfig{
+		"subscribe":   {Integration: kindSubscribe, Subject: "$request.body.subject", Queue: "$request.body.queue"},
+		"unsubscribe": {Integration: kindUnsubscribe, Subject: "$request.body.subject", Queue: "$request.body.queue"},
+		"publish":     {Integration: kindPublish, Subject: "$request.body.subject", Payload: "$request.body.data"},
+		"request":     {Integration: kindRequest, Subject: "$request.body.subject", Payload: "$request.body.data"},
+	}
+}
+
+func (c Config) withDefaults() Config {
+	if c.RouteSelectionExpression == "" {
+		c.RouteSelectionExpression = "$request.body.action"
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = 10 * time.Second
+	}
+	if c.MaxInflight == 0 {
+		c.MaxInflight = 64
+	}
+	if len(c.Routes) == 0 {
+		c.Routes = BuiltinRoutes()
+	}
+	return c
+}
+
+// Validate checks the config and returns every problem, each naming its key
+// (relative to the json: block).
+func (c Config) Validate() error {
+	_, err := compile(c)
+	return err
+}
+
+// compile validates c and builds its routes.
+func compile(c Config) (*compiled, error) {
+	c = c.withDefaults()
+	var errs []error
+	sel, err := parseSelection(c.RouteSelectionExpression)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("route_selection_expression: %w", err))
+	}
+	if c.RequestTimeout < 0 {
+		errs = append(errs, errors.New("request_timeout: must not be negative"))
+	}
+	if c.MaxInflight < 0 {
+		errs = append(errs, errors.New("max_inflight: must not be negative"))
+	}
+	out := &compiled{cfg: c, sel: sel, routes: make(map[string]*route, len(c.Routes))}
+	keys := make([]string, 0, len(c.Routes))
+	for k := range c.Routes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		r, rerrs := compileRoute(k, c.Routes[k], c.RequestTimeout)
+		for _, e := range rerrs {
+			errs = append(errs, fmt.Errorf("routes.%s.%w", k, e))
+		}
+		out.routes[k] = r
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+type compiled struct {
+	cfg    Config
+	sel    *selection
+	routes map[string]*route
+}
+
+// route is a compiled RouteConfig.
+type route struct {
+	key     string
+	kind    string
+	subject *subjects.Template // nil when the client names the subject
+	subjVar []string           // body path of a client-named subject
+	queue   string
+	queueV  []string
+	payload []string // body path of the payload; nil means the whole message
+	url     string
+	timeout time.Duration
+	raw     bool
+}
+
+var knownVarRoots = []string{"connectionId", "principal", "route", "body.", "claims.", "context."}
+
+// fieldError names a route field; compile prefixes the route.
+type fieldError struct {
+	field string
+	err   error
+}
+
+func (e *fieldError) Error() string { return e.field + ": " + e.err.Error() }
+func (e *fieldError) Unwrap() error { return e.err }
+
+func ferr(field, format string, a ...any) error {
+	return &fieldError{field: field, err: fmt.Errorf(format, a...)}
+}
+
+func compileRoute(key string, rc RouteConfig, defTimeout time.Duration) (*route, []error) {
+	var errs []error
+	r := &route{key: key, kind: rc.Integration, queue: rc.Queue, url: rc.URL, timeout: rc.Timeout, raw: rc.Raw}
+	if r.timeout == 0 {
+		r.timeout = defTimeout
+	}
+	if strings.HasPrefix(key, "$") && key != routeConnect && key != routeDisconnect && key != routeDefault {
+		errs = append(errs, ferr("key", "route keys starting with $ are reserved for $connect, $disconnect and $default"))
+	}
+	if key == "" {
+		errs = append(errs, ferr("key", "empty route key"))
+	}
+	switch rc.Integration {
+	case kindPublish, kindRequest, kindHTTP, kindSubscribe, kindUnsubscribe:
+	case "":
+		errs = append(errs, ferr("integration", "missing: one of publish, request, http, subscribe, unsubscribe"))
+	default:
+		errs = append(errs, ferr("integration", "unknown %q: one of publish, request, http, subscribe, unsubscribe", rc.Integration))
+	}
+	switch {
+	case key == routeConnect && (rc.Integration == kindSubscribe || rc.Integration == kindUnsubscribe):
+		errs = append(errs, ferr("integration", "$connect runs before the connection exists: use request, http or publish"))
+	case key == routeDisconnect && rc.Integration != kindPublish && rc.Integration != kindHTTP:
+		errs = append(errs, ferr("integration", "$disconnect can only publish or POST (http): nobody is left to answer"))
+	}
+	if rc.Integration == kindHTTP {
+		u, err := url.Parse(rc.URL)
+		if rc.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, ferr("url", "an http integration needs an absolute http:// or https:// URL, got %q", rc.URL))
+		}
+		if rc.Subject != "" {
+			errs = append(errs, ferr("subject", "not used by an http integration"))
+		}
+	} else if rc.Integration != "" {
+		if rc.URL != "" {
+			errs = append(errs, ferr("url", "only http integrations have a url"))
+		}
+		switch {
+		case rc.Subject == "":
+			errs = append(errs, ferr("subject", "missing"))
+		case strings.HasPrefix(rc.Subject, "$"):
+			path, err := parseBodyPath(rc.Subject[1:])
+			if err != nil {
+				errs = append(errs, ferr("subject", "%v", err))
+			}
+			r.subjVar = path
+		default:
+			t, err := subjects.ParseTemplate(rc.Subject)
+			if err != nil {
+				errs = append(errs, ferr("subject", "%v", err))
+				break
+			}
+			for _, v := range t.Vars() {
+				if !knownVar(v) {
+					errs = append(errs, ferr("subject", "unknown variable {%s}: use connectionId, principal, route, body.<path>, claims.<name> or context.<key>", v))
+				}
+				if strings.HasPrefix(v, "body.") && (key == routeConnect || key == routeDisconnect) {
+					errs = append(errs, ferr("subject", "{%s}: %s has no message body", v, key))
+				}
+			}
+			isSub := rc.Integration == kindSubscribe || rc.Integration == kindUnsubscribe
+			if t.IsPattern() && !isSub {
+				errs = append(errs, ferr("subject", "wildcards are only for subscribe routes"))
+			}
+			r.subject = t
+		}
+	}
+	if rc.Queue != "" {
+		if rc.Integration != kindSubscribe && rc.Integration != kindUnsubscribe {
+			errs = append(errs, ferr("queue", "only subscribe routes join queue groups"))
+		} else if strings.HasPrefix(rc.Queue, "$") {
+			path, err := parseBodyPath(rc.Queue[1:])
+			if err != nil {
+				errs = append(errs, ferr("queue", "%v", err))
+			}
+			r.queueV = path
+			r.queue = ""
+		} else if err := subjects.ValidateSubject(rc.Queue); err != nil {
+			errs = append(errs, ferr("queue", "%v", err))
+		}
+	}
+	if rc.Payload != "" {
+		if !strings.HasPrefix(rc.Payload, "$") {
+			errs = append(errs, ferr("payload", "must be $request.body.<path>, got %q", rc.Payload))
+		} else if path, err := parseBodyPath(rc.Payload[1:]); err != nil {
+			errs = append(errs, ferr("payload", "%v", err))
+		} else {
+			r.payload = path
+		}
+	}
+	if rc.Timeout < 0 {
+		errs = append(errs, ferr("timeout", "must not be negative"))
+	}
+	return r, errs
+}
+
+func knownVar(v string) bool {
+	for _, root := range knownVarRoots {
+		if v == root || strings.HasSuffix(root, ".") && strings.HasPrefix(v, root) && len(v) > len(root) {
+			return true
+		}
+	}
+	return false
+}

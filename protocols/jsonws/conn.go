@@ -1,0 +1,341 @@
+package jsonws
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/wsgate/wsgate/bridge"
+	"github.com/wsgate/wsgate/subjects"
+)
+
+// conn is one JSON connection.
+type conn struct {
+	p        *Protocol
+	s        *bridge.Session
+	inflight chan struct{} // semaphore of running request/http integrations
+	wg       sync.WaitGroup
+
+	mu   sync.Mutex
+	subs map[subKey]*bridge.Subscription
+}
+
+type subKey struct{ subject, queue string }
+
+var _ bridge.Closer = (*conn)(nil)
+
+// Serve implements bridge.Handler.
+func (c *conn) Serve(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer func() {
+		cancel()
+		c.wg.Wait()
+	}()
+	for {
+		_, data, err := c.s.ReadMessage()
+		if err != nil {
+			return err
+		}
+		c.handle(ctx, data)
+	}
+}
+
+// Push implements bridge.Handler: a worker's message goes to the client as
+// it is.
+func (c *conn) Push(m *bridge.Message) {
+	_ = c.s.Send(bridge.DataFrame(m.Data))
+}
+
+// handle routes one client message.
+func (c *conn) handle(ctx context.Context, data []byte) {
+	b, isObject := parseBody(data)
+	var key string
+	var r *route
+	if isObject {
+		key = c.p.c.sel.eval(b)
+		r = c.p.c.routes[key]
+	}
+	if r == nil || key == routeConnect || key == routeDisconnect {
+		r = c.p.c.routes[routeDefault]
+	}
+	id := clientID(b)
+	if r == nil {
+		if !isObject {
+			c.fail("", id, errBadJSON, "message is not a JSON object and there is no $default route")
+			return
+		}
+		c.fail("", id, errNoRoute, fmt.Sprintf("no route for key %q and no $default route", key))
+		return
+	}
+	switch r.kind {
+	case kindPublish:
+		c.publish(r, b, id)
+	case kindSubscribe:
+		c.subscribe(r, b, id)
+	case kindUnsubscribe:
+		c.unsubscribe(r, b, id)
+	case kindRequest, kindHTTP:
+		// Two-way routes run beside the reader so a slow integration does
+		// not hold up the connection; replies may come out of order.
+		select {
+		case c.inflight <- struct{}{}:
+		default:
+			c.fail(r.key, id, errTooMany, fmt.Sprintf("more than %d requests waiting", cap(c.inflight)))
+			return
+		}
+		data := b.raw
+		b.raw = append([]byte(nil), data...) // the read buffer is reused
+		c.wg.Add(1)
+		go func() {
+			defer func() { <-c.inflight; c.wg.Done() }()
+			c.twoWay(ctx, r, b, id)
+		}()
+	}
+}
+
+// clientID is the message's "id" member, echoed in replies.
+func clientID(b *body) json.RawMessage {
+	if b.top == nil {
+		return nil
+	}
+	id, ok := b.top["id"]
+	if !ok {
+		return nil
+	}
+	return append(json.RawMessage(nil), id...)
+}
+
+// fail sends an error frame and counts it.
+func (c *conn) fail(route string, id json.RawMessage, code, msg string) {
+	c.s.Metrics().ProtocolError(Name, code)
+	env := Envelope{Type: "error", Route: route, ID: id, Error: code, Message: msg}
+	_ = c.s.Send(env.frame())
+}
+
+// failErr sends the error frame that err calls for.
+func (c *conn) failErr(route string, id json.RawMessage, err error) {
+	code := errBadRequest
+	switch {
+	case errors.Is(err, bridge.ErrForbidden), errors.Is(err, bridge.ErrReserved):
+		code = errForbidden
+	case errors.Is(err, bridge.ErrTimeout):
+		code = errTimeout
+	case errors.Is(err, bridge.ErrNoResponders):
+		code = errNoResponders
+	case errors.Is(err, bridge.ErrNotSubscribed):
+		code = errNotSubbed
+	case errors.Is(err, errUpstream):
+		code = errIntegration
+	}
+	if code == errTimeout || code == errNoResponders || code == errIntegration {
+		c.s.Metrics().IntegrationError(route, code)
+	}
+	c.fail(route, id, code, err.Error())
+}
+
+// subject works out the route's subject for a message.
+func (c *conn) subject(r *route, b *body) (string, error) {
+	if r.subject == nil {
+		v, ok := b.scalar(r.subjVar)
+		if !ok || v == "" {
+			return "", fmt.Errorf("the message needs a string %q member naming the subject", pathString(r.subjVar))
+		}
+		return v, nil
+	}
+	return r.subject.Expand(func(name string) (string, bool) { return c.lookup(r, b, name) })
+}
+
+// lookup resolves a template variable.
+func (c *conn) lookup(r *route, b *body, name string) (string, bool) {
+	switch {
+	case name == "connectionId":
+		return c.s.ID(), true
+	case name == "principal":
+		return c.s.Principal().ID, c.s.Principal().ID != ""
+	case name == "route":
+		return r.key, true
+	case len(name) > 5 && name[:5] == "body.":
+		if b == nil {
+			return "", false
+		}
+		return b.scalar(splitPath(name[5:]))
+	case len(name) > 7 && name[:7] == "claims.":
+		return c.s.Principal().Claim(name[7:])
+	case len(name) > 8 && name[:8] == "context.":
+		v, ok := c.s.Context()[name[8:]]
+		return v, ok
+	}
+	return "", false
+}
+
+func (c *conn) queue(r *route, b *body) string {
+	if r.queueV != nil {
+		v, _ := b.scalar(r.queueV)
+		return v
+	}
+	return r.queue
+}
+
+// payload is what a route forwards of a message.
+func payload(r *route, b *body) []byte {
+	if r.payload == nil {
+		return b.raw
+	}
+	return b.payload(r.payload)
+}
+
+func (c *conn) publish(r *route, b *body, id json.RawMessage) {
+	start := time.Now()
+	subj, err := c.subject(r, b)
+	if err == nil {
+		err = c.s.Publish(subj, r.key, nil, payload(r, b))
+	}
+	c.s.Metrics().RouteDone(r.key, time.Since(start).Seconds())
+	if err != nil {
+		c.failErr(r.key, id, err)
+		return
+	}
+	if id != nil {
+		env := Envelope{Type: "published", Route: r.key, ID: id, Subject: subj}
+		_ = c.s.Send(env.frame())
+	}
+}
+
+func (c *conn) subscribe(r *route, b *body, id json.RawMessage) {
+	subj, err := c.subject(r, b)
+	if err != nil {
+		c.failErr(r.key, id, err)
+		return
+	}
+	k := subKey{subj, c.queue(r, b)}
+	c.mu.Lock()
+	_, dup := c.subs[k]
+	c.mu.Unlock()
+	if !dup {
+		key, encode := keyEnvelope, messageFrame
+		if r.raw {
+			key, encode = keyRaw, rawFrame
+		}
+		s := c.s
+		sub, err := s.Subscribe(k.subject, k.queue, func(d *bridge.Delivery) {
+			if f, err := d.Frame(key, encode); err == nil {
+				_ = s.Send(f)
+			}
+		})
+		if err != nil {
+			c.failErr(r.key, id, err)
+			return
+		}
+		c.mu.Lock()
+		if old := c.subs[k]; old != nil {
+			sub.Unsubscribe() // a concurrent twin won
+		} else {
+			c.subs[k] = sub
+		}
+		c.mu.Unlock()
+	}
+	env := Envelope{Type: "subscribed", Route: r.key, ID: id, Subject: subj}
+	_ = c.s.Send(env.frame())
+}
+
+func (c *conn) unsubscribe(r *route, b *body, id json.RawMessage) {
+	subj, err := c.subject(r, b)
+	if err != nil {
+		c.failErr(r.key, id, err)
+		return
+	}
+	if err := subjects.ValidatePattern(subj); err != nil {
+		c.failErr(r.key, id, err)
+		return
+	}
+	q := c.queue(r, b)
+	var gone []*bridge.Subscription
+	c.mu.Lock()
+	for k, sub := range c.subs {
+		if k.subject == subj && (q == "" || k.queue == q) {
+			gone = append(gone, sub)
+			delete(c.subs, k)
+		}
+	}
+	c.mu.Unlock()
+	if len(gone) == 0 {
+		c.failErr(r.key, id, fmt.Errorf("%w to %q", bridge.ErrNotSubscribed, subj))
+		return
+	}
+	for _, sub := range gone {
+		sub.Unsubscribe()
+	}
+	env := Envelope{Type: "unsubscribed", Route: r.key, ID: id, Subject: subj}
+	_ = c.s.Send(env.frame())
+}
+
+// twoWay runs a request or http integration and sends its answer.
+func (c *conn) twoWay(ctx context.Context, r *route, b *body, id json.RawMessage) {
+	start := time.Now()
+	var reply []byte
+	var err error
+	if r.kind == kindHTTP {
+		reply, err = c.p.post(ctx, r, c.s, c.s.Headers(bridge.EventMessage, r.key), payload(r, b))
+	} else {
+		var subj string
+		if subj, err = c.subject(r, b); err == nil {
+			var m *bridge.Message
+			if m, err = c.s.Request(ctx, subj, r.key, nil, payload(r, b), r.timeout); err == nil {
+				reply = m.Data
+			}
+		}
+	}
+	c.s.Metrics().RouteDone(r.key, time.Since(start).Seconds())
+	if err != nil {
+		if ctx.Err() == nil {
+			c.failErr(r.key, id, err)
+		}
+		return
+	}
+	if r.raw {
+		_ = c.s.Send(bridge.DataFrame(reply))
+		return
+	}
+	data, enc := dataField(reply)
+	env := Envelope{Type: "reply", Route: r.key, ID: id, Data: data, Encoding: enc}
+	_ = c.s.Send(env.frame())
+}
+
+// OnClose implements bridge.Closer: it runs the $disconnect route.
+func (c *conn) OnClose(ci bridge.CloseInfo) {
+	r := c.p.c.routes[routeDisconnect]
+	if r == nil {
+		return
+	}
+	info := c.s.Info()
+	info.CloseCode, info.CloseReason, info.ClosedBy = ci.Code, ci.Reason, ci.By
+	body, _ := json.Marshal(info)
+	h := bridge.Header{}
+	h.Set(bridge.HeaderEvent, bridge.EventDisconnect)
+	h.Set(bridge.HeaderCloseCode, fmt.Sprint(ci.Code))
+	h.Set(bridge.HeaderCloseReason, ci.Reason)
+	start := time.Now()
+	var err error
+	if r.kind == kindHTTP {
+		hdr := c.s.Headers(bridge.EventDisconnect, r.key)
+		for k, v := range h {
+			hdr[k] = v
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+		_, err = c.p.post(ctx, r, c.s, hdr, body)
+		cancel()
+	} else {
+		var subj string
+		if subj, err = c.subject(r, nil); err == nil {
+			err = c.s.Publish(subj, r.key, h, body)
+		}
+	}
+	c.s.Metrics().RouteDone(r.key, time.Since(start).Seconds())
+	if err != nil {
+		c.s.Metrics().IntegrationError(r.key, "disconnect")
+		c.s.Logger().Warn("$disconnect route failed", "err", err)
+	}
+}

@@ -1,0 +1,118 @@
+package jsonws
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"unicode/utf8"
+
+	"github.com/wsgate/wsgate/bridge"
+)
+
+// What the gateway sends to a JSON client, unless a route is raw:
+//
+//	{"type":"message","subject":"chat.lobby","data":<payload>}
+//	{"type":"reply","route":"getprofile","id":<id>,"data":<payload>}
+//	{"type":"subscribed","route":"join","id":<id>,"subject":"chat.lobby"}
+//	{"type":"unsubscribed","route":"leave","id":<id>,"subject":"chat.lobby"}
+//	{"type":"published","route":"send","id":<id>,"subject":"chat.lobby"}
+//	{"type":"error","route":"send","id":<id>,"error":"forbidden","message":"..."}
+//
+// <payload> is the NATS message body itself when it is valid JSON, a JSON
+// string when it is other UTF-8 text, and a base64 string with
+// "encoding":"base64" beside it otherwise. "id" is echoed from the client's
+// message when it has one, so a client can match replies to requests (which,
+// as with any two-way route, may arrive out of order); "published" is sent
+// only to a client that gave an id.
+
+// Envelope is the shape of every gateway-to-client JSON frame.
+type Envelope struct {
+	Type     string          `json:"type"`
+	Route    string          `json:"route,omitempty"`
+	ID       json.RawMessage `json:"id,omitempty"`
+	Subject  string          `json:"subject,omitempty"`
+	Data     json.RawMessage `json:"data,omitempty"`
+	Encoding string          `json:"encoding,omitempty"`
+	Error    string          `json:"error,omitempty"`
+	Message  string          `json:"message,omitempty"`
+}
+
+// Error codes of error frames.
+const (
+	errBadJSON      = "bad_json"
+	errNoRoute      = "no_route"
+	errBadRequest   = "bad_request"
+	errForbidden    = "forbidden"
+	errTimeout      = "timeout"
+	errNoResponders = "no_responders"
+	errIntegration  = "integration_failed"
+	errNotSubbed    = "not_subscribed"
+	errTooMany      = "too_many_requests"
+	errInternal     = "internal"
+)
+
+// dataField returns the JSON form of a payload for the data member and the
+// encoding to name beside it ("" or "base64").
+func dataField(p []byte) (json.RawMessage, string) {
+	switch {
+	case len(p) == 0:
+		return json.RawMessage(`""`), ""
+	case json.Valid(p):
+		return p, ""
+	case utf8.Valid(p):
+		b, _ := json.Marshal(string(p))
+		return b, ""
+	}
+	b, _ := json.Marshal(base64.StdEncoding.EncodeToString(p))
+	return b, "base64"
+}
+
+// frame encodes an envelope as a text frame.
+func (e *Envelope) frame() *bridge.Frame {
+	b, err := json.Marshal(e)
+	if err != nil {
+		// Every field is a string or valid raw JSON; this cannot happen.
+		b = []byte(`{"type":"error","error":"internal","message":"encoding failed"}`)
+	}
+	return bridge.TextFrame(b)
+}
+
+// messageFrame is the envelope of a subscription delivery, written straight
+// into its frame: it is built once per message and shared by every JSON
+// subscriber.
+func messageFrame(m *bridge.Message) (*bridge.Frame, error) {
+	subj, err := json.Marshal(m.Subject)
+	if err != nil {
+		return nil, err
+	}
+	data, enc := dataField(m.Data)
+	const (
+		head = `{"type":"message","subject":`
+		mid  = `,"data":`
+		encF = `,"encoding":"base64"`
+	)
+	n := len(head) + len(subj) + len(mid) + len(data) + 1
+	if enc != "" {
+		n += len(encF)
+	}
+	f, p := bridge.NewFrame(true, n)
+	p = append(p[:0], head...)
+	p = append(p, subj...)
+	p = append(p, mid...)
+	p = append(p, data...)
+	if enc != "" {
+		p = append(p, encF...)
+	}
+	_ = append(p, '}')
+	return f, nil
+}
+
+// rawFrame is a delivery's bare payload: text when it is UTF-8.
+func rawFrame(m *bridge.Message) (*bridge.Frame, error) {
+	return bridge.DataFrame(m.Data), nil
+}
+
+// Frame cache keys: one encoding of a message per kind, whoever receives it.
+var (
+	keyEnvelope = new(int)
+	keyRaw      = new(int)
+)

@@ -1,0 +1,67 @@
+package jsonws
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/wsgate/wsgate/bridge"
+)
+
+// Name is the protocol's name in metrics, logs and Wsgate-Protocol.
+const Name = "json"
+
+// Subprotocol is the Sec-WebSocket-Protocol token that selects the JSON
+// protocol on any path; a connection that offers none of wsgate's tokens
+// on / or /ws gets it too.
+const Subprotocol = "wsgate.json"
+
+// Protocol is the JSON protocol adapter.
+type Protocol struct {
+	c    *compiled
+	http *http.Client
+}
+
+var (
+	_ bridge.Protocol = (*Protocol)(nil)
+	_ bridge.Admitter = (*Protocol)(nil)
+)
+
+// New validates cfg and returns the protocol.
+func New(cfg Config) (*Protocol, error) {
+	c, err := compile(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Protocol{c: c, http: &http.Client{Timeout: 0}}, nil
+}
+
+// Name implements bridge.Protocol.
+func (p *Protocol) Name() string { return Name }
+
+// Subprotocols implements bridge.Protocol.
+func (p *Protocol) Subprotocols() []string { return []string{Subprotocol} }
+
+// Paths implements bridge.Protocol.
+func (p *Protocol) Paths() []string { return []string{"/", "/ws"} }
+
+// Open implements bridge.Protocol.
+func (p *Protocol) Open(s *bridge.Session) bridge.Handler {
+	return &conn{
+		p:        p,
+		s:        s,
+		inflight: make(chan struct{}, p.c.cfg.MaxInflight),
+		subs:     map[subKey]*bridge.Subscription{},
+	}
+}
+
+// Admit implements bridge.Admitter: it runs the $connect route, if any.
+func (p *Protocol) Admit(ctx context.Context, req *bridge.ConnectRequest) (map[string]string, error) {
+	r := p.c.routes[routeConnect]
+	if r == nil {
+		return nil, nil
+	}
+	start := time.Now()
+	defer func() { req.Session.Metrics().RouteDone(routeConnect, time.Since(start).Seconds()) }()
+	return p.admit(ctx, r, req)
+}
