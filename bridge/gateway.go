@@ -43,14 +43,13 @@ type Gateway struct {
 	metrics *metrics
 	hub     *hub
 	ctrl    *control
+	poll    *poller // nil: every connection has a reader goroutine
 	protos  []Protocol
 	byToken map[string]Protocol
 	byPath  map[string]Protocol
 	mux     *http.ServeMux
 	srv     *http.Server
 
-	ctx      context.Context
-	cancel   context.CancelFunc
 	draining atomic.Bool
 	mu       sync.RWMutex
 	sessions map[string]*Session
@@ -90,8 +89,12 @@ func New(o Options) (*Gateway, error) {
 			return nil, err
 		}
 	}
-	g.ctx, g.cancel = context.WithCancel(context.Background())
 	g.hub = newHub(g.nc, g.cfg.ReservedPrefix, g.log)
+	if p, err := newPoller(g.log); err == nil {
+		g.poll = p
+	} else {
+		g.log.Warn("no epoll: every connection gets a reader goroutine", "err", err)
+	}
 	g.ctrl = newControl(g)
 	g.mux = g.routes()
 	g.srv = &http.Server{
@@ -164,15 +167,17 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		for _, s := range g.snapshot() {
-			_ = s.netConn.Close()
+			s.closeSocket()
 		}
 		<-done
 	}
-	g.cancel()
 	close(g.stop)
 	g.bg.Wait()
 	g.ctrl.close()
 	g.hub.close()
+	if g.poll != nil {
+		g.poll.close()
+	}
 	return err
 }
 

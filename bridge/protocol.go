@@ -24,10 +24,13 @@ type Protocol interface {
 
 // Handler runs one connection of a protocol.
 type Handler interface {
-	// Serve reads and handles client messages with s.ReadMessage until it
-	// fails, and returns the error that ended it. Serve owns the reading
-	// side; everything written goes through the Session.
-	Serve(ctx context.Context) error
+	// HandleMessage handles one client message, text or binary. data is
+	// valid only during the call. Calls for one connection never overlap.
+	// A returned error closes the connection: a *CloseError with its code
+	// and reason, anything else with 1011. Handlers reading a stream (MQTT,
+	// STOMP) keep what is incomplete themselves. Everything written goes
+	// through the Session.
+	HandleMessage(text bool, data []byte) error
 	// Push delivers a worker's message (wsgate.conn.<id>.send or POST
 	// /@connections/<id>) in the protocol's own form. It runs on a
 	// dispatcher goroutine: it must not block.

@@ -1,13 +1,13 @@
 package bridge
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +36,7 @@ const (
 	CloseNormal        = websocket.CloseNormalClosure
 	CloseGoingAway     = websocket.CloseGoingAway
 	CloseProtocolError = websocket.CloseProtocolError
+	CloseInvalidUTF8   = websocket.CloseInvalidFramePayloadData
 	CloseUnsupported   = websocket.CloseUnsupportedData
 	ClosePolicy        = websocket.ClosePolicyViolation
 	CloseTooBig        = websocket.CloseMessageTooBig
@@ -57,14 +58,12 @@ type Session struct {
 	id        string
 	proto     Protocol
 	subproto  string
-	conn      *websocket.Conn
 	netConn   net.Conn
 	principal *auth.Principal
 	context   map[string]string
 	sourceIP  string
 	userAgent string
 	started   time.Time
-	header    Header // base header of every message to NATS; never mutated
 	handler   Handler
 	m         *protoMetrics
 
@@ -82,7 +81,7 @@ type Session struct {
 	subs   map[*Subscription]struct{}
 	ctrl   *nats.Subscription
 
-	readBuf *bytes.Buffer
+	r reader
 
 	causeOnce sync.Once
 	cause     CloseInfo
@@ -117,44 +116,6 @@ func (s *Session) Done() <-chan struct{} { return s.done }
 // ReservedPrefix is the first token of the gateway's own subjects.
 func (s *Session) ReservedPrefix() string { return s.gw.cfg.ReservedPrefix }
 
-// ReadMessage reads the next client message. text reports a text frame.
-// data is valid until the next call.
-func (s *Session) ReadMessage() (text bool, data []byte, err error) {
-	// An idle connection waits in NextReader without holding a buffer.
-	s.releaseReadBuf()
-	typ, r, err := s.conn.NextReader()
-	if err != nil {
-		return false, nil, err
-	}
-	s.readBuf = readBufPool.Get().(*bytes.Buffer)
-	s.readBuf.Reset()
-	if _, err := s.readBuf.ReadFrom(r); err != nil {
-		return false, nil, err
-	}
-	now := time.Now().UnixNano()
-	s.lastRead.Store(now)
-	s.lastData.Store(now)
-	s.msgsIn.Add(1)
-	s.bytesIn.Add(uint64(s.readBuf.Len()))
-	s.m.msgsIn.Inc()
-	s.m.bytesIn.Add(float64(s.readBuf.Len()))
-	return typ == websocket.TextMessage, s.readBuf.Bytes(), nil
-}
-
-var readBufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// releaseReadBuf returns the read buffer between messages of an idle
-// connection; large buffers are dropped rather than pooled.
-func (s *Session) releaseReadBuf() {
-	if s.readBuf == nil {
-		return
-	}
-	if s.readBuf.Cap() <= 64<<10 {
-		readBufPool.Put(s.readBuf)
-	}
-	s.readBuf = nil
-}
-
 // Send queues a frame to the client. It never blocks: a client whose queue
 // is full is disconnected as a slow consumer and Send returns
 // ErrSlowConsumer.
@@ -163,8 +124,19 @@ func (s *Session) Send(f *Frame) error { return s.enqueue(f) }
 // Headers returns a new header holding the connection's metadata (id,
 // protocol, principal, context) plus event and route, for a message to NATS.
 func (s *Session) Headers(event, route string) Header {
-	h := make(Header, len(s.header)+2)
-	maps.Copy(h, s.header)
+	h := make(Header, 8+len(s.context))
+	h[HeaderConnectionID] = []string{s.id}
+	h[HeaderProtocol] = []string{s.proto.Name()}
+	h[HeaderGateway] = []string{s.gw.id}
+	h[HeaderSourceIP] = []string{s.sourceIP}
+	if s.principal.ID != "" {
+		h[HeaderPrincipal] = []string{s.principal.ID}
+	}
+	for k, v := range s.context {
+		if validHeaderKey(k) {
+			h[HeaderContextPrefix+k] = []string{strings.Map(noCRLF, v)}
+		}
+	}
 	h[HeaderEvent] = []string{event}
 	if route != "" {
 		h[HeaderRoute] = []string{route}
@@ -313,11 +285,12 @@ func (s *Session) isClosed() bool {
 // event and logs one line.
 func (s *Session) finish(err error) {
 	s.closeOnce.Do(func() {
+		defer s.gw.wg.Done()
 		c := s.causeFromError(err)
 		s.w.drain(s, s.gw.cfg.WriteTimeout)
-		_ = s.netConn.Close()
+		s.closeSocket()
 		close(s.done)
-		s.releaseReadBuf()
+		s.r.release()
 
 		if s.ctrl != nil {
 			_ = s.ctrl.Unsubscribe()
@@ -352,14 +325,18 @@ func (s *Session) finish(err error) {
 // wins; otherwise the read error that ended Serve says it.
 func (s *Session) causeFromError(err error) CloseInfo {
 	var c CloseInfo
-	var ce *websocket.CloseError
+	var ce *CloseError
 	switch {
 	case errors.As(err, &ce):
-		c = CloseInfo{Code: ce.Code, Reason: ce.Text, By: "client"}
-	case errors.Is(err, websocket.ErrReadLimit):
-		c = CloseInfo{Code: CloseTooBig, Reason: "message too big", By: "server"}
-		s.gw.metrics.protocolErrors.WithLabelValues(s.proto.Name(), "too_big").Inc()
-	case err == nil:
+		// A protocol violation found by the frame parser or a handler's
+		// own close: tell the client why.
+		c = CloseInfo{Code: ce.Code, Reason: ce.Reason, By: "server"}
+		s.gw.metrics.protocolErrors.WithLabelValues(s.proto.Name(), "close_"+itoa(ce.Code)).Inc()
+		s.causeOnce.Do(func() {
+			s.cause = c
+			s.enqueueClose(c.Code, c.Reason, false)
+		})
+	case err == nil, errors.Is(err, errClientClosed):
 		c = CloseInfo{Code: CloseNormal, By: "server"}
 	default:
 		c = CloseInfo{Code: closeAbnormal, Reason: err.Error(), By: "error"}

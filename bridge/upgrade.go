@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -14,18 +13,18 @@ import (
 	"github.com/wsgate/wsgate/auth"
 )
 
-// upgrader does the RFC 6455 handshake. Reads go through a small buffer of
-// its own (an idle connection keeps it); gorilla never writes data frames for
-// us, so it keeps no write buffer between writes.
+// upgrader does the RFC 6455 handshake, and only that: the bridge reads and
+// writes frames itself, so gorilla's buffers are small and dropped with its
+// Conn right after the upgrade.
 var upgrader = websocket.Upgrader{
-	ReadBufferSize:  1024,
+	ReadBufferSize:  512,
 	WriteBufferPool: noWriteBuffers{},
 	// Origins are checked in serveWS, before any work is done.
 	CheckOrigin: func(*http.Request) bool { return true },
 }
 
-// noWriteBuffers makes gorilla allocate a write buffer only when it writes,
-// which it does only for the close frames of its own read errors.
+// noWriteBuffers keeps gorilla from allocating a write buffer it would never
+// use.
 type noWriteBuffers struct{}
 
 func (noWriteBuffers) Get() any { return nil }
@@ -58,7 +57,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
-	s.setPrincipal(principal)
+	s.principal = principal
 	if a, ok := p.(Admitter); ok {
 		ctx, err := a.Admit(r.Context(), &ConnectRequest{ConnID: s.id, Protocol: p.Name(), Request: r, Session: s})
 		if err != nil {
@@ -75,7 +74,8 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, body, status)
 			return
 		}
-		s.setContext(ctx)
+		// Each context key also becomes a Wsgate-Context-<key> header.
+		s.context = ctx
 	}
 
 	g.mu.Lock()
@@ -100,10 +100,6 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	s.attach(conn)
 	pm.WithLabelValues(p.Name(), "ok").Inc()
-	go func() {
-		defer g.wg.Done()
-		s.run(g.ctx)
-	}()
 }
 
 // pick chooses the protocol: the first offered subprotocol token that a
@@ -168,32 +164,7 @@ func (g *Gateway) newSession(p Protocol, token string, r *http.Request) *Session
 	s.lastRead.Store(now.UnixNano())
 	s.lastData.Store(now.UnixNano())
 	s.lastWrite.Store(now.UnixNano())
-	s.header = Header{
-		HeaderConnectionID: {s.id},
-		HeaderProtocol:     {p.Name()},
-		HeaderGateway:      {g.id},
-		HeaderSourceIP:     {ip},
-	}
 	return s
-}
-
-func (s *Session) setPrincipal(p *auth.Principal) {
-	s.principal = p
-	if p.ID != "" {
-		s.header[HeaderPrincipal] = []string{p.ID}
-	}
-}
-
-// setContext attaches the $connect context; each key also becomes a
-// Wsgate-Context-<key> header on every later message.
-func (s *Session) setContext(ctx map[string]string) {
-	s.context = ctx
-	for k, v := range ctx {
-		if !validHeaderKey(k) {
-			continue
-		}
-		s.header[HeaderContextPrefix+k] = []string{strings.Map(noCRLF, v)}
-	}
 }
 
 func validHeaderKey(k string) bool {
@@ -217,26 +188,15 @@ func noCRLF(r rune) rune {
 }
 
 // attach binds the upgraded connection and makes the session live:
-// registered, reachable on its control subjects, announced.
+// registered, reachable on its control subjects, announced, read.
 func (s *Session) attach(conn *websocket.Conn) {
 	g := s.gw
-	s.conn = conn
+	// gorilla did the handshake; from here on the bridge reads and writes
+	// frames itself (wsread.go, writer.go), and gorilla's Conn, with its
+	// buffers, is dropped.
 	s.netConn = conn.NetConn()
-	conn.SetReadLimit(g.cfg.MaxMessageBytes)
-	conn.SetPingHandler(func(data string) error {
-		s.lastRead.Store(time.Now().UnixNano())
-		_ = s.enqueue(pongFrame(data))
-		return nil
-	})
-	conn.SetPongHandler(func(string) error {
-		s.lastRead.Store(time.Now().UnixNano())
-		return nil
-	})
-	conn.SetCloseHandler(func(code int, text string) error {
-		s.closeBy(CloseInfo{Code: code, Reason: text, By: "client"})
-		return nil
-	})
 	s.handler = s.proto.Open(s)
+	s.initReader()
 	s.m.connections.Inc()
 	g.registerSession(s)
 	if err := g.ctrl.attach(s); err != nil {
@@ -247,6 +207,7 @@ func (s *Session) attach(conn *websocket.Conn) {
 		s.Close(CloseGoingAway, "server shutting down")
 	}
 	g.publishConnect(s)
+	s.startReading()
 }
 
 // credentialsFrom gathers what the upgrade request carries for the
@@ -269,10 +230,4 @@ func credentialsFrom(r *http.Request, protocol, ip string) *auth.Credentials {
 		}
 	}
 	return c
-}
-
-// run serves the connection until it ends, then tears it down.
-func (s *Session) run(ctx context.Context) {
-	err := s.handler.Serve(ctx)
-	s.finish(err)
 }

@@ -150,7 +150,7 @@ func (s *Session) writeLoop() {
 			s.causeOnce.Do(func() {
 				s.cause = CloseInfo{Code: closeAbnormal, Reason: "write: " + err.Error(), By: "error"}
 			})
-			_ = s.netConn.Close()
+			s.closeSocket()
 			continue
 		}
 		s.lastWrite.Store(now.UnixNano())
@@ -161,8 +161,8 @@ func (s *Session) writeLoop() {
 		}
 		if closing {
 			// The close handshake (RFC 6455 section 7.1.1): wait briefly for
-			// the client's close frame, then the reader gives up.
-			_ = s.netConn.SetReadDeadline(now.Add(closeGrace))
+			// the client's close frame, then close the socket anyway.
+			time.AfterFunc(closeGrace, s.closeSocket)
 		}
 	}
 }

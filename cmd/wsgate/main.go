@@ -30,6 +30,8 @@ func main() {
 		err = validate(args)
 	case "bench":
 		err = bench(args)
+	case "bench-nats-server":
+		err = benchNATS(args)
 	case "version":
 		fmt.Println("wsgate", version)
 	case "help":

@@ -72,6 +72,9 @@ func run(args []string) error {
 	}
 	log := newLogger(c)
 	slog.SetDefault(log)
+	if addr := os.Getenv("WSGATE_PPROF"); addr != "" {
+		startPprof(addr, log)
+	}
 
 	var emb *bridge.Embedded
 	var nc *nats.Conn

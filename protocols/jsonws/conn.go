@@ -18,6 +18,10 @@ type conn struct {
 	s        *bridge.Session
 	inflight chan struct{} // semaphore of running request/http integrations
 	wg       sync.WaitGroup
+	// ctx cancels running integrations when the connection ends; made on
+	// the first two-way message, so an idle connection carries none.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu   sync.Mutex
 	subs map[subKey]*bridge.Subscription
@@ -27,20 +31,10 @@ type subKey struct{ subject, queue string }
 
 var _ bridge.Closer = (*conn)(nil)
 
-// Serve implements bridge.Handler.
-func (c *conn) Serve(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer func() {
-		cancel()
-		c.wg.Wait()
-	}()
-	for {
-		_, data, err := c.s.ReadMessage()
-		if err != nil {
-			return err
-		}
-		c.handle(ctx, data)
-	}
+// HandleMessage implements bridge.Handler.
+func (c *conn) HandleMessage(_ bool, data []byte) error {
+	c.handle(data)
+	return nil
 }
 
 // Push implements bridge.Handler: a worker's message goes to the client as
@@ -50,7 +44,7 @@ func (c *conn) Push(m *bridge.Message) {
 }
 
 // handle routes one client message.
-func (c *conn) handle(ctx context.Context, data []byte) {
+func (c *conn) handle(data []byte) {
 	b, isObject := parseBody(data)
 	var key string
 	var r *route
@@ -86,12 +80,14 @@ func (c *conn) handle(ctx context.Context, data []byte) {
 			c.fail(r.key, id, errTooMany, fmt.Sprintf("more than %d requests waiting", cap(c.inflight)))
 			return
 		}
-		data := b.raw
-		b.raw = append([]byte(nil), data...) // the read buffer is reused
+		b.raw = append([]byte(nil), b.raw...) // the read buffer is reused
+		if c.ctx == nil {
+			c.ctx, c.cancel = context.WithCancel(context.Background())
+		}
 		c.wg.Add(1)
 		go func() {
 			defer func() { <-c.inflight; c.wg.Done() }()
-			c.twoWay(ctx, r, b, id)
+			c.twoWay(c.ctx, r, b, id)
 		}()
 	}
 }
@@ -304,8 +300,13 @@ func (c *conn) twoWay(ctx context.Context, r *route, b *body, id json.RawMessage
 	_ = c.s.Send(env.frame())
 }
 
-// OnClose implements bridge.Closer: it runs the $disconnect route.
+// OnClose implements bridge.Closer: it stops the connection's running
+// integrations and runs the $disconnect route.
 func (c *conn) OnClose(ci bridge.CloseInfo) {
+	if c.cancel != nil {
+		c.cancel()
+	}
+	c.wg.Wait()
 	r := c.p.c.routes[routeDisconnect]
 	if r == nil {
 		return

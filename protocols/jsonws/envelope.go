@@ -56,7 +56,7 @@ func dataField(p []byte) (json.RawMessage, string) {
 	switch {
 	case len(p) == 0:
 		return json.RawMessage(`""`), ""
-	case json.Valid(p):
+	case utf8.Valid(p) && json.Valid(p):
 		return p, ""
 	case utf8.Valid(p):
 		b, _ := json.Marshal(string(p))

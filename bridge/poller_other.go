@@ -1,0 +1,18 @@
+//go:build !linux
+
+package bridge
+
+import (
+	"errors"
+	"log/slog"
+)
+
+// poller is Linux-only (epoll); elsewhere every connection has a blocking
+// reader goroutine.
+type poller struct{}
+
+func newPoller(*slog.Logger) (*poller, error) { return nil, errors.New("bridge: no poller on this OS") }
+func (p *poller) add(*Session, int) error   { return errors.New("bridge: no poller") }
+func (p *poller) arm(int) error             { return nil }
+func (p *poller) remove(*Session, int)      {}
+func (p *poller) close()                    {}

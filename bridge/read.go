@@ -1,0 +1,264 @@
+package bridge
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Reader states of a polled connection.
+const (
+	readIdle    int32 = iota // armed in the poller, no goroutine
+	readRunning              // a goroutine is reading
+	readAgain                // woken while reading: read once more before idling
+)
+
+// readBufSize is the first read buffer a waking connection takes from the
+// pool; it grows for larger frames.
+const readBufSize = 4 << 10
+
+var readBufPool = sync.Pool{New: func() any { b := make([]byte, 0, readBufSize); return &b }}
+
+// reader is a connection's read side: polled (no goroutine while idle) on
+// plain TCP, a blocking goroutine otherwise (TLS, non-Linux).
+type reader struct {
+	state atomic.Int32
+	fd    int // socket descriptor in the poller; -1 in blocking mode
+	raw   syscall.RawConn
+	buf   *[]byte // bytes read and not yet parsed; nil when there are none
+	fp    frameParser
+
+	sockOnce sync.Once
+}
+
+// initReader prepares the read side before the session is visible to
+// anyone else: a plain TCP socket is read through the poller, anything else
+// by a blocking goroutine. Until startReading, wakes are only remembered.
+func (s *Session) initReader() {
+	r := &s.r
+	r.fd = -1
+	r.fp.max = s.gw.cfg.MaxMessageBytes
+	r.state.Store(readRunning)
+	tc, ok := s.netConn.(*net.TCPConn)
+	if !ok || s.gw.poll == nil {
+		return
+	}
+	raw, err := tc.SyscallConn()
+	if err != nil {
+		return
+	}
+	fd := -1
+	if raw.Control(func(f uintptr) { fd = int(f) }) == nil && fd >= 0 {
+		r.raw, r.fd = raw, fd
+	}
+}
+
+// startReading begins reading the connection.
+func (s *Session) startReading() {
+	r := &s.r
+	if r.fd >= 0 {
+		if err := s.gw.poll.add(s, r.fd); err == nil {
+			// add armed the socket: bytes already waiting raise an event at
+			// once, and a wake that came meanwhile left readAgain.
+			if !r.state.CompareAndSwap(readRunning, readIdle) {
+				r.state.Store(readRunning)
+				go s.readBurst()
+			}
+			return
+		}
+		s.Logger().Warn("poller refused the socket: reading it with a goroutine")
+	}
+	go s.readBlocking()
+}
+
+// wake is called by the poller when the socket has something (bytes, EOF,
+// an error), and by closeSocket: it makes sure a goroutine reads.
+func (s *Session) wake() {
+	r := &s.r
+	if r.raw == nil {
+		return // the blocking reader sees everything itself
+	}
+	for {
+		switch r.state.Load() {
+		case readIdle:
+			if r.state.CompareAndSwap(readIdle, readRunning) {
+				go s.readBurst()
+				return
+			}
+		case readRunning:
+			if r.state.CompareAndSwap(readRunning, readAgain) {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+// readBurst reads until the socket is dry, re-arms it and exits.
+func (s *Session) readBurst() {
+	r := &s.r
+	for {
+		if err := s.readAvailable(); err != nil {
+			s.finish(err)
+			return
+		}
+		if err := s.gw.poll.arm(r.fd); err != nil {
+			s.finish(err)
+			return
+		}
+		if r.state.CompareAndSwap(readRunning, readIdle) {
+			return
+		}
+		r.state.Store(readRunning) // was readAgain: go round once more
+	}
+}
+
+// readAvailable reads without blocking until the socket has nothing more,
+// handling every complete frame.
+func (s *Session) readAvailable() error {
+	r := &s.r
+	for {
+		b := r.spare()
+		var n int
+		var rerr error
+		if err := r.raw.Read(func(fd uintptr) bool {
+			n, rerr = syscall.Read(int(fd), b)
+			return true // never wait in the runtime poller
+		}); err != nil {
+			return err
+		}
+		switch {
+		case rerr == syscall.EAGAIN:
+			r.release()
+			return nil
+		case rerr == syscall.EINTR:
+			continue
+		case rerr != nil:
+			return rerr
+		case n == 0:
+			return io.EOF
+		}
+		if err := s.received(n); err != nil {
+			return err
+		}
+	}
+}
+
+// readBlocking is the reader of connections the poller cannot watch.
+func (s *Session) readBlocking() {
+	for {
+		n, err := s.netConn.Read(s.r.spare())
+		if n > 0 {
+			if perr := s.received(n); perr != nil {
+				s.finish(perr)
+				return
+			}
+		}
+		if err != nil {
+			s.finish(err)
+			return
+		}
+	}
+}
+
+// spare returns free space at the end of the read buffer, taking one from
+// the pool or growing it as needed.
+func (r *reader) spare() []byte {
+	if r.buf == nil {
+		r.buf = readBufPool.Get().(*[]byte)
+	}
+	b := *r.buf
+	if len(b) == cap(b) {
+		nb := make([]byte, len(b), 2*cap(b))
+		copy(nb, b)
+		*r.buf = nb
+		b = nb
+	}
+	return b[len(b):cap(b)]
+}
+
+// release gives an empty buffer back, so an idle connection holds none.
+func (r *reader) release() {
+	if r.buf == nil || len(*r.buf) > 0 {
+		return
+	}
+	if cap(*r.buf) <= 64<<10 {
+		readBufPool.Put(r.buf)
+	}
+	r.buf = nil
+}
+
+// received handles n new bytes at the end of the read buffer: every complete
+// frame is decoded and dispatched, and what remains is kept.
+func (s *Session) received(n int) error {
+	r := &s.r
+	*r.buf = (*r.buf)[:len(*r.buf)+n]
+	now := time.Now().UnixNano()
+	s.lastRead.Store(now)
+	b := *r.buf
+	for {
+		f, used, err := r.fp.parseFrame(b)
+		if err == errNeedMore {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		b = b[used:]
+		op, data, err := r.fp.message(f)
+		if err != nil {
+			return err
+		}
+		switch op {
+		case 0: // a fragment, kept by the parser
+		case opPing:
+			_ = s.enqueue(pongFrame(string(data)))
+		case opPong:
+		case opClose:
+			code, reason, err := parseClose(data)
+			if err != nil {
+				return err
+			}
+			s.closeBy(CloseInfo{Code: code, Reason: reason, By: "client"})
+			return errClientClosed
+		default:
+			s.lastData.Store(now)
+			s.msgsIn.Add(1)
+			s.bytesIn.Add(uint64(len(data)))
+			s.m.msgsIn.Inc()
+			s.m.bytesIn.Add(float64(len(data)))
+			if err := s.handler.HandleMessage(op == opText, data); err != nil {
+				var ce *CloseError
+				if !errors.As(err, &ce) {
+					err = &CloseError{Code: CloseInternal, Reason: err.Error()}
+				}
+				return err
+			}
+		}
+	}
+	rest := copy(*r.buf, b)
+	*r.buf = (*r.buf)[:rest]
+	return nil
+}
+
+// errClientClosed ends reading after the client's close frame; the cause is
+// already recorded.
+var errClientClosed = errors.New("bridge: client closed")
+
+// closeSocket closes the connection's socket once, taking it out of the
+// poller first (its number can be reused as soon as it is closed), and wakes
+// the reader so that it notices and tears the session down.
+func (s *Session) closeSocket() {
+	s.r.sockOnce.Do(func() {
+		if s.r.fd >= 0 {
+			s.gw.poll.remove(s, s.r.fd)
+		}
+		_ = s.netConn.Close()
+	})
+	s.wake()
+}

@@ -1,0 +1,190 @@
+package bridge
+
+import (
+	"encoding/binary"
+	"errors"
+	"unicode/utf8"
+)
+
+// frameParser decodes client-to-server WebSocket frames (RFC 6455 section
+// 5) from bytes as they arrive, whatever their split, and hands out whole
+// messages. It exists, instead of gorilla's reader, so that a connection can
+// be read without a goroutine blocked on it: the poller wakes a reader only
+// when bytes arrive, the parser keeps what is incomplete, and an idle
+// connection holds no buffer at all.
+//
+// Every violation is a *CloseError with the code the RFC names; a length is
+// checked against the limit before anything is buffered for it.
+type frameParser struct {
+	max int64 // largest message payload; larger closes with 1009
+
+	msg   []byte // fragments of the data message being reassembled
+	msgOp byte   // its opcode; 0 when no message is in progress
+}
+
+// CloseError ends a connection with a WebSocket close code and reason.
+// Protocol handlers return one to close with a code of their choosing.
+type CloseError struct {
+	Code   int
+	Reason string
+}
+
+func (e *CloseError) Error() string {
+	return "websocket close " + itoa(e.Code) + ": " + e.Reason
+}
+
+// errNeedMore says the buffer holds no complete frame yet.
+var errNeedMore = errors.New("bridge: need more bytes")
+
+// parsedFrame is one decoded frame; payload aliases the parser's input.
+type parsedFrame struct {
+	fin     bool
+	op      byte
+	payload []byte
+}
+
+func protoErr(reason string) error {
+	return &CloseError{Code: CloseProtocolError, Reason: reason}
+}
+
+// parseFrame decodes the first frame of b, unmasking its payload in place.
+// It returns the frame and the bytes it used, errNeedMore, or a *CloseError.
+func (p *frameParser) parseFrame(b []byte) (parsedFrame, int, error) {
+	var f parsedFrame
+	if len(b) < 2 {
+		return f, 0, errNeedMore
+	}
+	b0, b1 := b[0], b[1]
+	f.fin = b0&0x80 != 0
+	f.op = b0 & 0x0f
+	if b0&0x70 != 0 {
+		return f, 0, protoErr("reserved bits set: no extension was negotiated")
+	}
+	if b1&0x80 == 0 {
+		// [RFC 6455 5.1] a server MUST close on an unmasked client frame.
+		return f, 0, protoErr("client frame not masked")
+	}
+	switch f.op {
+	case 0x0, opText, opBinary:
+	case opClose, opPing, opPong:
+		if !f.fin {
+			return f, 0, protoErr("fragmented control frame")
+		}
+	default:
+		return f, 0, protoErr("unknown opcode " + itoa(int(f.op)))
+	}
+	n := uint64(b1 & 0x7f)
+	h := 2
+	switch n {
+	case 126:
+		if len(b) < 4 {
+			return f, 0, errNeedMore
+		}
+		n, h = uint64(binary.BigEndian.Uint16(b[2:])), 4
+	case 127:
+		if len(b) < 10 {
+			return f, 0, errNeedMore
+		}
+		n, h = binary.BigEndian.Uint64(b[2:]), 10
+		if n>>63 != 0 {
+			return f, 0, protoErr("payload length has its top bit set")
+		}
+	}
+	if f.op >= opClose && n > 125 {
+		return f, 0, protoErr("control frame longer than 125 bytes")
+	}
+	if f.op < opClose && n+uint64(len(p.msg)) > uint64(p.max) {
+		return f, 0, &CloseError{Code: CloseTooBig, Reason: "message larger than " + itoa(int(p.max)) + " bytes"}
+	}
+	total := uint64(h) + 4 + n
+	if uint64(len(b)) < total {
+		return f, 0, errNeedMore
+	}
+	key := b[h : h+4]
+	f.payload = b[h+4 : total]
+	mask(f.payload, key)
+	return f, int(total), nil
+}
+
+// mask XORs payload with the 4-byte masking key (RFC 6455 section 5.3).
+func mask(payload, key []byte) {
+	k := binary.LittleEndian.Uint32(key)
+	k64 := uint64(k) | uint64(k)<<32
+	i := 0
+	for ; i+8 <= len(payload); i += 8 {
+		v := binary.LittleEndian.Uint64(payload[i:])
+		binary.LittleEndian.PutUint64(payload[i:], v^k64)
+	}
+	for ; i < len(payload); i++ {
+		payload[i] ^= key[i&3]
+	}
+}
+
+// message folds frames into messages: it returns a complete data message
+// (op, payload), or op 0 when the frame was a fragment kept for later.
+// Control frames come back as they are.
+func (p *frameParser) message(f parsedFrame) (byte, []byte, error) {
+	switch {
+	case f.op >= opClose:
+		return f.op, f.payload, nil
+	case f.op == 0: // continuation
+		if p.msgOp == 0 {
+			return 0, nil, protoErr("continuation frame without a message")
+		}
+		p.msg = append(p.msg, f.payload...)
+		if !f.fin {
+			return 0, nil, nil
+		}
+		op, data := p.msgOp, p.msg
+		p.msgOp, p.msg = 0, nil
+		return op, data, p.checkText(op, data)
+	default: // text or binary
+		if p.msgOp != 0 {
+			return 0, nil, protoErr("new message before the last one's final fragment")
+		}
+		if !f.fin {
+			p.msgOp = f.op
+			p.msg = append(make([]byte, 0, len(f.payload)*2), f.payload...)
+			return 0, nil, nil
+		}
+		return f.op, f.payload, p.checkText(f.op, f.payload)
+	}
+}
+
+// checkText enforces [RFC 6455 8.1]: a text message must be UTF-8.
+func (p *frameParser) checkText(op byte, data []byte) error {
+	if op == opText && !utf8.Valid(data) {
+		return &CloseError{Code: CloseInvalidUTF8, Reason: "text message is not valid UTF-8"}
+	}
+	return nil
+}
+
+// parseClose reads a close frame's code and reason (RFC 6455 section 5.5.1).
+func parseClose(payload []byte) (int, string, error) {
+	switch {
+	case len(payload) == 0:
+		return 1005, "", nil // no status received
+	case len(payload) == 1:
+		return 0, "", protoErr("close frame with a 1-byte payload")
+	}
+	code := int(binary.BigEndian.Uint16(payload))
+	reason := payload[2:]
+	if !validReceivedCode(code) {
+		return 0, "", protoErr("invalid close code " + itoa(code))
+	}
+	if !utf8.Valid(reason) {
+		return 0, "", &CloseError{Code: CloseInvalidUTF8, Reason: "close reason is not valid UTF-8"}
+	}
+	return code, string(reason), nil
+}
+
+// validReceivedCode: codes a peer may send (RFC 6455 section 7.4).
+func validReceivedCode(c int) bool {
+	switch {
+	case c >= 1000 && c <= 1003, c >= 1007 && c <= 1014:
+		return true
+	case c >= 3000 && c <= 4999:
+		return true
+	}
+	return false
+}

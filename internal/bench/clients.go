@@ -1,0 +1,216 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+var dialer = &websocket.Dialer{
+	HandshakeTimeout: 30 * time.Second,
+	ReadBufferSize:   4096,
+	WriteBufferSize:  1024,
+	NetDialContext:   (&net.Dialer{Timeout: 30 * time.Second}).DialContext,
+}
+
+// conn is one benchmark WebSocket client of either kind.
+type conn struct {
+	kind string
+	ws   *websocket.Conn
+	buf  []byte // NATS protocol bytes not parsed yet
+}
+
+// dial opens a connection and, for NATS, completes the protocol handshake
+// (INFO, CONNECT, PING/PONG), so a connection counts once it is usable.
+func dial(ctx context.Context, t *target) (*conn, error) {
+	ws, _, err := dialer.DialContext(ctx, t.wsURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	c := &conn{kind: t.kind, ws: ws}
+	if t.kind == "nats" {
+		if err := c.natsHandshake(); err != nil {
+			ws.Close()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func (c *conn) close() { _ = c.ws.Close() }
+
+const natsConnect = "CONNECT {\"verbose\":false,\"pedantic\":false,\"protocol\":1,\"headers\":false}\r\n"
+
+func (c *conn) natsHandshake() error {
+	if err := c.ws.WriteMessage(websocket.BinaryMessage, []byte(natsConnect+"PING\r\n")); err != nil {
+		return err
+	}
+	return c.natsUntil("PONG")
+}
+
+// natsUntil reads protocol lines until one equals want.
+func (c *conn) natsUntil(want string) error {
+	_ = c.ws.SetReadDeadline(time.Now().Add(30 * time.Second))
+	defer c.ws.SetReadDeadline(time.Time{})
+	for {
+		found := false
+		err := c.natsParse(func([]byte) {}, func(line string) {
+			if line == want {
+				found = true
+			}
+		})
+		if err != nil {
+			return err
+		}
+		if found {
+			return nil
+		}
+	}
+}
+
+// subscribe subscribes to subject and waits until the server confirms.
+func (c *conn) subscribe(subject string) error {
+	if c.kind == "nats" {
+		if err := c.ws.WriteMessage(websocket.BinaryMessage, []byte("SUB "+subject+" 1\r\nPING\r\n")); err != nil {
+			return err
+		}
+		return c.natsUntil("PONG")
+	}
+	if err := c.ws.WriteMessage(websocket.TextMessage, []byte(`{"action":"subscribe","subject":"`+subject+`"}`)); err != nil {
+		return err
+	}
+	_ = c.ws.SetReadDeadline(time.Now().Add(30 * time.Second))
+	defer c.ws.SetReadDeadline(time.Time{})
+	_, b, err := c.ws.ReadMessage()
+	if err != nil {
+		return err
+	}
+	if !bytes.Contains(b, []byte(`"type":"subscribed"`)) {
+		return fmt.Errorf("subscribe answered %s", b)
+	}
+	return nil
+}
+
+// readPayloads calls onPayload with every delivered message's payload until
+// the connection fails.
+func (c *conn) readPayloads(onPayload func([]byte)) error {
+	if c.kind == "nats" {
+		for {
+			if err := c.natsParse(onPayload, nil); err != nil {
+				return err
+			}
+		}
+	}
+	dataKey := []byte(`"data":`)
+	for {
+		_, b, err := c.ws.ReadMessage()
+		if err != nil {
+			return err
+		}
+		i := bytes.Index(b, dataKey)
+		if i < 0 {
+			continue
+		}
+		onPayload(b[i+len(dataKey):])
+	}
+}
+
+// natsParse reads one WebSocket message and handles the NATS protocol in
+// it: MSG payloads go to onMsg, other lines to onLine; PING is answered.
+func (c *conn) natsParse(onMsg func([]byte), onLine func(string)) error {
+	_, b, err := c.ws.ReadMessage()
+	if err != nil {
+		return err
+	}
+	c.buf = append(c.buf, b...)
+	for {
+		i := bytes.Index(c.buf, []byte("\r\n"))
+		if i < 0 {
+			return nil
+		}
+		line := c.buf[:i]
+		if bytes.HasPrefix(line, []byte("MSG ")) {
+			sp := bytes.LastIndexByte(line, ' ')
+			n, err := strconv.Atoi(string(line[sp+1:]))
+			if err != nil {
+				return fmt.Errorf("bad MSG line %q", line)
+			}
+			end := i + 2 + n + 2
+			if len(c.buf) < end {
+				return nil // the rest comes in the next message
+			}
+			onMsg(c.buf[i+2 : i+2+n])
+			c.buf = c.buf[end:]
+			continue
+		}
+		s := string(line)
+		c.buf = c.buf[i+2:]
+		switch {
+		case s == "PING":
+			if err := c.ws.WriteMessage(websocket.BinaryMessage, []byte("PONG\r\n")); err != nil {
+				return err
+			}
+		case len(s) > 4 && s[:4] == "-ERR":
+			return errors.New("nats: " + s)
+		}
+		if onLine != nil {
+			onLine(s)
+		}
+		if len(c.buf) == 0 {
+			c.buf = c.buf[:0:0]
+		}
+	}
+}
+
+// Payloads are a JSON string so that both servers carry them unchanged:
+// `"` + 16 hex digits of sequence + 16 of send time (Unix ns) + padding + `"`.
+const minPayload = 34
+
+func makePayload(size int, seq uint64, sent int64) []byte {
+	p := make([]byte, max(size, minPayload))
+	p[0] = '"'
+	var b [8]byte
+	for i := range 8 {
+		b[i] = byte(seq >> (56 - 8*i))
+	}
+	hex.Encode(p[1:17], b[:])
+	for i := range 8 {
+		b[i] = byte(uint64(sent) >> (56 - 8*i))
+	}
+	hex.Encode(p[17:33], b[:])
+	for i := 33; i < len(p)-1; i++ {
+		p[i] = 'x'
+	}
+	p[len(p)-1] = '"'
+	return p
+}
+
+// parsePayload reads sequence and send time back; p may be followed by
+// more bytes (the rest of a JSON envelope).
+func parsePayload(p []byte) (seq uint64, sent int64, ok bool) {
+	if len(p) < 33 || p[0] != '"' {
+		return 0, 0, false
+	}
+	var b [8]byte
+	if _, err := hex.Decode(b[:], p[1:17]); err != nil {
+		return 0, 0, false
+	}
+	for _, x := range b {
+		seq = seq<<8 | uint64(x)
+	}
+	if _, err := hex.Decode(b[:], p[17:33]); err != nil {
+		return 0, 0, false
+	}
+	var u uint64
+	for _, x := range b {
+		u = u<<8 | uint64(x)
+	}
+	return seq, int64(u), true
+}

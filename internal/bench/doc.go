@@ -1,0 +1,18 @@
+// Package bench is wsgate's load generator (`wsgate bench`), in the spirit
+// of `nats bench`: it opens many WebSocket connections, subscribes them,
+// publishes through NATS, and reports deliveries per second, latency
+// percentiles, losses, and the server's CPU time and memory read from
+// /proc.
+//
+// By default it starts the servers it measures as child processes: wsgate
+// itself, and for comparison nats-server's own WebSocket listener (the
+// nats-server module embedded in a hidden `wsgate bench-nats-server`
+// command), so both are measured side by side with the same client code in
+// one run. The client speaks the wsgate JSON protocol to wsgate and the NATS
+// text protocol to nats-server.
+//
+// Fan-out is measured closed-loop: the publisher keeps a window of messages
+// in flight and sends the next only when every subscriber has received an
+// earlier one, so the figure is the rate the server sustains without loss,
+// not how fast its buffers fill.
+package bench

@@ -1,0 +1,182 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// target is one server under test.
+type target struct {
+	name    string // "wsgate" or "nats-server"
+	kind    string // client protocol: "json" or "nats"
+	wsURL   string
+	natsURL string
+	pid     int // 0 when the server is not ours to measure
+	cmd     *exec.Cmd
+}
+
+func (t *target) stop() {
+	if t.cmd == nil || t.cmd.Process == nil {
+		return
+	}
+	_ = t.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = t.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = t.cmd.Process.Kill()
+		<-done
+	}
+}
+
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// startWsgate runs this binary as a gateway with embedded NATS.
+func startWsgate(dataDir string, extra []string) (*target, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	ws, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	nt, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{"run", "--listen", ws, "--nats-listen", nt, "--data-dir", dataDir, "--log-level", "error"}, extra...)
+	cmd := exec.Command(self, args...)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	t := &target{name: "wsgate", kind: "json", wsURL: "ws://" + ws + "/", natsURL: "nats://" + nt, pid: cmd.Process.Pid, cmd: cmd}
+	if err := waitHTTP("http://"+ws+"/readyz", 20*time.Second); err != nil {
+		t.stop()
+		return nil, fmt.Errorf("wsgate did not get ready: %w", err)
+	}
+	return t, nil
+}
+
+// startNATSReference runs this binary's hidden bench-nats-server command:
+// nats-server with its WebSocket listener, no TLS, no auth.
+func startNATSReference() (*target, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	ws, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	nt, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, "bench-nats-server", "--listen", nt, "--ws", ws)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	t := &target{name: "nats-server", kind: "nats", wsURL: "ws://" + ws + "/", natsURL: "nats://" + nt, pid: cmd.Process.Pid, cmd: cmd}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if sc.Text() == "ready" {
+				close(ready)
+			}
+		}
+	}()
+	select {
+	case <-ready:
+		return t, nil
+	case <-time.After(20 * time.Second):
+		t.stop()
+		return nil, errors.New("nats-server reference did not get ready")
+	}
+}
+
+func waitHTTP(url string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+			err = fmt.Errorf("HTTP %d", resp.StatusCode)
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// RunNATSReference is the hidden `wsgate bench-nats-server` command: a
+// nats-server with a WebSocket listener, for side-by-side benchmarks. It
+// prints "ready" on stdout when it accepts connections and stops on SIGTERM.
+func RunNATSReference(args []string) error {
+	fs := flag.NewFlagSet("bench-nats-server", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:4333", "client `address`")
+	ws := fs.String("ws", "127.0.0.1:8433", "WebSocket `address`")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	host, port, err := net.SplitHostPort(*listen)
+	if err != nil {
+		return err
+	}
+	wsHost, wsPort, err := net.SplitHostPort(*ws)
+	if err != nil {
+		return err
+	}
+	opts := &server.Options{Host: host, NoSigs: true, MaxPending: 256 << 20}
+	opts.Port, _ = strconv.Atoi(port)
+	opts.Websocket.Host = wsHost
+	opts.Websocket.Port, _ = strconv.Atoi(wsPort)
+	opts.Websocket.NoTLS = true
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return err
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		return errors.New("nats-server not ready")
+	}
+	fmt.Println("ready")
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	return nil
+}
