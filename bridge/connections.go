@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -58,6 +59,10 @@ func (g *Gateway) controlRequest(w http.ResponseWriter, r *http.Request, verb st
 		return nil, false
 	case err != nil:
 		writeJSONError(w, http.StatusBadGateway, err.Error())
+		return nil, false
+	}
+	if bytes.Equal(m.Data, goneReply) {
+		writeJSONError(w, http.StatusGone, "connection "+id+" is gone")
 		return nil, false
 	}
 	return m, true

@@ -62,6 +62,8 @@ func (c *control) handle(m *nats.Msg) {
 	}
 	s := c.g.session(id)
 	if s == nil || s.isClosed() {
+		// The connection ended after this request was routed to us.
+		respond(m, goneReply)
 		return
 	}
 	switch verb {
@@ -93,6 +95,10 @@ func (c *control) handle(m *nats.Msg) {
 		respond(m, b)
 	}
 }
+
+// goneReply answers a control request for a connection that has just
+// closed; a request to one long gone gets "no responders" instead.
+var goneReply = []byte(`{"error":"gone"}`)
 
 func respond(m *nats.Msg, data []byte) {
 	if m.Reply != "" {

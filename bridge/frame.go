@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"encoding/binary"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -81,6 +82,7 @@ func closeFrame(code int, reason string) *Frame {
 		return newFrame(opClose, nil)
 	}
 	const max = 125 - 2
+	reason = strings.ToValidUTF8(reason, "?")
 	if len(reason) > max {
 		reason = reason[:max]
 		for len(reason) > 0 && !utf8.ValidString(reason) {

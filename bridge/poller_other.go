@@ -12,7 +12,7 @@ import (
 type poller struct{}
 
 func newPoller(*slog.Logger) (*poller, error) { return nil, errors.New("bridge: no poller on this OS") }
-func (p *poller) add(*Session, int) error   { return errors.New("bridge: no poller") }
-func (p *poller) arm(int) error             { return nil }
-func (p *poller) remove(*Session, int)      {}
-func (p *poller) close()                    {}
+func (p *poller) add(*Session, int) error     { return errors.New("bridge: no poller") }
+func (p *poller) arm(int) error               { return nil }
+func (p *poller) remove(*Session, int)        {}
+func (p *poller) close()                      {}

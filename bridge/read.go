@@ -200,22 +200,8 @@ func (s *Session) received(n int) error {
 	*r.buf = (*r.buf)[:len(*r.buf)+n]
 	now := time.Now().UnixNano()
 	s.lastRead.Store(now)
-	b := *r.buf
-	for {
-		f, used, err := r.fp.parseFrame(b)
-		if err == errNeedMore {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		b = b[used:]
-		op, data, err := r.fp.message(f)
-		if err != nil {
-			return err
-		}
+	used, err := r.fp.feed(*r.buf, func(op byte, data []byte) error {
 		switch op {
-		case 0: // a fragment, kept by the parser
 		case opPing:
 			_ = s.enqueue(pongFrame(string(data)))
 		case opPong:
@@ -240,7 +226,12 @@ func (s *Session) received(n int) error {
 				return err
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
+	b := (*r.buf)[used:]
 	rest := copy(*r.buf, b)
 	*r.buf = (*r.buf)[:rest]
 	return nil

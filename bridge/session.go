@@ -286,15 +286,15 @@ func (s *Session) isClosed() bool {
 func (s *Session) finish(err error) {
 	s.closeOnce.Do(func() {
 		defer s.gw.wg.Done()
+		if s.ctrl != nil {
+			_ = s.ctrl.Unsubscribe()
+		}
 		c := s.causeFromError(err)
 		s.w.drain(s, s.gw.cfg.WriteTimeout)
 		s.closeSocket()
 		close(s.done)
 		s.r.release()
 
-		if s.ctrl != nil {
-			_ = s.ctrl.Unsubscribe()
-		}
 		s.subsMu.Lock()
 		subs := s.subs
 		s.subs = nil

@@ -106,6 +106,35 @@ func (p *frameParser) parseFrame(b []byte) (parsedFrame, int, error) {
 	return f, int(total), nil
 }
 
+// feed decodes every complete frame at the start of b and calls on with each
+// whole data message and each control frame (op, payload); fragments are
+// kept until their message is whole. It returns how many bytes of b it used:
+// the rest is an incomplete frame for the next call. data is valid only
+// during on.
+func (p *frameParser) feed(b []byte, on func(op byte, data []byte) error) (int, error) {
+	used := 0
+	for {
+		f, n, err := p.parseFrame(b[used:])
+		if err == errNeedMore {
+			return used, nil
+		}
+		if err != nil {
+			return used, err
+		}
+		used += n
+		op, data, err := p.message(f)
+		if err != nil {
+			return used, err
+		}
+		if op == 0 {
+			continue
+		}
+		if err := on(op, data); err != nil {
+			return used, err
+		}
+	}
+}
+
 // mask XORs payload with the 4-byte masking key (RFC 6455 section 5.3).
 func mask(payload, key []byte) {
 	k := binary.LittleEndian.Uint32(key)

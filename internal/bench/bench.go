@@ -24,6 +24,7 @@ type Options struct {
 	Size          int           // payload bytes
 	Duration      time.Duration // fan-out measuring time
 	Window        int           // fan-out messages in flight
+	Rate          int           // fan-out publishes per second; 0: as fast as the window allows
 	Idle          int           // idle connections
 	IdleSubscribe bool          // subscribe each idle connection to a subject of its own
 	Connects      int           // connections opened in the connect scenario
@@ -47,6 +48,7 @@ func Run(args []string) error {
 	fs.IntVar(&o.Size, "size", 64, "payload bytes (at least 34)")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "fan-out measuring time")
 	fs.IntVar(&o.Window, "window", 256, "fan-out messages in flight")
+	fs.IntVar(&o.Rate, "rate", 0, "fan-out publishes per second (0: as fast as the window allows); latency is meaningful at a rate the server sustains")
 	fs.IntVar(&o.Idle, "idle", 10000, "idle connections to hold")
 	fs.BoolVar(&o.IdleSubscribe, "idle-subscribe", false, "subscribe each idle connection to a subject of its own")
 	fs.IntVar(&o.Connects, "connects", 5000, "connections to open in the connect scenario")
@@ -216,7 +218,15 @@ func (o *Options) fanout(t *target) ([]figure, error) {
 	var published uint64
 	var stalled bool
 	publish := func(until time.Time) {
+		start, sent := time.Now(), 0
 		for time.Now().Before(until) {
+			if o.Rate > 0 {
+				next := start.Add(time.Duration(sent) * time.Second / time.Duration(o.Rate))
+				if d := time.Until(next); d > 0 {
+					time.Sleep(d)
+				}
+				sent++
+			}
 			select {
 			case <-tokens:
 			case <-time.After(5 * time.Second):

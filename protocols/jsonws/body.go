@@ -54,8 +54,8 @@ func (b *body) lookup(path []string) (json.RawMessage, bool) {
 				return nil, false
 			}
 		case '[':
-			i, err := strconv.Atoi(seg)
-			if err != nil || i < 0 {
+			i, ok := arrayIndex(seg)
+			if !ok {
 				return nil, false
 			}
 			var a []json.RawMessage
@@ -68,6 +68,21 @@ func (b *body) lookup(path []string) (json.RawMessage, bool) {
 		}
 	}
 	return cur, true
+}
+
+// arrayIndex parses a path segment as a plain decimal index: digits only,
+// no sign, no leading zero.
+func arrayIndex(seg string) (int, bool) {
+	if seg == "" || len(seg) > 9 || (len(seg) > 1 && seg[0] == '0') {
+		return 0, false
+	}
+	for i := 0; i < len(seg); i++ {
+		if seg[i] < '0' || seg[i] > '9' {
+			return 0, false
+		}
+	}
+	i, err := strconv.Atoi(seg)
+	return i, err == nil
 }
 
 // scalar returns the value at path as text: a string's content, a number's

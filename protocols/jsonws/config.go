@@ -204,13 +204,15 @@ func compileRoute(key string, rc RouteConfig, defTimeout time.Duration) (*route,
 		if rc.Subject != "" {
 			errs = append(errs, ferr("subject", "not used by an http integration"))
 		}
-	} else if rc.Integration != "" {
+	} else if knownIntegration(rc.Integration) {
 		if rc.URL != "" {
 			errs = append(errs, ferr("url", "only http integrations have a url"))
 		}
 		switch {
 		case rc.Subject == "":
 			errs = append(errs, ferr("subject", "missing"))
+		case strings.HasPrefix(rc.Subject, "$") && (key == routeConnect || key == routeDisconnect):
+			errs = append(errs, ferr("subject", "%s has no message body to name a subject: use a template", key))
 		case strings.HasPrefix(rc.Subject, "$"):
 			path, err := parseBodyPath(rc.Subject[1:])
 			if err != nil {
@@ -253,7 +255,9 @@ func compileRoute(key string, rc RouteConfig, defTimeout time.Duration) (*route,
 		}
 	}
 	if rc.Payload != "" {
-		if !strings.HasPrefix(rc.Payload, "$") {
+		if key == routeConnect || key == routeDisconnect {
+			errs = append(errs, ferr("payload", "%s sends its own event body, not a payload", key))
+		} else if !strings.HasPrefix(rc.Payload, "$") {
 			errs = append(errs, ferr("payload", "must be $request.body.<path>, got %q", rc.Payload))
 		} else if path, err := parseBodyPath(rc.Payload[1:]); err != nil {
 			errs = append(errs, ferr("payload", "%v", err))
@@ -265,6 +269,14 @@ func compileRoute(key string, rc RouteConfig, defTimeout time.Duration) (*route,
 		errs = append(errs, ferr("timeout", "must not be negative"))
 	}
 	return r, errs
+}
+
+func knownIntegration(k string) bool {
+	switch k {
+	case kindPublish, kindRequest, kindHTTP, kindSubscribe, kindUnsubscribe:
+		return true
+	}
+	return false
 }
 
 func knownVar(v string) bool {

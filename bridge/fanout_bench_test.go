@@ -1,0 +1,98 @@
+package bridge
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// discardConn is a client socket that takes every write at once.
+type discardConn struct{}
+
+func (discardConn) Read([]byte) (int, error)         { return 0, io.EOF }
+func (discardConn) Write(b []byte) (int, error)      { return len(b), nil }
+func (discardConn) Close() error                     { return nil }
+func (discardConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
+func (discardConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
+func (discardConn) SetDeadline(time.Time) error      { return nil }
+func (discardConn) SetReadDeadline(time.Time) error  { return nil }
+func (discardConn) SetWriteDeadline(time.Time) error { return nil }
+
+// benchFrameKey names the benchmark's one encoding of a delivery.
+var benchFrameKey = new(int)
+
+// BenchmarkFanOut measures one NATS message reaching n local sessions: the
+// hub's fan-out, one shared encoding, n enqueues, and n writers writing
+// the frame to a socket that discards it. No network: the sessions are
+// built by hand around discardConn.
+func BenchmarkFanOut(b *testing.B) {
+	for _, n := range []int{1000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) { benchFanOut(b, n) })
+	}
+}
+
+func benchFanOut(b *testing.B, n int) {
+	cfg := Config{MaxQueuedBytes: 1 << 30}.withDefaults() // never a slow consumer here
+	g := &Gateway{cfg: cfg, metrics: newMetrics(), log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	p := newTestProto()
+	h := &hub{prefix: cfg.ReservedPrefix}
+	hs := &hubSub{key: hubKey{pattern: "bench.fanout"}}
+	encode := func(m *Message) (*Frame, error) {
+		f, buf := NewFrame(true, len(m.Data))
+		copy(buf, m.Data)
+		return f, nil
+	}
+	sessions := make([]*Session, n)
+	members := make([]*Subscription, n)
+	var sendErrs int
+	for i := range sessions {
+		s := &Session{gw: g, id: newID(12), proto: p, netConn: discardConn{}, done: make(chan struct{}), m: g.metrics.protocol(p.Name())}
+		sessions[i] = s
+		members[i] = &Subscription{s: s, pattern: hs.key.pattern, hs: hs, deliver: func(d *Delivery) {
+			f, err := d.Frame(benchFrameKey, encode)
+			if err == nil {
+				err = s.Send(f)
+			}
+			if err != nil {
+				sendErrs++ // fanOut runs on this goroutine only
+			}
+		}}
+	}
+	hs.members.Store(&members)
+	msg := &nats.Msg{Subject: "bench.fanout", Data: []byte(`{"user":"alice","room":"lobby","text":"hello, everyone!","n":42}`)}
+
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		h.fanOut(hs, msg)
+	}
+	// Until every writer has written everything.
+	for _, s := range sessions {
+		for {
+			s.w.mu.Lock()
+			idle := !s.w.running && len(s.w.queue) == 0
+			s.w.mu.Unlock()
+			if idle {
+				break
+			}
+			time.Sleep(10 * time.Microsecond)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")
+	if sendErrs > 0 {
+		b.Fatalf("%d sends failed", sendErrs)
+	}
+	var written uint64
+	for _, s := range sessions {
+		written += s.msgsOut.Load()
+	}
+	if want := uint64(b.N * n); written != want {
+		b.Fatalf("%d frames written, want %d", written, want)
+	}
+}

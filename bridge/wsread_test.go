@@ -1,0 +1,273 @@
+package bridge
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// clientFrame encodes a client-to-server frame, masked unless unmasked is
+// set, with a fixed masking key.
+func clientFrame(fin bool, op byte, payload []byte, unmasked bool) []byte {
+	var b []byte
+	b0 := op
+	if fin {
+		b0 |= 0x80
+	}
+	b = append(b, b0)
+	maskBit := byte(0x80)
+	if unmasked {
+		maskBit = 0
+	}
+	n := len(payload)
+	switch {
+	case n < 126:
+		b = append(b, maskBit|byte(n))
+	case n <= 0xffff:
+		b = append(b, maskBit|126, byte(n>>8), byte(n))
+	default:
+		b = append(b, maskBit|127)
+		b = binary.BigEndian.AppendUint64(b, uint64(n))
+	}
+	if unmasked {
+		return append(b, payload...)
+	}
+	key := []byte{0x37, 0xfa, 0x21, 0x3d}
+	b = append(b, key...)
+	for i, c := range payload {
+		b = append(b, c^key[i%4])
+	}
+	return b
+}
+
+type gotMsg struct {
+	op   byte
+	data string
+}
+
+// feedChunks feeds chunks to a parser the way the reader does, keeping the
+// unused tail, and collects what it delivers.
+func feedChunks(max int64, chunks ...[]byte) ([]gotMsg, error) {
+	p := &frameParser{max: max}
+	var buf, out []byte
+	var got []gotMsg
+	for _, c := range chunks {
+		buf = append(buf, c...)
+		used, err := p.feed(buf, func(op byte, data []byte) error {
+			got = append(got, gotMsg{op, string(data)})
+			return nil
+		})
+		if err != nil {
+			return got, err
+		}
+		out = append(out[:0], buf[used:]...)
+		buf = append(buf[:0], out...)
+	}
+	return got, nil
+}
+
+func closeCode(err error) int {
+	var ce *CloseError
+	if errors.As(err, &ce) {
+		return ce.Code
+	}
+	return 0
+}
+
+func TestFrameParser(t *testing.T) {
+	long := strings.Repeat("x", 70000)
+	cases := []struct {
+		name   string
+		in     [][]byte
+		want   []gotMsg
+		wantCl int // expected close code, 0 for none
+	}{
+		{"text", [][]byte{clientFrame(true, opText, []byte("hello"), false)}, []gotMsg{{opText, "hello"}}, 0},
+		{"binary with NUL", [][]byte{clientFrame(true, opBinary, []byte{0, 1, 2}, false)}, []gotMsg{{opBinary, "\x00\x01\x02"}}, 0},
+		{"empty", [][]byte{clientFrame(true, opText, nil, false)}, []gotMsg{{opText, ""}}, 0},
+		{"126 bytes (16-bit length)", [][]byte{clientFrame(true, opText, bytes.Repeat([]byte("a"), 126), false)}, []gotMsg{{opText, strings.Repeat("a", 126)}}, 0},
+		{"70000 bytes (64-bit length)", [][]byte{clientFrame(true, opBinary, []byte(long), false)}, []gotMsg{{opBinary, long}}, 0},
+		{"two frames in one read", [][]byte{append(clientFrame(true, opText, []byte("a"), false), clientFrame(true, opText, []byte("b"), false)...)}, []gotMsg{{opText, "a"}, {opText, "b"}}, 0},
+		{"fragmented with a ping between", [][]byte{
+			clientFrame(false, opText, []byte("hel"), false),
+			clientFrame(true, opPing, []byte("p"), false),
+			clientFrame(false, 0, []byte("lo "), false),
+			clientFrame(true, 0, []byte("world"), false),
+		}, []gotMsg{{opPing, "p"}, {opText, "hello world"}}, 0},
+		{"close", [][]byte{clientFrame(true, opClose, []byte{0x03, 0xe8, 'b', 'y', 'e'}, false)}, []gotMsg{{opClose, "\x03\xe8bye"}}, 0},
+		{"unmasked", [][]byte{clientFrame(true, opText, []byte("x"), true)}, nil, CloseProtocolError},
+		{"reserved bit", [][]byte{func() []byte { b := clientFrame(true, opText, []byte("x"), false); b[0] |= 0x40; return b }()}, nil, CloseProtocolError},
+		{"unknown opcode", [][]byte{clientFrame(true, 0x3, []byte("x"), false)}, nil, CloseProtocolError},
+		{"fragmented control", [][]byte{clientFrame(false, opPing, []byte("x"), false)}, nil, CloseProtocolError},
+		{"long control", [][]byte{clientFrame(true, opPing, bytes.Repeat([]byte("x"), 126), false)}, nil, CloseProtocolError},
+		{"continuation without start", [][]byte{clientFrame(true, 0, []byte("x"), false)}, nil, CloseProtocolError},
+		{"new message inside a fragmented one", [][]byte{clientFrame(false, opText, []byte("x"), false), clientFrame(true, opText, []byte("y"), false)}, nil, CloseProtocolError},
+		{"invalid UTF-8 text", [][]byte{clientFrame(true, opText, []byte{0xff, 0xfe}, false)}, nil, CloseInvalidUTF8},
+		{"invalid UTF-8 split over fragments is checked whole", [][]byte{clientFrame(false, opText, []byte{0xe6, 0x97}, false), clientFrame(true, 0, []byte{0xa5}, false)}, []gotMsg{{opText, "日"}}, 0},
+		{"too big in one frame", [][]byte{clientFrame(true, opBinary, bytes.Repeat([]byte("x"), 1025), false)}, nil, CloseTooBig},
+		{"too big across fragments", [][]byte{clientFrame(false, opBinary, bytes.Repeat([]byte("x"), 600), false), clientFrame(true, 0, bytes.Repeat([]byte("x"), 600), false)}, nil, CloseTooBig},
+		{"huge declared length refused before its bytes arrive", [][]byte{{0x82, 0xff, 0, 0, 0, 1, 0, 0, 0, 0}}, nil, CloseTooBig},
+		{"length with top bit set", [][]byte{{0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0}}, nil, CloseProtocolError},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			max := int64(1 << 20)
+			if strings.HasPrefix(tc.name, "too big") {
+				max = 1024
+			}
+			if strings.HasPrefix(tc.name, "huge") {
+				max = 1 << 20
+			}
+			got, err := feedChunks(max, tc.in...)
+			if c := closeCode(err); c != tc.wantCl {
+				t.Fatalf("close code %d (err %v), want %d", c, err, tc.wantCl)
+			}
+			if tc.wantCl == 0 && !equalMsgs(got, tc.want) {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func equalMsgs(a, b []gotMsg) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestFrameParserOneByteAtATime delivers a stream byte by byte: the parser
+// must keep partial frames and give the same messages.
+func TestFrameParserOneByteAtATime(t *testing.T) {
+	var stream []byte
+	want := []gotMsg{}
+	for i, s := range []string{"a", strings.Repeat("b", 200), "", strings.Repeat("c", 70000)} {
+		op := byte(opText)
+		if i%2 == 1 {
+			op = opBinary
+		}
+		stream = append(stream, clientFrame(true, op, []byte(s), false)...)
+		want = append(want, gotMsg{op, s})
+	}
+	chunks := make([][]byte, len(stream))
+	for i := range stream {
+		chunks[i] = stream[i : i+1]
+	}
+	got, err := feedChunks(1<<20, chunks...)
+	if err != nil || !equalMsgs(got, want) {
+		t.Fatalf("err %v, %d messages, want %d", err, len(got), len(want))
+	}
+}
+
+func TestParseClose(t *testing.T) {
+	cases := []struct {
+		in     []byte
+		code   int
+		reason string
+		errCl  int
+	}{
+		{nil, 1005, "", 0},
+		{[]byte{0x03, 0xe8}, 1000, "", 0},
+		{[]byte{0x0f, 0xa0, 'h', 'i'}, 4000, "hi", 0},
+		{[]byte{0x03}, 0, "", CloseProtocolError},
+		{[]byte{0x03, 0xed}, 0, "", CloseProtocolError},     // 1005 may not be sent
+		{[]byte{0x03, 0xe8, 0xff}, 0, "", CloseInvalidUTF8}, // bad reason
+		{[]byte{0x13, 0x88}, 0, "", CloseProtocolError},     // 5000
+		{[]byte{0x03, 0xee}, 0, "", CloseProtocolError},     // 1006
+		{[]byte{0x0b, 0xb8, 'o', 'k'}, 3000, "ok", 0},       // first registered code
+		{[]byte{0x03, 0xf3}, 1011, "", 0},                   // internal error
+	}
+	for _, tc := range cases {
+		code, reason, err := parseClose(tc.in)
+		if c := closeCode(err); c != tc.errCl {
+			t.Errorf("%x: close code %d, want %d", tc.in, c, tc.errCl)
+			continue
+		}
+		if tc.errCl == 0 && (code != tc.code || reason != tc.reason) {
+			t.Errorf("%x: got %d %q", tc.in, code, reason)
+		}
+	}
+}
+
+func TestMask(t *testing.T) {
+	key := []byte{1, 2, 3, 4}
+	for n := range 40 {
+		p := bytes.Repeat([]byte{0xaa}, n)
+		want := make([]byte, n)
+		for i := range p {
+			want[i] = p[i] ^ key[i%4]
+		}
+		mask(p, key)
+		if !bytes.Equal(p, want) {
+			t.Fatalf("n=%d: %x, want %x", n, p, want)
+		}
+	}
+}
+
+// FuzzFrameParser feeds arbitrary bytes, split at an arbitrary point: the
+// parser must never panic, never deliver a text message that is not UTF-8,
+// and never deliver more than max bytes.
+func FuzzFrameParser(f *testing.F) {
+	f.Add(clientFrame(true, opText, []byte("hello"), false), uint16(3))
+	f.Add(append(clientFrame(false, opText, []byte("he"), false), clientFrame(true, 0, []byte("llo"), false)...), uint16(7))
+	f.Add(clientFrame(true, opClose, []byte{3, 232}, false), uint16(1))
+	f.Add([]byte{0x82, 0xff, 0, 0, 0, 1, 0, 0, 0, 0}, uint16(2))
+	f.Add(clientFrame(true, opBinary, bytes.Repeat([]byte{0}, 300), false), uint16(100))
+	f.Fuzz(func(t *testing.T, data []byte, split uint16) {
+		s := int(split) % (len(data) + 1)
+		const max = 4096
+		got, _ := feedChunks(max, data[:s], data[s:])
+		for _, m := range got {
+			if len(m.data) > max {
+				t.Fatalf("delivered %d bytes, max %d", len(m.data), max)
+			}
+			if m.op == opText && !utf8.ValidString(m.data) {
+				t.Fatalf("delivered invalid UTF-8 text %q", m.data)
+			}
+		}
+	})
+}
+
+// FuzzFrameRoundTrip: any messages encoded as client frames, fragmented and
+// delivered in arbitrary pieces, come out whole and in order.
+func FuzzFrameRoundTrip(f *testing.F) {
+	f.Add([]byte("hello"), []byte{0, 1, 2, 255}, uint8(3), uint8(5))
+	f.Add([]byte(""), []byte(strings.Repeat("z", 500)), uint8(1), uint8(64))
+	f.Fuzz(func(t *testing.T, a, b []byte, frag, chunk uint8) {
+		fragSize := int(frag%32) + 1
+		var stream []byte
+		var want []gotMsg
+		for _, m := range [][]byte{a, b} {
+			op := byte(opBinary)
+			for i := 0; ; i += fragSize {
+				end := min(i+fragSize, len(m))
+				fop := op
+				if i > 0 {
+					fop = 0
+				}
+				stream = append(stream, clientFrame(end == len(m), fop, m[i:end], false)...)
+				if end == len(m) {
+					break
+				}
+			}
+			want = append(want, gotMsg{op, string(m)})
+		}
+		step := int(chunk%64) + 1
+		var chunks [][]byte
+		for i := 0; i < len(stream); i += step {
+			chunks = append(chunks, stream[i:min(i+step, len(stream))])
+		}
+		got, err := feedChunks(1<<20, chunks...)
+		if err != nil || !equalMsgs(got, want) {
+			t.Fatalf("err %v; got %q want %q", err, got, want)
+		}
+	})
+}
