@@ -102,8 +102,11 @@ func (s *Session) writeLoop() {
 				close(w.drained)
 				w.drained = nil
 			}
-			if cap(w.queue) > 256 {
-				w.queue = nil
+			switch {
+			case cap(w.queue) > 256:
+				w.queue = nil // a burst's queue is not kept by an idle connection
+			case cap(w.queue) == 0 && cap(batch) <= 256:
+				w.queue = batch[:0] // reuse: the next enqueue need not allocate
 			}
 			w.mu.Unlock()
 			return

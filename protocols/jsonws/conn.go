@@ -274,7 +274,7 @@ func (c *conn) twoWay(ctx context.Context, r *route, b *body, id json.RawMessage
 	var reply []byte
 	var err error
 	if r.kind == kindHTTP {
-		reply, err = c.p.post(ctx, r, c.s, c.s.Headers(bridge.EventMessage, r.key), payload(r, b))
+		reply, err = c.p.post(ctx, r, c.s.Headers(bridge.EventMessage, r.key), payload(r, b))
 	} else {
 		var subj string
 		if subj, err = c.subject(r, b); err == nil {
@@ -326,7 +326,7 @@ func (c *conn) OnClose(ci bridge.CloseInfo) {
 			hdr[k] = v
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
-		_, err = c.p.post(ctx, r, c.s, hdr, body)
+		_, err = c.p.post(ctx, r, hdr, body)
 		cancel()
 	} else {
 		var subj string

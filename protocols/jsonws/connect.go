@@ -64,7 +64,7 @@ func (p *Protocol) admit(ctx context.Context, r *route, req *bridge.ConnectReque
 		}
 		return nil, nil
 	case kindHTTP:
-		reply, err = p.postStatus(ctx, r, s, hdr, body)
+		reply, err = p.postStatus(ctx, r, hdr, body)
 	default: // request
 		var subj string
 		if subj, err = (&conn{p: p, s: s}).subject(r, nil); err == nil {

@@ -20,7 +20,7 @@ const maxHTTPReply = 1 << 20
 
 // post runs an http integration: the payload is POSTed with the connection's
 // Wsgate-* headers; a 2xx answer's body is the reply.
-func (p *Protocol) post(ctx context.Context, r *route, s *bridge.Session, hdr bridge.Header, payload []byte) ([]byte, error) {
+func (p *Protocol) post(ctx context.Context, r *route, hdr bridge.Header, payload []byte) ([]byte, error) {
 	status, body, err := p.do(ctx, r, hdr, payload)
 	if err != nil {
 		return nil, err
@@ -33,7 +33,7 @@ func (p *Protocol) post(ctx context.Context, r *route, s *bridge.Session, hdr br
 
 // postStatus is post for $connect: the endpoint's status decides, so a 401
 // or 403 refuses the upgrade with that status.
-func (p *Protocol) postStatus(ctx context.Context, r *route, s *bridge.Session, hdr bridge.Header, payload []byte) ([]byte, error) {
+func (p *Protocol) postStatus(ctx context.Context, r *route, hdr bridge.Header, payload []byte) ([]byte, error) {
 	status, body, err := p.do(ctx, r, hdr, payload)
 	if err != nil {
 		return nil, err
