@@ -57,6 +57,9 @@ type Config struct {
 	// InsecureSkipOriginCheck.
 	AllowedOrigins []string `yaml:"allowed_origins"`
 
+	// Limits bound connections and messages; zero values mean no limit.
+	Limits Limits `yaml:"limits"`
+
 	// StaticDir, when set, is served at / for plain HTTP GETs (an example
 	// app's page). Default "": nothing is served.
 	StaticDir string `yaml:"static_dir"`

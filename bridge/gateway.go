@@ -44,6 +44,7 @@ type Gateway struct {
 	hub     *hub
 	ctrl    *control
 	poll    *poller // nil: every connection has a reader goroutine
+	adm     *admission
 	protos  []Protocol
 	byToken map[string]Protocol
 	byPath  map[string]Protocol
@@ -78,6 +79,7 @@ func New(o Options) (*Gateway, error) {
 		sessions: map[string]*Session{},
 		stop:     make(chan struct{}),
 	}
+	g.adm = newAdmission(g.cfg.Limits)
 	if g.log == nil {
 		g.log = slog.Default()
 	}
@@ -222,12 +224,17 @@ func (g *Gateway) sweep() {
 	defer g.bg.Done()
 	tick := time.NewTicker(g.sweepInterval())
 	defer tick.Stop()
+	lastPrune := time.Now()
 	for {
 		select {
 		case <-g.stop:
 			return
 		case now := <-tick.C:
 			g.sweepOnce(now)
+			if now.Sub(lastPrune) > 10*time.Second {
+				g.adm.prune(now)
+				lastPrune = now
+			}
 		}
 	}
 }

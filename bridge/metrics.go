@@ -23,6 +23,7 @@ type metrics struct {
 	slowConsumers  *prometheus.CounterVec
 	protocolErrors *prometheus.CounterVec
 	denied         *prometheus.CounterVec
+	limited        *prometheus.CounterVec
 	routeLatency   *prometheus.HistogramVec
 	integrationErr *prometheus.CounterVec
 
@@ -68,6 +69,9 @@ func newMetrics() *metrics {
 		denied: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns,
 			Name: "permission_denied_total", Help: "Publishes and subscribes refused by permissions."},
 			[]string{"protocol", "action"}),
+		limited: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns,
+			Name: "limit_exceeded_total", Help: "Connections and messages refused by a limit."},
+			[]string{"protocol", "limit"}),
 		routeLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns,
 			Name: "route_duration_seconds", Help: "Time to run a route's integration.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12)}, []string{"route"}),
@@ -77,7 +81,7 @@ func newMetrics() *metrics {
 		perPr: map[string]*protoMetrics{},
 	}
 	m.reg.MustRegister(m.connections, m.connects, m.disconnects, m.msgsIn, m.msgsOut,
-		m.bytesIn, m.bytesOut, m.slowConsumers, m.protocolErrors, m.denied,
+		m.bytesIn, m.bytesOut, m.slowConsumers, m.protocolErrors, m.denied, m.limited,
 		m.routeLatency, m.integrationErr,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -218,6 +219,9 @@ func (s *Session) received(n int) error {
 			s.bytesIn.Add(uint64(len(data)))
 			s.m.msgsIn.Inc()
 			s.m.bytesIn.Add(float64(len(data)))
+			if s.limiter != nil && !s.limiter.Allow() {
+				return s.refuse(op == opText, data)
+			}
 			if err := s.handler.HandleMessage(op == opText, data); err != nil {
 				var ce *CloseError
 				if !errors.As(err, &ce) {
@@ -235,6 +239,21 @@ func (s *Session) received(n int) error {
 	rest := copy(*r.buf, b)
 	*r.buf = (*r.buf)[:rest]
 	return nil
+}
+
+// refuse answers a message over the connection's message rate.
+func (s *Session) refuse(text bool, data []byte) error {
+	s.gw.metrics.limited.WithLabelValues(s.proto.Name(), "message_rate").Inc()
+	r, ok := s.handler.(Refuser)
+	if !ok {
+		return nil
+	}
+	err := r.Refuse(text, data, fmt.Errorf("%w: more than %g messages per second", ErrLimit, s.gw.cfg.Limits.MessageRate))
+	var ce *CloseError
+	if err != nil && !errors.As(err, &ce) {
+		err = &CloseError{Code: ClosePolicy, Reason: err.Error()}
+	}
+	return err
 }
 
 // errClientClosed ends reading after the client's close frame; the cause is

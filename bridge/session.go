@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats.go"
+	"golang.org/x/time/rate"
 
 	"github.com/wsgate/wsgate/auth"
 	"github.com/wsgate/wsgate/subjects"
@@ -66,6 +67,7 @@ type Session struct {
 	started   time.Time
 	handler   Handler
 	m         *protoMetrics
+	limiter   *rate.Limiter // messages per second; nil without a limit
 
 	lastRead  atomic.Int64 // unix nanoseconds of the last frame read
 	lastData  atomic.Int64 // ... of the last data message read
@@ -230,6 +232,11 @@ func (s *Session) Subscribe(pattern, queue string, deliver func(d *Delivery)) (*
 	}
 	sub := &Subscription{s: s, pattern: pattern, queue: queue, deliver: deliver}
 	s.subsMu.Lock()
+	if max := s.gw.cfg.Limits.MaxSubscriptions; max > 0 && len(s.subs) >= max {
+		s.subsMu.Unlock()
+		s.gw.metrics.limited.WithLabelValues(s.proto.Name(), "max_subscriptions").Inc()
+		return nil, fmt.Errorf("%w: at most %d subscriptions per connection", ErrLimit, max)
+	}
 	if s.subs == nil {
 		if s.isClosed() {
 			s.subsMu.Unlock()
@@ -303,6 +310,7 @@ func (s *Session) finish(err error) {
 			s.gw.hub.remove(sub)
 		}
 		s.gw.unregister(s)
+		s.gw.adm.release(s.sourceIP)
 		if cl, ok := s.handler.(Closer); ok {
 			cl.OnClose(c)
 		}

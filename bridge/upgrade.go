@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/wsgate/wsgate/auth"
 )
@@ -50,6 +51,18 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := g.newSession(p, token, r)
+	if status, limit := g.adm.admit(s.sourceIP); status != 0 {
+		g.metrics.limited.WithLabelValues(p.Name(), limit).Inc()
+		pm.WithLabelValues(p.Name(), "limited").Inc()
+		http.Error(w, "connection refused: "+limit+" exceeded", status)
+		return
+	}
+	admitted := false
+	defer func() {
+		if !admitted {
+			g.adm.release(s.sourceIP)
+		}
+	}()
 	principal, err := g.auth.Authenticate(r.Context(), credentialsFrom(r, p.Name(), s.sourceIP))
 	if err != nil {
 		pm.WithLabelValues(p.Name(), "unauthorized").Inc()
@@ -98,6 +111,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		pm.WithLabelValues(p.Name(), "error").Inc()
 		return
 	}
+	admitted = true // released when the session finishes
 	s.attach(conn)
 	pm.WithLabelValues(p.Name(), "ok").Inc()
 }
@@ -160,6 +174,9 @@ func (g *Gateway) newSession(p Protocol, token string, r *http.Request) *Session
 		started:   now,
 		done:      make(chan struct{}),
 		m:         g.metrics.protocol(p.Name()),
+	}
+	if l := g.cfg.Limits; l.MessageRate > 0 {
+		s.limiter = rate.NewLimiter(rate.Limit(l.MessageRate), burst(l.MessageBurst, l.MessageRate))
 	}
 	s.lastRead.Store(now.UnixNano())
 	s.lastData.Store(now.UnixNano())

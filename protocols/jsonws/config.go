@@ -52,6 +52,12 @@ type RouteConfig struct {
 	// Raw sends replies (request, http) and messages (subscribe) to the
 	// client as the bare payload instead of a JSON envelope.
 	Raw bool `yaml:"raw"`
+	// Rate bounds how often one connection may use this route, in messages
+	// per second (token bucket); over it the client gets a rate_limited
+	// error frame. Default 0: no limit.
+	Rate float64 `yaml:"rate"`
+	// Burst is that bucket's size. Default: the rate, at least 1.
+	Burst int `yaml:"burst"`
 }
 
 // Integration kinds.
@@ -154,6 +160,8 @@ type route struct {
 	url     string
 	timeout time.Duration
 	raw     bool
+	rate    float64
+	burst   int
 }
 
 var knownVarRoots = []string{"connectionId", "principal", "route", "body.", "claims.", "context."}
@@ -173,7 +181,17 @@ func ferr(field, format string, a ...any) error {
 
 func compileRoute(key string, rc RouteConfig, defTimeout time.Duration) (*route, []error) {
 	var errs []error
-	r := &route{key: key, kind: rc.Integration, queue: rc.Queue, url: rc.URL, timeout: rc.Timeout, raw: rc.Raw}
+	r := &route{key: key, kind: rc.Integration, queue: rc.Queue, url: rc.URL, timeout: rc.Timeout, raw: rc.Raw,
+		rate: rc.Rate, burst: rc.Burst}
+	if r.burst <= 0 {
+		r.burst = max(int(rc.Rate), 1)
+	}
+	if rc.Rate < 0 || rc.Burst < 0 {
+		errs = append(errs, ferr("rate", "rate and burst must not be negative"))
+	}
+	if rc.Rate > 0 && (key == routeConnect || key == routeDisconnect) {
+		errs = append(errs, ferr("rate", "%s runs once per connection: limit connections in gateway.limits instead", key))
+	}
 	if r.timeout == 0 {
 		r.timeout = defTimeout
 	}

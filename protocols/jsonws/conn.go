@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/wsgate/wsgate/bridge"
 	"github.com/wsgate/wsgate/subjects"
 )
@@ -25,11 +27,16 @@ type conn struct {
 
 	mu   sync.Mutex
 	subs map[subKey]*bridge.Subscription
+
+	limits map[*route]*rate.Limiter // per-route buckets, made on first use
 }
 
 type subKey struct{ subject, queue string }
 
-var _ bridge.Closer = (*conn)(nil)
+var (
+	_ bridge.Closer  = (*conn)(nil)
+	_ bridge.Refuser = (*conn)(nil)
+)
 
 // HandleMessage implements bridge.Handler.
 func (c *conn) HandleMessage(_ bool, data []byte) error {
@@ -64,6 +71,10 @@ func (c *conn) handle(data []byte) {
 		c.fail("", id, errNoRoute, fmt.Sprintf("no route for key %q and no $default route", key))
 		return
 	}
+	if r.rate > 0 && !c.allow(r) {
+		c.fail(r.key, id, errRateLimited, fmt.Sprintf("route %s allows %g messages per second", r.key, r.rate))
+		return
+	}
 	switch r.kind {
 	case kindPublish:
 		c.publish(r, b, id)
@@ -90,6 +101,27 @@ func (c *conn) handle(data []byte) {
 			c.twoWay(c.ctx, r, b, id)
 		}()
 	}
+}
+
+// allow takes a token from the route's bucket for this connection.
+func (c *conn) allow(r *route) bool {
+	lim := c.limits[r]
+	if lim == nil {
+		if c.limits == nil {
+			c.limits = map[*route]*rate.Limiter{}
+		}
+		lim = rate.NewLimiter(rate.Limit(r.rate), r.burst)
+		c.limits[r] = lim
+	}
+	return lim.Allow()
+}
+
+// Refuse implements bridge.Refuser: a message over the connection's message
+// rate gets an error frame and is dropped.
+func (c *conn) Refuse(_ bool, data []byte, err error) error {
+	b, _ := parseBody(data)
+	c.fail("", clientID(b), errRateLimited, err.Error())
+	return nil
 }
 
 // clientID is the message's "id" member, echoed in replies.
@@ -125,6 +157,8 @@ func (c *conn) failErr(route string, id json.RawMessage, err error) {
 		code = errNotSubbed
 	case errors.Is(err, errUpstream):
 		code = errIntegration
+	case errors.Is(err, bridge.ErrLimit):
+		code = errLimit
 	}
 	if code == errTimeout || code == errNoResponders || code == errIntegration {
 		c.s.Metrics().IntegrationError(route, code)

@@ -47,6 +47,8 @@ const (
 	errIntegration  = "integration_failed"
 	errNotSubbed    = "not_subscribed"
 	errTooMany      = "too_many_requests"
+	errRateLimited  = "rate_limited"
+	errLimit        = "limit_exceeded"
 	errInternal     = "internal"
 )
 
