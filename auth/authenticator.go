@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"strconv"
@@ -33,9 +34,24 @@ type Credentials struct {
 	// SourceIP and UserAgent describe the client.
 	SourceIP  string
 	UserAgent string
+	// ClientCert is the client's TLS certificate, the leaf of a chain the
+	// TLS server has VERIFIED (tls.ConnectionState.VerifiedChains[0][0]).
+	// It must stay nil when the server only requested a certificate
+	// without verifying it: the mtls authenticator trusts whatever is here.
+	ClientCert *x509.Certificate
 }
 
-// Authenticator turns credentials into a principal.
+// presented reports whether the client offered any credential of its own:
+// a token, a username or password, or a client certificate. Headers, query
+// parameters and cookies do not count, since every request has some.
+func (c *Credentials) presented() bool {
+	return c.Token != "" || c.Username != "" || c.Password != "" || c.ClientCert != nil
+}
+
+// Authenticator turns credentials into a principal. It returns an error
+// wrapping ErrNoCredentials when it finds nothing it understands, and one
+// wrapping ErrDenied when it recognises the credentials and refuses them.
+// Implementations are safe for concurrent use.
 type Authenticator interface {
 	Authenticate(ctx context.Context, c *Credentials) (*Principal, error)
 }
@@ -47,6 +63,12 @@ type None struct{}
 // Authenticate implements Authenticator.
 func (None) Authenticate(context.Context, *Credentials) (*Principal, error) {
 	return Anonymous, nil
+}
+
+// denied returns an error wrapping ErrDenied with a reason. The reason may
+// reach logs, never the client.
+func denied(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrDenied}, args...)...)
 }
 
 // scalarString formats a JSON-like scalar; objects, arrays and nil are not
@@ -63,6 +85,8 @@ func scalarString(v any) (string, bool) {
 		return strconv.Itoa(x), true
 	case int64:
 		return strconv.FormatInt(x, 10), true
+	case uint64:
+		return strconv.FormatUint(x, 10), true
 	case fmt.Stringer:
 		return x.String(), true
 	}

@@ -1,7 +1,8 @@
 package auth
 
 import (
-	"github.com/wsgate/wsgate/subjects"
+	"strings"
+	"time"
 )
 
 // Principal is an authenticated identity.
@@ -10,71 +11,58 @@ type Principal struct {
 	// anonymous principal.
 	ID string
 	// Claims are the authenticator's facts about the principal (JWT claims,
-	// authorizer context). Values are JSON-like: string, float64, bool,
-	// []any, map[string]any.
+	// authorizer claims, certificate names). Values are JSON-like: string,
+	// float64, bool, []any, map[string]any (int from YAML config). They are
+	// shared and must not be modified.
 	Claims map[string]any
 	// Permissions say what the principal may do; nil allows everything
-	// outside the reserved subjects (dev mode).
+	// outside the reserved subjects (dev mode). Every principal a chain
+	// built by New returns has non-nil, fully expanded Permissions.
 	Permissions *Permissions
+	// ExpiresAt is when the credentials stop being valid (a JWT's exp, a
+	// client certificate's NotAfter); the gateway closes the connection
+	// then. Zero means never.
+	ExpiresAt time.Time
+	// Context is what a custom authorizer attached to the principal; the
+	// gateway passes it on like the $connect context (Wsgate-Context-<key>
+	// headers). Nil for other authenticators. It must not be modified.
+	Context map[string]string
 }
 
 // Anonymous is the principal of dev mode: no identity, every non-reserved
 // subject allowed.
 var Anonymous = &Principal{}
 
-// Claim returns the string form of a top-level claim, or false when the
-// claim is absent or not a scalar.
+// Claim returns the string form of a claim, or false when the claim is
+// absent or not a scalar. name is a top-level claim name; if there is no
+// such claim and name holds dots, it is a path into nested objects:
+// "org.id" is Claims["org"]["id"].
 func (p *Principal) Claim(name string) (string, bool) {
 	if p == nil {
 		return "", false
 	}
-	return scalarString(p.Claims[name])
-}
-
-// Permissions are allow and deny lists of subject patterns, for publishing
-// (which includes requests) and for subscribing. Deny wins over allow. An
-// empty allow list allows nothing; a nil *Permissions allows everything.
-type Permissions struct {
-	Publish   Rules `yaml:"publish" json:"publish"`
-	Subscribe Rules `yaml:"subscribe" json:"subscribe"`
-}
-
-// Rules are the allow and deny patterns for one direction.
-type Rules struct {
-	Allow []string `yaml:"allow" json:"allow"`
-	Deny  []string `yaml:"deny" json:"deny"`
-}
-
-// CanPublish reports whether subject, a literal subject, may be published to.
-func (p *Permissions) CanPublish(subject string) bool {
-	if p == nil {
-		return true
+	if v, ok := p.Claims[name]; ok {
+		return scalarString(v)
 	}
-	return p.Publish.permits(subject)
-}
-
-// CanSubscribe reports whether pattern may be subscribed to: every subject it
-// can match must be allowed and none of them denied, so a wide pattern cannot
-// slip past a narrow allow.
-func (p *Permissions) CanSubscribe(pattern string) bool {
-	if p == nil {
-		return true
+	if !strings.Contains(name, ".") {
+		return "", false
 	}
-	return p.Subscribe.permits(pattern)
-}
-
-// permits reports whether everything pattern can match is allowed and nothing
-// it can match is denied.
-func (r Rules) permits(pattern string) bool {
-	for _, d := range r.Deny {
-		if subjects.Intersects(d, pattern) {
-			return false
+	var cur any = p.Claims
+	for seg := range strings.SplitSeq(name, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return "", false
+		}
+		if cur, ok = m[seg]; !ok {
+			return "", false
 		}
 	}
-	for _, a := range r.Allow {
-		if subjects.Covers(a, pattern) {
-			return true
-		}
-	}
-	return false
+	return scalarString(cur)
+}
+
+// clone returns a shallow copy of p: the maps are shared, since nobody
+// modifies them.
+func (p *Principal) clone() *Principal {
+	c := *p
+	return &c
 }
