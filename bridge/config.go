@@ -57,6 +57,18 @@ type Config struct {
 	// InsecureSkipOriginCheck.
 	AllowedOrigins []string `yaml:"allowed_origins"`
 
+	// Credentials says where, besides the Authorization header, a client
+	// may put its token.
+	Credentials CredentialSources `yaml:"credentials"`
+
+	// OnTokenExpiry is what happens when a connection's credentials expire
+	// (a JWT's exp): "close" (default) closes it with 1008 "credentials
+	// expired", or the protocol's own message; "ignore" keeps it open.
+	OnTokenExpiry string `yaml:"on_token_expiry"`
+
+	// Admin protects the operator endpoints: /@connections and /metrics.
+	Admin AdminConfig `yaml:"admin"`
+
 	// Limits bound connections and messages; zero values mean no limit.
 	Limits Limits `yaml:"limits"`
 
@@ -65,7 +77,44 @@ type Config struct {
 	StaticDir string `yaml:"static_dir"`
 }
 
+// CredentialSources name where a token may come from, for clients that
+// cannot set an Authorization header (browsers).
+type CredentialSources struct {
+	// QueryParam is a query parameter holding a token. Default
+	// "access_token"; "-" disables it.
+	QueryParam string `yaml:"query_param"`
+	// Cookie is a cookie holding a token. Default "": none.
+	Cookie string `yaml:"cookie"`
+	// SubprotocolPrefix marks a Sec-WebSocket-Protocol token that carries
+	// a token: "bearer.<token>" by default; "-" disables it. Such a token
+	// is never echoed back, so the client must also offer a real
+	// subprotocol (wsgate.json, mqtt, v12.stomp, wamp.2.json).
+	SubprotocolPrefix string `yaml:"subprotocol_prefix"`
+}
+
+// AdminConfig protects the operator endpoints. In dev mode (no
+// authenticator) they are open; otherwise they need Listen, TokenHash, or
+// both.
+type AdminConfig struct {
+	// Listen serves the operator endpoints on their own address (say
+	// 127.0.0.1:9090) and no longer on the main port. Default "".
+	Listen string `yaml:"listen"`
+	// TokenHash is "sha256:<hex>" of a bearer token (wsgate hash-key makes
+	// it) that operator requests must present. Default "": none needed on
+	// the admin address, and the endpoints are closed on the main port.
+	TokenHash string `yaml:"token_hash"`
+}
+
 func (c Config) withDefaults() Config {
+	if c.Credentials.QueryParam == "" {
+		c.Credentials.QueryParam = "access_token"
+	}
+	if c.Credentials.SubprotocolPrefix == "" {
+		c.Credentials.SubprotocolPrefix = "bearer."
+	}
+	if c.OnTokenExpiry == "" {
+		c.OnTokenExpiry = "close"
+	}
 	if c.ReservedPrefix == "" {
 		c.ReservedPrefix = "wsgate"
 	}

@@ -2,29 +2,80 @@ package bridge
 
 import (
 	"bytes"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/wsgate/wsgate/auth"
 )
 
-// routes is the gateway's HTTP surface on its one port.
+// routes is the gateway's HTTP surface on its main port: the WebSocket
+// endpoint and health, plus the operator endpoints unless they have an
+// address of their own.
 func (g *Gateway) routes() *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /@connections/{id}", g.postConnection)
-	mux.HandleFunc("GET /@connections/{id}", g.getConnection)
-	mux.HandleFunc("DELETE /@connections/{id}", g.deleteConnection)
+	g.health(mux)
+	if g.cfg.Admin.Listen == "" {
+		g.operator(mux, false)
+	}
+	mux.HandleFunc("/", g.serveWS)
+	return mux
+}
+
+// AdminHandler serves the operator endpoints and health, for
+// Config.Admin.Listen.
+func (g *Gateway) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	g.health(mux)
+	g.operator(mux, true)
+	return mux
+}
+
+func (g *Gateway) health(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", g.ready)
-	mux.Handle("GET /metrics", g.metricsHandler())
-	mux.HandleFunc("/", g.serveWS)
-	return mux
+}
+
+// operator registers the connection API and metrics behind adminOnly.
+func (g *Gateway) operator(mux *http.ServeMux, adminPort bool) {
+	guard := func(h http.Handler) http.Handler { return g.adminOnly(h, adminPort) }
+	mux.Handle("POST /@connections/{id}", guard(http.HandlerFunc(g.postConnection)))
+	mux.Handle("GET /@connections/{id}", guard(http.HandlerFunc(g.getConnection)))
+	mux.Handle("DELETE /@connections/{id}", guard(http.HandlerFunc(g.deleteConnection)))
+	mux.Handle("GET /metrics", guard(g.metricsHandler()))
+}
+
+// adminOnly lets operators through: anyone in dev mode; otherwise a bearer
+// token matching Admin.TokenHash, or, with no token configured, anyone who
+// reaches the separate admin address. A client's credentials never open
+// these endpoints.
+func (g *Gateway) adminOnly(h http.Handler, adminPort bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case g.devMode:
+		case g.cfg.Admin.TokenHash != "":
+			tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(auth.HashKey(tok)), []byte(g.cfg.Admin.TokenHash)) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="wsgate admin"`)
+				writeJSONError(w, http.StatusUnauthorized, "operator endpoint: admin token required")
+				return
+			}
+		case adminPort:
+		default:
+			writeJSONError(w, http.StatusForbidden, "operator endpoints are closed on this port: set gateway.admin.listen or gateway.admin.token_hash")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // validConnID accepts what newID makes, so an id from a URL can never add a

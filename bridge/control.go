@@ -148,7 +148,7 @@ func (s *Session) info() ConnInfo {
 		ConnectedAt:   s.started.UTC(),
 		LastActiveAt:  time.Unix(0, s.lastData.Load()).UTC(),
 		Identity:      Identity{SourceIP: s.sourceIP, UserAgent: s.userAgent},
-		Principal:     s.principal.ID,
+		Principal:     s.Principal().ID,
 		Context:       s.context,
 		Gateway:       s.gw.id,
 		Subscriptions: s.Subscriptions(),

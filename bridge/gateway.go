@@ -44,6 +44,7 @@ type Gateway struct {
 	hub     *hub
 	ctrl    *control
 	poll    *poller // nil: every connection has a reader goroutine
+	devMode bool    // no authenticator: every client admitted
 	adm     *admission
 	protos  []Protocol
 	byToken map[string]Protocol
@@ -86,6 +87,7 @@ func New(o Options) (*Gateway, error) {
 	if g.auth == nil {
 		g.auth = auth.None{}
 	}
+	_, g.devMode = g.auth.(auth.None)
 	for _, p := range o.Protocols {
 		if err := g.register(p); err != nil {
 			return nil, err
@@ -260,6 +262,8 @@ func (g *Gateway) sweepOnce(now time.Time) {
 			s.Close(CloseGoingAway, "read timeout: no frames from client")
 		case c.IdleTimeout > 0 && time.Duration(n-s.lastData.Load()) > c.IdleTimeout:
 			s.Close(CloseGoingAway, "idle timeout")
+		case c.OnTokenExpiry != "ignore" && s.expired(now):
+			s.Close(ClosePolicy, "credentials expired")
 		case c.PingInterval > 0 && time.Duration(n-s.lastWrite.Load()) >= c.PingInterval:
 			s.lastWrite.Store(n) // one ping per interval, even if the queue is busy
 			_ = s.enqueue(pingFrame)

@@ -17,6 +17,8 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats.go"
+
+	"github.com/wsgate/wsgate/auth"
 )
 
 // testProto is a line protocol for exercising the Session API. The client
@@ -140,6 +142,19 @@ type env struct {
 
 func newEnv(t *testing.T, cfg Config, protos ...Protocol) *env {
 	t.Helper()
+	return newEnvAuth(t, cfg, nil, protos...)
+}
+
+// allowAll admits everyone with every permission, without being dev mode.
+type allowAll struct{}
+
+func (allowAll) Authenticate(context.Context, *auth.Credentials) (*auth.Principal, error) {
+	return &auth.Principal{ID: "someone"}, nil
+}
+
+// newEnvAuth is newEnv with an authenticator (nil: dev mode).
+func newEnvAuth(t *testing.T, cfg Config, authn auth.Authenticator, protos ...Protocol) *env {
+	t.Helper()
 	if len(protos) == 0 {
 		protos = []Protocol{newTestProto()}
 	}
@@ -154,10 +169,11 @@ func newEnv(t *testing.T, cfg Config, protos ...Protocol) *env {
 	}
 	t.Cleanup(nc.Close)
 	gw, err := New(Options{
-		Config:    cfg,
-		NATS:      nc,
-		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Protocols: protos,
+		Config:        cfg,
+		NATS:          nc,
+		Authenticator: authn,
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Protocols:     protos,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -53,6 +53,24 @@ type Closer interface {
 	OnClose(c CloseInfo)
 }
 
+// InBandAuthenticator is implemented by protocols whose clients present
+// credentials inside the protocol (MQTT and STOMP CONNECT, WAMP HELLO). A
+// connection of theirs that brings no credentials to the upgrade is admitted
+// with no permissions at all, and the handler calls Session.Authenticate
+// with what its CONNECT carries before anything else.
+type InBandAuthenticator interface {
+	AuthenticatesInBand() bool
+}
+
+// Goodbyer is implemented by handlers that tell their client why the server
+// closes the connection in their protocol's own words (an MQTT 5 DISCONNECT
+// with a reason code, a STOMP ERROR, a WAMP GOODBYE): the frame Goodbye
+// returns, if any, is sent just before the WebSocket close frame. It may be
+// called from any goroutine, at most once.
+type Goodbyer interface {
+	Goodbye(c CloseInfo) *Frame
+}
+
 // ConnectRequest is what an Admitter sees of a connection being upgraded.
 type ConnectRequest struct {
 	ConnID   string

@@ -60,7 +60,8 @@ type Session struct {
 	proto     Protocol
 	subproto  string
 	netConn   net.Conn
-	principal *auth.Principal
+	principal atomic.Pointer[auth.Principal]
+	creds     *auth.Credentials // the upgrade's, kept for in-band authentication only
 	context   map[string]string
 	sourceIP  string
 	userAgent string
@@ -101,7 +102,66 @@ func (s *Session) Protocol() string { return s.proto.Name() }
 func (s *Session) Subprotocol() string { return s.subproto }
 
 // Principal is the connection's authenticated identity.
-func (s *Session) Principal() *auth.Principal { return s.principal }
+func (s *Session) Principal() *auth.Principal { return s.principal.Load() }
+
+// expired reports whether the connection's credentials have expired.
+func (s *Session) expired(now time.Time) bool {
+	exp := s.Principal().ExpiresAt
+	return !exp.IsZero() && now.After(exp)
+}
+
+// unauthenticated is the principal of a connection whose protocol has yet
+// to authenticate in band: it may do nothing.
+var unauthenticated = &auth.Principal{Permissions: &auth.Permissions{}}
+
+func (s *Session) setPrincipal(p *auth.Principal) {
+	s.principal.Store(p)
+	if len(p.Context) > 0 {
+		s.context = mergeContext(p.Context, s.context)
+	}
+}
+
+// mergeContext returns base with over laid on it, without modifying either.
+func mergeContext(base, over map[string]string) map[string]string {
+	if len(over) == 0 {
+		return base
+	}
+	if len(base) == 0 {
+		return over
+	}
+	m := make(map[string]string, len(base)+len(over))
+	maps.Copy(m, base)
+	maps.Copy(m, over)
+	return m
+}
+
+// Authenticate runs the gateway's authenticators on credentials the
+// protocol carries in band (MQTT CONNECT username and password, STOMP
+// login and passcode, a WAMP ticket), together with what the upgrade request
+// carried, and makes the result the connection's principal. Call it from
+// HandleMessage, before the connection does anything else. A refusal wraps
+// auth.ErrDenied or auth.ErrNoCredentials and leaves the connection without
+// permissions.
+func (s *Session) Authenticate(ctx context.Context, in *auth.Credentials) (*auth.Principal, error) {
+	c := auth.Credentials{Protocol: s.proto.Name(), SourceIP: s.sourceIP, UserAgent: s.userAgent}
+	if s.creds != nil {
+		c = *s.creds
+	}
+	if in.Token != "" {
+		c.Token = in.Token
+	}
+	if in.Username != "" || in.Password != "" {
+		c.Username, c.Password = in.Username, in.Password
+	}
+	p, err := s.gw.auth.Authenticate(ctx, &c)
+	if err != nil {
+		s.gw.metrics.denied.WithLabelValues(s.proto.Name(), "connect").Inc()
+		s.principal.Store(unauthenticated)
+		return nil, err
+	}
+	s.setPrincipal(p)
+	return p, nil
+}
 
 // Context is the connection's context from the $connect integration. It
 // must not be modified.
@@ -131,8 +191,8 @@ func (s *Session) Headers(event, route string) Header {
 	h[HeaderProtocol] = []string{s.proto.Name()}
 	h[HeaderGateway] = []string{s.gw.id}
 	h[HeaderSourceIP] = []string{s.sourceIP}
-	if s.principal.ID != "" {
-		h[HeaderPrincipal] = []string{s.principal.ID}
+	if id := s.Principal().ID; id != "" {
+		h[HeaderPrincipal] = []string{id}
 	}
 	for k, v := range s.context {
 		if validHeaderKey(k) {
@@ -157,7 +217,7 @@ func (s *Session) CheckPublish(subject string) error {
 		s.gw.metrics.denied.WithLabelValues(s.proto.Name(), "publish").Inc()
 		return fmt.Errorf("%w: %q", ErrReserved, subject)
 	}
-	if !s.principal.Permissions.CanPublish(subject) {
+	if !s.Principal().Permissions.CanPublish(subject) {
 		s.gw.metrics.denied.WithLabelValues(s.proto.Name(), "publish").Inc()
 		return fmt.Errorf("%w: publish to %q", ErrForbidden, subject)
 	}
@@ -173,7 +233,7 @@ func (s *Session) CheckSubscribe(pattern string) error {
 		s.gw.metrics.denied.WithLabelValues(s.proto.Name(), "subscribe").Inc()
 		return fmt.Errorf("%w: %q", ErrReserved, pattern)
 	}
-	if !s.principal.Permissions.CanSubscribe(pattern) {
+	if !s.Principal().Permissions.CanSubscribe(pattern) {
 		s.gw.metrics.denied.WithLabelValues(s.proto.Name(), "subscribe").Inc()
 		return fmt.Errorf("%w: subscribe to %q", ErrForbidden, pattern)
 	}
@@ -274,6 +334,11 @@ func (s *Session) closeBy(c CloseInfo) {
 	s.causeOnce.Do(func() { s.cause = c; first = true })
 	if !first {
 		return
+	}
+	if g, ok := s.handler.(Goodbyer); ok && c.By != "client" {
+		if f := g.Goodbye(c); f != nil {
+			_ = s.enqueue(f)
+		}
 	}
 	s.enqueueClose(c.Code, c.Reason, false)
 }

@@ -286,10 +286,10 @@ func TestCheckPublishSubscribe(t *testing.T) {
 	e := newEnv(t, Config{})
 	s := e.gw.newSession(e.proto, "", httptest.NewRequest("GET", "/", nil))
 	restricted := e.gw.newSession(e.proto, "", httptest.NewRequest("GET", "/", nil))
-	restricted.principal = &auth.Principal{ID: "u1", Permissions: &auth.Permissions{
+	restricted.setPrincipal(&auth.Principal{ID: "u1", Permissions: &auth.Permissions{
 		Publish:   auth.Rules{Allow: []string{"chat.>"}, Deny: []string{"chat.admin"}},
 		Subscribe: auth.Rules{Allow: []string{"chat.>"}, Deny: []string{"chat.secret.>"}},
-	}}
+	}})
 	invalid := func(err error) bool {
 		return errors.Is(err, subjects.ErrInvalidSubject) || errors.Is(err, subjects.ErrInvalidPattern)
 	}

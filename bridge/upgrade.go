@@ -50,6 +50,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "origin not allowed", http.StatusForbidden)
 		return
 	}
+	creds := g.credentialsFrom(r, p.Name())
 	s := g.newSession(p, token, r)
 	if status, limit := g.adm.admit(s.sourceIP); status != 0 {
 		g.metrics.limited.WithLabelValues(p.Name(), limit).Inc()
@@ -63,14 +64,21 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 			g.adm.release(s.sourceIP)
 		}
 	}()
-	principal, err := g.auth.Authenticate(r.Context(), credentialsFrom(r, p.Name(), s.sourceIP))
+	principal, err := g.auth.Authenticate(r.Context(), creds)
+	if ib, ok := p.(InBandAuthenticator); ok && ib.AuthenticatesInBand() {
+		s.creds = creds // merged with what the protocol's CONNECT carries
+		if errors.Is(err, auth.ErrNoCredentials) {
+			principal, err = unauthenticated, nil
+		}
+	}
 	if err != nil {
 		pm.WithLabelValues(p.Name(), "unauthorized").Inc()
+		g.metrics.denied.WithLabelValues(p.Name(), "connect").Inc()
 		g.log.Info("connection refused", "protocol", p.Name(), "remote", s.sourceIP, "err", err)
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
-	s.principal = principal
+	s.setPrincipal(principal)
 	if a, ok := p.(Admitter); ok {
 		ctx, err := a.Admit(r.Context(), &ConnectRequest{ConnID: s.id, Protocol: p.Name(), Request: r, Session: s})
 		if err != nil {
@@ -88,7 +96,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		// Each context key also becomes a Wsgate-Context-<key> header.
-		s.context = ctx
+		s.context = mergeContext(s.context, ctx)
 	}
 
 	g.mu.Lock()
@@ -117,9 +125,14 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 }
 
 // pick chooses the protocol: the first offered subprotocol token that a
-// registered protocol answers to, else the protocol of the path.
+// registered protocol answers to, else the protocol of the path. A token
+// carrying credentials is never chosen, so never echoed.
 func (g *Gateway) pick(r *http.Request) (Protocol, string) {
+	prefix := g.cfg.Credentials.SubprotocolPrefix
 	for _, t := range websocket.Subprotocols(r) {
+		if prefix != "" && prefix != "-" && strings.HasPrefix(t, prefix) {
+			continue
+		}
 		if p := g.byToken[t]; p != nil {
 			return p, t
 		}
@@ -148,6 +161,9 @@ func (g *Gateway) originAllowed(r *http.Request) bool {
 	if origin == "" || g.cfg.InsecureSkipOriginCheck {
 		return true
 	}
+	if g.devMode && len(g.cfg.AllowedOrigins) == 0 {
+		return true // dev mode: a page on another local port may connect
+	}
 	for _, o := range g.cfg.AllowedOrigins {
 		if strings.EqualFold(o, origin) {
 			return true
@@ -168,7 +184,6 @@ func (g *Gateway) newSession(p Protocol, token string, r *http.Request) *Session
 		id:        newID(12),
 		proto:     p,
 		subproto:  token,
-		principal: auth.Anonymous,
 		sourceIP:  ip,
 		userAgent: r.UserAgent(),
 		started:   now,
@@ -178,6 +193,7 @@ func (g *Gateway) newSession(p Protocol, token string, r *http.Request) *Session
 	if l := g.cfg.Limits; l.MessageRate > 0 {
 		s.limiter = rate.NewLimiter(rate.Limit(l.MessageRate), burst(l.MessageBurst, l.MessageRate))
 	}
+	s.principal.Store(auth.Anonymous)
 	s.lastRead.Store(now.UnixNano())
 	s.lastData.Store(now.UnixNano())
 	s.lastWrite.Store(now.UnixNano())
@@ -228,8 +244,14 @@ func (s *Session) attach(conn *websocket.Conn) {
 }
 
 // credentialsFrom gathers what the upgrade request carries for the
-// authenticators.
-func credentialsFrom(r *http.Request, protocol, ip string) *auth.Credentials {
+// authenticators: a bearer token from the Authorization header, the
+// configured query parameter, cookie or Sec-WebSocket-Protocol token (in
+// that order); Basic credentials; a verified client certificate.
+func (g *Gateway) credentialsFrom(r *http.Request, protocol string) *auth.Credentials {
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		ip = r.RemoteAddr
+	}
 	c := &auth.Credentials{
 		Protocol:  protocol,
 		Headers:   r.Header,
@@ -237,14 +259,36 @@ func credentialsFrom(r *http.Request, protocol, ip string) *auth.Credentials {
 		SourceIP:  ip,
 		UserAgent: r.UserAgent(),
 	}
-	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+	src := g.cfg.Credentials
+	h := r.Header.Get("Authorization")
+	switch {
+	case len(h) > 7 && strings.EqualFold(h[:7], "bearer "):
 		c.Token = strings.TrimSpace(h[7:])
+	case len(h) > 6 && strings.EqualFold(h[:6], "basic "):
+		c.Username, c.Password, _ = r.BasicAuth()
+	}
+	if c.Token == "" && src.QueryParam != "-" {
+		c.Token = url.Values(c.Query).Get(src.QueryParam)
 	}
 	if cs := r.Cookies(); len(cs) > 0 {
 		c.Cookies = make(map[string]string, len(cs))
 		for _, ck := range cs {
 			c.Cookies[ck.Name] = ck.Value
 		}
+		if c.Token == "" && src.Cookie != "" {
+			c.Token = c.Cookies[src.Cookie]
+		}
+	}
+	if c.Token == "" && src.SubprotocolPrefix != "" && src.SubprotocolPrefix != "-" {
+		for _, t := range websocket.Subprotocols(r) {
+			if tok, ok := strings.CutPrefix(t, src.SubprotocolPrefix); ok && tok != "" {
+				c.Token = tok
+				break
+			}
+		}
+	}
+	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
+		c.ClientCert = r.TLS.VerifiedChains[0][0]
 	}
 	return c
 }

@@ -60,10 +60,14 @@ func TestOriginCheckOnUpgrade(t *testing.T) {
 		}
 		return resp.StatusCode
 	}
-	e := newEnv(t, Config{})
+	e := newEnvAuth(t, Config{}, allowAll{})
 	self := "http://" + strings.TrimPrefix(e.srv.URL, "http://")
 	if got := dial(e, "https://evil.example"); got != http.StatusForbidden {
 		t.Errorf("cross-origin upgrade: HTTP %d, want 403", got)
+	}
+	// Dev mode (no authenticator) lets a page on another local port in.
+	if got := dial(newEnv(t, Config{}), "http://localhost:3000"); got != http.StatusSwitchingProtocols {
+		t.Errorf("dev mode cross-origin upgrade: HTTP %d, want 101", got)
 	}
 	if got := dial(e, self); got != http.StatusSwitchingProtocols {
 		t.Errorf("same-origin upgrade: HTTP %d, want 101", got)
