@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/wsgate/wsgate/auth"
 	"github.com/wsgate/wsgate/bridge"
 	"github.com/wsgate/wsgate/protocols/jsonws"
 )
@@ -38,6 +39,23 @@ type config struct {
 	Gateway bridge.Config `yaml:"gateway"`
 	// JSON configures the raw JSON protocol and its routes.
 	JSON jsonws.Config `yaml:"json"`
+	// Auth configures authentication; without authenticators the gateway
+	// runs in dev mode (everyone admitted, said loudly in the log).
+	Auth auth.Config `yaml:"auth"`
+	// TLS serves wss:// on the main port.
+	TLS tlsConfig `yaml:"tls"`
+}
+
+// tlsConfig is the tls: block.
+type tlsConfig struct {
+	// CertFile and KeyFile are the PEM server certificate (chain) and key.
+	// Both or neither. They are read again on SIGHUP.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ClientCAFile is a PEM bundle of CAs for client certificates (mTLS).
+	ClientCAFile string `yaml:"client_ca_file"`
+	// ClientAuth is none (default), request (verify if given) or require.
+	ClientAuth string `yaml:"client_auth"`
 }
 
 // loadConfig reads path (if any) strictly: an unknown key is an error.
@@ -123,6 +141,18 @@ func (c *config) validate() error {
 		for _, e := range unjoin(err) {
 			errs = append(errs, fmt.Errorf("json.%w", e))
 		}
+	}
+	if err := c.Auth.Validate(); err != nil {
+		errs = append(errs, unjoin(err)...) // auth's errors name their keys from auth.
+	}
+	errs = append(errs, c.TLS.validate()...)
+	switch c.Gateway.OnTokenExpiry {
+	case "", "close", "ignore":
+	default:
+		errs = append(errs, fmt.Errorf("gateway.on_token_expiry: %q is not close or ignore", c.Gateway.OnTokenExpiry))
+	}
+	if h := c.Gateway.Admin.TokenHash; h != "" && !strings.HasPrefix(h, "sha256:") {
+		errs = append(errs, errors.New("gateway.admin.token_hash: must be sha256:<hex> (wsgate hash-key makes one)"))
 	}
 	if _, err := parseLevel(c.Log.Level); err != nil {
 		errs = append(errs, fmt.Errorf("log.level: %w", err))

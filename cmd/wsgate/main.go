@@ -5,6 +5,7 @@
 //	wsgate [run] [flags]          run the gateway (embedded NATS by default)
 //	wsgate validate --config F    check a config file and say what is wrong
 //	wsgate bench [flags]          load-test a gateway (see README)
+//	wsgate hash-key [KEY]         the sha256:<hex> of an API key or admin token
 //	wsgate version
 package main
 
@@ -32,12 +33,14 @@ func main() {
 		err = bench(args)
 	case "bench-nats-server":
 		err = benchNATS(args)
+	case "hash-key":
+		err = hashKey(args)
 	case "version":
 		fmt.Println("wsgate", version)
 	case "help":
-		fmt.Println("usage: wsgate [run|validate|bench|version] [flags]; wsgate run -h lists the flags")
+		fmt.Println("usage: wsgate [run|validate|bench|hash-key|version] [flags]; wsgate run -h lists the flags")
 	default:
-		err = fmt.Errorf("unknown command %q: use run, validate, bench or version", cmd)
+		err = fmt.Errorf("unknown command %q: use run, validate, bench, hash-key or version", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "wsgate:", err)

@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -111,8 +114,16 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	var authn auth.Authenticator = auth.None{}
-	log.Warn("AUTHENTICATION IS OFF (dev mode): any client may connect, publish and subscribe to every subject outside the reserved ones. Do not expose this gateway; see the Security section of README.md to turn authentication on.")
+	authn, err := auth.New(c.Auth, auth.Deps{Requester: bridge.NATSRequester(nc), Logger: log})
+	if err != nil {
+		return err
+	}
+	if cl, ok := authn.(io.Closer); ok {
+		defer cl.Close()
+	}
+	if !c.Auth.Enabled() {
+		log.Warn("AUTHENTICATION IS OFF (dev mode): any client may connect, from any origin, and publish and subscribe to every subject outside the reserved ones; /@connections and /metrics are open. Do not expose this gateway: add an auth: block to the config (see Security in README.md).")
+	}
 
 	gw, err := bridge.New(bridge.Options{
 		Config:        c.Gateway,
@@ -128,16 +139,55 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	log.Info("wsgate listening", "addr", ln.Addr().String(), "gateway", gw.ID(), "version", version)
+	var certs *certReloader
+	if c.TLS.enabled() {
+		var tcfg *tls.Config
+		if tcfg, certs, err = c.TLS.serverTLS(log); err != nil {
+			return err
+		}
+		ln = tls.NewListener(ln, tcfg)
+	}
+	serveErr := make(chan error, 2)
+	if a := c.Gateway.Admin.Listen; a != "" {
+		aln, err := net.Listen("tcp", a)
+		if err != nil {
+			return fmt.Errorf("admin listen: %w", err)
+		}
+		admin := &http.Server{Handler: gw.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+		defer admin.Close()
+		log.Info("operator endpoints listening", "addr", aln.Addr().String())
+		go func() {
+			if err := admin.Serve(aln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				serveErr <- fmt.Errorf("admin: %w", err)
+			}
+		}()
+	}
+	log.Info("wsgate listening", "addr", ln.Addr().String(), "tls", c.TLS.enabled(), "gateway", gw.ID(), "version", version)
 
-	serveErr := make(chan error, 1)
 	go func() { serveErr <- gw.Serve(ln) }()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	select {
-	case err := <-serveErr:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+wait:
+	for {
+		select {
+		case err := <-serveErr:
+			return fmt.Errorf("serve: %w", err)
+		case <-hup:
+			if certs == nil {
+				log.Info("SIGHUP: nothing to reload (no TLS)")
+				continue
+			}
+			if err := certs.reload(); err != nil {
+				log.Error("SIGHUP: certificate not reloaded, keeping the old one", "err", err)
+			} else {
+				log.Info("SIGHUP: certificate reloaded", "cert", c.TLS.CertFile)
+			}
+		case <-ctx.Done():
+			break wait
+		}
 	}
 	stop()
 	log.Info("shutting down: closing connections")
