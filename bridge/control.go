@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"sync"
 	"encoding/json"
 	"strings"
 	"time"
@@ -14,14 +15,32 @@ import (
 // feeding one shared channel (no goroutine per connection); a connection that
 // is gone has no subscription, so a request to it fails at once with "no
 // responders" — which the @connections API answers with 410.
+//
+// A connection is reachable from the moment it is authenticated, before
+// $connect runs: a worker may push to it in reaction to $connect, and what
+// it pushes is delivered right after the upgrade. When a connection ends, its
+// subscription lingers briefly, answering "gone", so a request routed just
+// before the end does not wait for a timeout.
 type control struct {
 	g    *Gateway
 	ch   chan *nats.Msg
+	quit chan struct{}
 	done chan struct{}
+
+	mu      sync.Mutex
+	linger  map[*nats.Subscription]*time.Timer
+	stopped bool
 }
 
+// lingerFor is how long a closed connection's control subscription stays.
+const lingerFor = 2 * time.Second
+
+// maxEarly bounds what a worker may push before the upgrade completes.
+const maxEarly = 64
+
 func newControl(g *Gateway) *control {
-	c := &control{g: g, ch: make(chan *nats.Msg, hubChanLen), done: make(chan struct{})}
+	c := &control{g: g, ch: make(chan *nats.Msg, hubChanLen), quit: make(chan struct{}),
+		done: make(chan struct{}), linger: map[*nats.Subscription]*time.Timer{}}
 	go c.run()
 	return c
 }
@@ -35,15 +54,47 @@ func (c *control) attach(s *Session) error {
 	return nil
 }
 
+// release keeps a finished connection's subscription for lingerFor.
+func (c *control) release(sub *nats.Subscription) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
+		_ = sub.Unsubscribe()
+		return
+	}
+	c.linger[sub] = time.AfterFunc(lingerFor, func() {
+		c.mu.Lock()
+		delete(c.linger, sub)
+		c.mu.Unlock()
+		_ = sub.Unsubscribe()
+	})
+}
+
+// close drops every lingering subscription and stops the dispatcher. The
+// shared channel is not closed: nats.go never blocks on it, and a message
+// in flight must not find it closed.
 func (c *control) close() {
-	close(c.ch)
+	c.mu.Lock()
+	c.stopped = true
+	for sub, t := range c.linger {
+		t.Stop()
+		_ = sub.Unsubscribe()
+	}
+	c.linger = nil
+	c.mu.Unlock()
+	close(c.quit)
 	<-c.done
 }
 
 func (c *control) run() {
 	defer close(c.done)
-	for m := range c.ch {
-		c.handle(m)
+	for {
+		select {
+		case m := <-c.ch:
+			c.handle(m)
+		case <-c.quit:
+			return
+		}
 	}
 }
 
@@ -64,6 +115,9 @@ func (c *control) handle(m *nats.Msg) {
 	if s == nil || s.isClosed() {
 		// The connection ended after this request was routed to us.
 		respond(m, goneReply)
+		return
+	}
+	if c.early(s, verb, m) {
 		return
 	}
 	switch verb {
@@ -99,6 +153,46 @@ func (c *control) handle(m *nats.Msg) {
 // goneReply answers a control request for a connection that has just
 // closed; a request to one long gone gets "no responders" instead.
 var goneReply = []byte(`{"error":"gone"}`)
+
+// early handles a request for a connection still being upgraded: pushes
+// and a close are kept for attach, info is answered. It reports whether it
+// handled m.
+func (c *control) early(s *Session, verb string, m *nats.Msg) bool {
+	s.earlyMu.Lock()
+	defer s.earlyMu.Unlock()
+	if s.live {
+		return false
+	}
+	switch verb {
+	case "send":
+		if len(s.early) >= maxEarly {
+			respond(m, []byte(`{"error":"too many messages before the connection is up"}`))
+			return true
+		}
+		s.early = append(s.early, &Message{Subject: m.Subject, Header: Header(m.Header), Data: m.Data})
+		respond(m, []byte(`{"ok":true}`))
+		return true
+	case "close":
+		return false // closeBy records the cause; attach sends the close
+	}
+	return false
+}
+
+// goLive delivers what workers pushed during the upgrade, in order, and
+// from then on pushes go straight to the handler.
+func (s *Session) goLive() {
+	s.earlyMu.Lock()
+	defer s.earlyMu.Unlock()
+	s.live = true
+	s.attached.Store(true)
+	for _, m := range s.early {
+		s.handler.Push(m)
+	}
+	s.early = nil
+	if s.closePending {
+		s.sendClose(s.cause)
+	}
+}
 
 func respond(m *nats.Msg, data []byte) {
 	if m.Reply != "" {

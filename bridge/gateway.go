@@ -171,7 +171,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		for _, s := range g.snapshot() {
-			s.closeSocket()
+			if s.attached.Load() {
+				s.closeSocket()
+			}
 		}
 		<-done
 	}
@@ -255,6 +257,9 @@ func (g *Gateway) sweepOnce(now time.Time) {
 	n := now.UnixNano()
 	c := &g.cfg
 	for _, s := range g.snapshot() {
+		if !s.attached.Load() {
+			continue // still being upgraded
+		}
 		switch {
 		case c.MaxConnectionDuration > 0 && now.Sub(s.started) > c.MaxConnectionDuration:
 			s.Close(CloseGoingAway, "maximum connection duration reached")

@@ -84,6 +84,13 @@ type Session struct {
 	subs   map[*Subscription]struct{}
 	ctrl   *nats.Subscription
 
+	// Until the upgrade completes, worker pushes and a close wait here.
+	earlyMu      sync.Mutex
+	live         bool
+	early        []*Message
+	closePending bool
+	attached     atomic.Bool // live, for the sweeper's lock-free look
+
 	r reader
 
 	causeOnce sync.Once
@@ -335,6 +342,19 @@ func (s *Session) closeBy(c CloseInfo) {
 	if !first {
 		return
 	}
+	s.earlyMu.Lock()
+	if !s.live {
+		s.closePending = true // goLive sends it once there is a socket
+		s.earlyMu.Unlock()
+		return
+	}
+	s.earlyMu.Unlock()
+	s.sendClose(c)
+}
+
+// sendClose sends the protocol's goodbye, if it has one, and the close
+// frame.
+func (s *Session) sendClose(c CloseInfo) {
 	if g, ok := s.handler.(Goodbyer); ok && c.By != "client" {
 		if f := g.Goodbye(c); f != nil {
 			_ = s.enqueue(f)
@@ -359,7 +379,7 @@ func (s *Session) finish(err error) {
 	s.closeOnce.Do(func() {
 		defer s.gw.wg.Done()
 		if s.ctrl != nil {
-			_ = s.ctrl.Unsubscribe()
+			s.gw.ctrl.release(s.ctrl)
 		}
 		c := s.causeFromError(err)
 		s.w.drain(s, s.gw.cfg.WriteTimeout)

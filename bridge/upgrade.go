@@ -79,6 +79,22 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setPrincipal(principal)
+
+	// From here the connection is reachable on its control subjects, so a
+	// worker may push to it in reaction to $connect.
+	g.registerSession(s)
+	if err := g.ctrl.attach(s); err != nil {
+		g.unregister(s)
+		g.log.Error("control subscription failed", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	defer func() {
+		if !admitted {
+			g.unregister(s)
+			_ = s.ctrl.Unsubscribe()
+		}
+	}()
 	if a, ok := p.(Admitter); ok {
 		ctx, err := a.Admit(r.Context(), &ConnectRequest{ConnID: s.id, Protocol: p.Name(), Request: r, Session: s})
 		if err != nil {
@@ -105,7 +121,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	g.wg.Add(1)
+	g.wg.Add(1) // done when the session finishes
 	g.mu.Unlock()
 
 	var hdr http.Header
@@ -231,11 +247,7 @@ func (s *Session) attach(conn *websocket.Conn) {
 	s.handler = s.proto.Open(s)
 	s.initReader()
 	s.m.connections.Inc()
-	g.registerSession(s)
-	if err := g.ctrl.attach(s); err != nil {
-		s.Logger().Error("control subscription failed", "err", err)
-		s.Close(CloseInternal, "internal error")
-	}
+	s.goLive()
 	if g.draining.Load() {
 		s.Close(CloseGoingAway, "server shutting down")
 	}

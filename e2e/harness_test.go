@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -46,11 +47,19 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// raceEnv is the environment of the wsgate processes: the race detector
+// reports as usual (a race makes the process exit 66) but does not sleep a
+// second at exit, which every start and stop of a gateway would pay.
+func raceEnv() []string {
+	return append(os.Environ(), strings.TrimSpace("GORACE=atexit_sleep_ms=0 "+os.Getenv("GORACE")))
+}
+
 // gateway is one running wsgate process.
 type gateway struct {
 	t       *testing.T
 	cmd     *exec.Cmd
 	Addr    string // host:port of the WebSocket/HTTP listener
+	ID      string // the gateway's id (Wsgate-Gateway header, info "gateway")
 	NATSURL string // client URL of its embedded NATS ("" with --nats-url)
 	DataDir string
 	logMu   sync.Mutex
@@ -90,6 +99,7 @@ func startGateway(t *testing.T, o gwOpts) *gateway {
 	args = append(args, o.Args...)
 	g := &gateway{t: t, DataDir: o.DataDir, exited: make(chan struct{})}
 	g.cmd = exec.Command(binary, args...)
+	g.cmd.Env = raceEnv()
 	stderr, err := g.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -130,6 +140,7 @@ func (g *gateway) readLogs(r io.Reader, ready chan struct{}) {
 			g.NATSURL, _ = m["url"].(string)
 		case "wsgate listening":
 			g.Addr, _ = m["addr"].(string)
+			g.ID, _ = m["gateway"].(string)
 			if !signalled {
 				signalled = true
 				close(ready)
@@ -234,7 +245,13 @@ type client struct {
 // dial opens a WebSocket to the gateway; it fails the test on error.
 func dial(t *testing.T, url string, hdr http.Header) *client {
 	t.Helper()
-	c, resp, err := websocket.DefaultDialer.Dial(url, hdr)
+	return dialWith(t, websocket.DefaultDialer, url, hdr)
+}
+
+// dialWith is dial with a dialer of the test's own.
+func dialWith(t *testing.T, d *websocket.Dialer, url string, hdr http.Header) *client {
+	t.Helper()
+	c, resp, err := d.Dial(url, hdr)
 	if err != nil {
 		status := 0
 		if resp != nil {
@@ -244,6 +261,14 @@ func dial(t *testing.T, url string, hdr http.Header) *client {
 	}
 	t.Cleanup(func() { c.Close() })
 	return &client{t: t, Conn: c, Resp: resp}
+}
+
+// with returns c reporting to t: a subtest uses its parent's clients
+// through it, so that a failure stops the subtest, not the parent.
+func (c *client) with(t *testing.T) *client {
+	cc := *c
+	cc.t = t
+	return &cc
 }
 
 // send writes v as a JSON text message.
@@ -375,4 +400,243 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-var _ = context.Background
+// uaSeq makes User-Agent values unique within the test binary.
+var uaSeq atomic.Int64
+
+// uniqueUA returns a User-Agent no other client of this run sends.
+func uniqueUA(t *testing.T) string {
+	return fmt.Sprintf("e2e/%s/%d", strings.ReplaceAll(t.Name(), " ", "_"), uaSeq.Add(1))
+}
+
+// connInfo is the JSON a gateway gives about a connection: info replies,
+// GET /@connections/{id} and lifecycle events.
+type connInfo struct {
+	ConnectionID string    `json:"connectionId"`
+	Protocol     string    `json:"protocol"`
+	Subprotocol  string    `json:"subprotocol"`
+	ConnectedAt  time.Time `json:"connectedAt"`
+	LastActiveAt time.Time `json:"lastActiveAt"`
+	Identity     struct {
+		SourceIP  string `json:"sourceIp"`
+		UserAgent string `json:"userAgent"`
+	} `json:"identity"`
+	Context     map[string]string `json:"context"`
+	Gateway     string            `json:"gateway"`
+	Subs        int               `json:"subscriptions"`
+	MessagesIn  uint64            `json:"messagesIn"`
+	MessagesOut uint64            `json:"messagesOut"`
+	CloseCode   int               `json:"closeCode"`
+	CloseReason string            `json:"closeReason"`
+	ClosedBy    string            `json:"closedBy"`
+}
+
+// dialID dials path with a unique User-Agent and learns the connection's id
+// from the wsgate.events.connect event the gateway publishes for it.
+func dialID(t *testing.T, g *gateway, nc *nats.Conn, path string) (*client, string) {
+	t.Helper()
+	return dialIDWith(t, websocket.DefaultDialer, g, nc, path)
+}
+
+// dialIDWith is dialID with a dialer of the test's own.
+func dialIDWith(t *testing.T, d *websocket.Dialer, g *gateway, nc *nats.Conn, path string) (*client, string) {
+	t.Helper()
+	sub, err := nc.SubscribeSync("wsgate.events.connect")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	ua := uniqueUA(t)
+	c := dialWith(t, d, g.WS(path), http.Header{"User-Agent": {ua}})
+	for {
+		m := nextMsg(t, sub)
+		var ev connInfo
+		if err := json.Unmarshal(m.Data, &ev); err != nil {
+			t.Fatalf("connect event %q: %v", m.Data, err)
+		}
+		if ev.Identity.UserAgent == ua {
+			if ev.ConnectionID == "" || m.Header.Get("Wsgate-Connection-Id") != ev.ConnectionID {
+				t.Fatalf("connect event without a consistent id: %q %v", m.Data, m.Header)
+			}
+			return c, ev.ConnectionID
+		}
+	}
+}
+
+// nextEvent waits for the lifecycle event of connection id on sub, skipping
+// other connections' events.
+func nextEvent(t *testing.T, sub *nats.Subscription, id string) (*nats.Msg, connInfo) {
+	t.Helper()
+	for {
+		m := nextMsg(t, sub)
+		var info connInfo
+		if err := json.Unmarshal(m.Data, &info); err != nil {
+			t.Fatalf("event %q: %v", m.Data, err)
+		}
+		if info.ConnectionID == id {
+			return m, info
+		}
+	}
+}
+
+// barrier makes every subscription c has asked for so far live in NATS, so
+// that a worker's later publish reaches it. The gateway sends all of a
+// connection's NATS traffic on one NATS connection, in order: once msg (a
+// client message that a route publishes to subject) reaches the worker, the
+// SUBs before it have been processed by the server.
+func barrier(t *testing.T, nc *nats.Conn, c *client, msg any, subject string) {
+	t.Helper()
+	sub, err := nc.SubscribeSync(subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	c.send(msg)
+	nextMsg(t, sub)
+}
+
+// builtinBarrier is barrier for a gateway with the built-in routes.
+func builtinBarrier(t *testing.T, nc *nats.Conn, c *client) {
+	t.Helper()
+	barrier(t, nc, c, `{"action":"publish","subject":"e2e.barrier","data":1}`, "e2e.barrier")
+}
+
+// metric sums the samples of the Prometheus series name whose labels
+// include every one in labels, as /metrics shows them now.
+func (g *gateway) metric(t *testing.T, name string, labels map[string]string) float64 {
+	t.Helper()
+	resp, err := http.Get(g.HTTP("/metrics"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("/metrics: HTTP %d", resp.StatusCode)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		sp := strings.LastIndexByte(line, ' ')
+		if sp < 0 {
+			continue
+		}
+		series, val := line[:sp], line[sp+1:]
+		n, lbls := series, ""
+		if i := strings.IndexByte(series, '{'); i >= 0 {
+			n, lbls = series[:i], strings.TrimSuffix(series[i+1:], "}")
+		}
+		if n != name {
+			continue
+		}
+		have := map[string]string{}
+		for kv := range strings.SplitSeq(lbls, ",") {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				have[k] = strings.Trim(v, `"`)
+			}
+		}
+		match := true
+		for k, v := range labels {
+			if have[k] != v {
+				match = false
+			}
+		}
+		if !match {
+			continue
+		}
+		var f float64
+		if _, err := fmt.Sscan(val, &f); err != nil {
+			t.Fatalf("metric line %q: %v", line, err)
+		}
+		sum += f
+	}
+	return sum
+}
+
+// httpDo makes a request to the gateway and returns the status and body.
+func (g *gateway) httpDo(t *testing.T, method, path string, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, g.HTTP(path), strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// runCLI runs the wsgate binary with args and returns its output and exit
+// code; it fails the test if it runs longer than 20s.
+func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = raceEnv()
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("wsgate %v did not exit within 20s\n%s", args, errb.String())
+	}
+	code = 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("wsgate %v: %v", args, err)
+		}
+		code = ee.ExitCode()
+	}
+	return out.String(), errb.String(), code
+}
+
+// writeFile writes text to a new file in a temporary directory.
+func writeFile(t *testing.T, name, text string) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(f, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// readResult is one message (or the error) a background reader got.
+type readResult struct {
+	typ  int
+	data []byte
+	err  error
+}
+
+// readAll reads c in the background until it fails; every message and then
+// the final error go to the returned channel. Use it when a test must keep
+// reading (pings, fan-in from several clients) without t.Fatal off the
+// test goroutine.
+func (c *client) readAll() <-chan readResult {
+	ch := make(chan readResult, 1024)
+	go func() {
+		defer close(ch)
+		for {
+			_ = c.Conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+			typ, b, err := c.Conn.ReadMessage()
+			ch <- readResult{typ, b, err}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return ch
+}

@@ -73,6 +73,13 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	// Signals first: a SIGTERM at any point after this is a clean shutdown.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	log := newLogger(c)
 	slog.SetDefault(log)
 	if addr := os.Getenv("WSGATE_PPROF"); addr != "" {
@@ -165,11 +172,6 @@ func run(args []string) error {
 	log.Info("wsgate listening", "addr", ln.Addr().String(), "tls", c.TLS.enabled(), "gateway", gw.ID(), "version", version)
 
 	go func() { serveErr <- gw.Serve(ln) }()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 wait:
 	for {
 		select {

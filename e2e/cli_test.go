@@ -1,0 +1,65 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestCLI checks wsgate validate, version, and that run refuses a bad config.
+func TestCLI(t *testing.T) {
+	t.Run("version", func(t *testing.T) {
+		out, _, code := runCLI(t, "version")
+		if code != 0 || !strings.HasPrefix(out, "wsgate ") || len(strings.TrimSpace(out)) <= len("wsgate") {
+			t.Errorf("exit %d, %q", code, out)
+		}
+	})
+
+	t.Run("good config", func(t *testing.T) {
+		f := writeFile(t, "good.yaml", routesConfig("http://127.0.0.1:1")+`
+gateway:
+  max_message_bytes: 1024
+  ping_interval: 1s
+log:
+  level: debug
+`)
+		out, errOut, code := runCLI(t, "validate", "--config", f)
+		if code != 0 || strings.TrimSpace(out) != "config ok" {
+			t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+		}
+	})
+
+	bad := []struct {
+		name, config, want string
+	}{
+		{"unknown integration", "json:\n  routes:\n    x:\n      integration: bogus\n      subject: a\n", "json.routes.x.integration"},
+		{"missing integration", "json:\n  routes:\n    x:\n      subject: a\n", "json.routes.x.integration"},
+		{"unknown field", "json:\n  routez:\n    x: {}\n", "routez"},
+		{"unknown route field", "json:\n  routes:\n    x:\n      integration: publish\n      subject: a\n      subjekt: b\n", "subjekt"},
+		{"unclosed template", "json:\n  routes:\n    x:\n      integration: publish\n      subject: \"chat.{body.room\"\n", "json.routes.x.subject"},
+		{"unknown variable", "json:\n  routes:\n    x:\n      integration: publish\n      subject: \"chat.{nope}\"\n", "json.routes.x.subject"},
+		{"wildcard in publish", "json:\n  routes:\n    x:\n      integration: publish\n      subject: \"chat.*\"\n", "json.routes.x.subject"},
+		{"http without url", "json:\n  routes:\n    x:\n      integration: http\n", "json.routes.x.url"},
+		{"bad selection", "json:\n  route_selection_expression: \"${request.body.a\"\n", "json.route_selection_expression"},
+		{"reserved route key", "json:\n  routes:\n    $x:\n      integration: publish\n      subject: a\n", "json.routes.$x.key"},
+		{"negative size", "gateway:\n  max_message_bytes: -1\n", "gateway.max_message_bytes"},
+		{"bad log level", "log:\n  level: loud\n", "log.level"},
+		{"not YAML", "json: [\n", "config"},
+	}
+	for _, tc := range bad {
+		t.Run("validate "+tc.name, func(t *testing.T) {
+			f := writeFile(t, "bad.yaml", tc.config)
+			out, errOut, code := runCLI(t, "validate", "--config", f)
+			if code == 0 || !strings.Contains(errOut, tc.want) {
+				t.Errorf("exit %d, stdout %q, stderr %q: want a failure naming %q", code, out, errOut, tc.want)
+			}
+		})
+	}
+
+	t.Run("run refuses an invalid config", func(t *testing.T) {
+		f := writeFile(t, "bad.yaml", bad[0].config)
+		_, errOut, code := runCLI(t, "run", "--config", f, "--listen", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0", "--data-dir", t.TempDir())
+		if code == 0 || !strings.Contains(errOut, bad[0].want) || strings.Contains(errOut, "listening") || strings.Contains(errOut, "NATS started") {
+			t.Errorf("exit %d, stderr %q", code, errOut)
+		}
+	})
+}
