@@ -92,6 +92,7 @@ func New(o Options) (*Gateway, error) {
 		if err := g.register(p); err != nil {
 			return nil, err
 		}
+		g.metrics.protocol(p.Name()) // its series exist, at zero, from the start
 	}
 	g.hub = newHub(g.nc, g.cfg.ReservedPrefix, g.log)
 	if p, err := newPoller(g.log); err == nil {
