@@ -1,9 +1,9 @@
 package bridge
 
 import (
-	"sync"
 	"encoding/json"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"

@@ -46,6 +46,7 @@ type Gateway struct {
 	poll    *poller // nil: every connection has a reader goroutine
 	devMode bool    // no authenticator: every client admitted
 	adm     *admission
+	js      *JetStream
 	protos  []Protocol
 	byToken map[string]Protocol
 	byPath  map[string]Protocol
@@ -81,6 +82,11 @@ func New(o Options) (*Gateway, error) {
 		stop:     make(chan struct{}),
 	}
 	g.adm = newAdmission(g.cfg.Limits)
+	js, err := newJetStream(g.nc)
+	if err != nil {
+		return nil, err
+	}
+	g.js = js
 	if g.log == nil {
 		g.log = slog.Default()
 	}

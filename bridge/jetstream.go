@@ -1,0 +1,371 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wsgate/wsgate/subjects"
+)
+
+// JetStream is what protocol adapters use of JetStream: streams and durable
+// consumers for messages that must survive (MQTT QoS 1/2, durable STOMP
+// queues), key-value buckets for state (retained messages, sessions). It
+// wraps nats.go's jetstream package, so protocol packages never import
+// nats.go; everything lives on the NATS deployment, never in gateway memory,
+// so a restart or a second gateway loses nothing.
+type JetStream struct {
+	js jetstream.JetStream
+
+	mu      sync.Mutex
+	streams map[string]bool // ensured in this process
+	kvs     map[string]*KV
+}
+
+// Errors of the JetStream facade.
+var (
+	ErrNotFound  = errors.New("bridge: not found")
+	ErrKeyExists = errors.New("bridge: key exists")
+	ErrWrongRev  = errors.New("bridge: revision mismatch")
+)
+
+func newJetStream(nc *nats.Conn) (*JetStream, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	return &JetStream{js: js, streams: map[string]bool{}, kvs: map[string]*KV{}}, nil
+}
+
+// JetStream returns the gateway's JetStream facade.
+func (s *Session) JetStream() *JetStream { return s.gw.js }
+
+// StreamConfig describes a stream. Zero values are JetStream's defaults.
+type StreamConfig struct {
+	Name     string
+	Subjects []string
+	// Retention is "limits" (default), "interest" or "workqueue".
+	Retention         string
+	MaxAge            time.Duration
+	MaxMsgsPerSubject int64
+	MaxBytes          int64
+	// Replicas for a clustered JetStream. Default 1.
+	Replicas int
+}
+
+// EnsureStream creates the stream, or updates it to c, once per process.
+func (j *JetStream) EnsureStream(ctx context.Context, c StreamConfig) error {
+	j.mu.Lock()
+	done := j.streams[c.Name]
+	j.mu.Unlock()
+	if done {
+		return nil
+	}
+	cfg := jetstream.StreamConfig{
+		Name:              c.Name,
+		Subjects:          c.Subjects,
+		MaxAge:            c.MaxAge,
+		MaxMsgsPerSubject: c.MaxMsgsPerSubject,
+		MaxBytes:          c.MaxBytes,
+		Replicas:          max(c.Replicas, 1),
+		Storage:           jetstream.FileStorage,
+	}
+	switch c.Retention {
+	case "", "limits":
+		cfg.Retention = jetstream.LimitsPolicy
+	case "interest":
+		cfg.Retention = jetstream.InterestPolicy
+	case "workqueue":
+		cfg.Retention = jetstream.WorkQueuePolicy
+	default:
+		return fmt.Errorf("stream %s: unknown retention %q", c.Name, c.Retention)
+	}
+	if c.MaxBytes == 0 {
+		cfg.MaxBytes = -1
+	}
+	if _, err := j.js.CreateOrUpdateStream(ctx, cfg); err != nil {
+		return fmt.Errorf("stream %s: %w", c.Name, err)
+	}
+	j.mu.Lock()
+	j.streams[c.Name] = true
+	j.mu.Unlock()
+	return nil
+}
+
+// Publish stores a message in the stream that captures subject and waits
+// for the stream's acknowledgement; it returns the stream sequence.
+func (j *JetStream) Publish(ctx context.Context, subject string, hdr Header, data []byte) (uint64, error) {
+	ack, err := j.js.PublishMsg(ctx, &nats.Msg{Subject: subject, Header: nats.Header(hdr), Data: data})
+	if err != nil {
+		return 0, fmt.Errorf("jetstream publish %q: %w", subject, err)
+	}
+	return ack.Sequence, nil
+}
+
+// ConsumerConfig describes a consumer. Zero values are defaults.
+type ConsumerConfig struct {
+	Stream string
+	// Durable names a consumer that outlives its subscriber; "" makes an
+	// ephemeral one.
+	Durable        string
+	FilterSubjects []string
+	// DeliverPolicy is "all" (default), "new" or "last_per_subject".
+	DeliverPolicy string
+	// AckWait is how long a delivery may stay unacknowledged before it is
+	// redelivered. Default 30s.
+	AckWait time.Duration
+	// MaxAckPending bounds unacknowledged deliveries. Default 1024.
+	MaxAckPending int
+	// MaxDeliver bounds redeliveries. Default unlimited.
+	MaxDeliver int
+	// AckAll makes an ack cumulative: it acknowledges every earlier
+	// delivery too (STOMP's ack:client).
+	AckAll bool
+	// InactiveThreshold removes the consumer after it has had no
+	// subscriber this long (a session's expiry). Default: never.
+	InactiveThreshold time.Duration
+}
+
+// DurableMessage is a message delivered from a stream; it must be
+// acknowledged (or refused) once handled.
+type DurableMessage struct {
+	Message
+	// Seq is the message's stream sequence.
+	Seq uint64
+	// Delivered counts deliveries of this message: 1 the first time.
+	Delivered int
+
+	m jetstream.Msg
+}
+
+// Ack acknowledges the delivery.
+func (m *DurableMessage) Ack() error { return m.m.Ack() }
+
+// AckSync acknowledges and waits for the server to confirm, for
+// exactly-once handshakes.
+func (m *DurableMessage) AckSync(ctx context.Context) error { return m.m.DoubleAck(ctx) }
+
+// Nak asks for redelivery, after delay if positive.
+func (m *DurableMessage) Nak(delay time.Duration) error {
+	if delay > 0 {
+		return m.m.NakWithDelay(delay)
+	}
+	return m.m.Nak()
+}
+
+// Term stops redelivery of the message for good.
+func (m *DurableMessage) Term() error { return m.m.Term() }
+
+// InProgress resets the ack timer.
+func (m *DurableMessage) InProgress() error { return m.m.InProgress() }
+
+// Consumer is a running consumption of a stream.
+type Consumer struct {
+	cc     jetstream.ConsumeContext
+	stream string
+	name   string
+}
+
+// Name is the consumer's name (its durable name, or a generated one).
+func (c *Consumer) Name() string { return c.name }
+
+// Stop stops delivering. A durable consumer stays on the server.
+func (c *Consumer) Stop() { c.cc.Stop() }
+
+// Consume creates or binds the consumer and calls deliver for each message,
+// in order, on a goroutine of its own. deliver should not block for long;
+// unacknowledged messages come back after AckWait.
+func (j *JetStream) Consume(ctx context.Context, c ConsumerConfig, deliver func(*DurableMessage)) (*Consumer, error) {
+	cfg := jetstream.ConsumerConfig{
+		Durable:           c.Durable,
+		FilterSubjects:    c.FilterSubjects,
+		AckPolicy:         jetstream.AckExplicitPolicy,
+		AckWait:           c.AckWait,
+		MaxAckPending:     c.MaxAckPending,
+		MaxDeliver:        c.MaxDeliver,
+		InactiveThreshold: c.InactiveThreshold,
+	}
+	if c.AckAll {
+		cfg.AckPolicy = jetstream.AckAllPolicy
+	}
+	switch c.DeliverPolicy {
+	case "", "all":
+		cfg.DeliverPolicy = jetstream.DeliverAllPolicy
+	case "new":
+		cfg.DeliverPolicy = jetstream.DeliverNewPolicy
+	case "last_per_subject":
+		cfg.DeliverPolicy = jetstream.DeliverLastPerSubjectPolicy
+	default:
+		return nil, fmt.Errorf("consumer %s: unknown deliver policy %q", c.Durable, c.DeliverPolicy)
+	}
+	if cfg.AckWait == 0 {
+		cfg.AckWait = 30 * time.Second
+	}
+	if cfg.MaxAckPending == 0 {
+		cfg.MaxAckPending = 1024
+	}
+	cons, err := j.js.CreateOrUpdateConsumer(ctx, c.Stream, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("consumer %s on %s: %w", c.Durable, c.Stream, err)
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		dm := &DurableMessage{Message: Message{Subject: m.Subject(), Reply: m.Reply(), Header: Header(m.Headers()), Data: m.Data()}, m: m}
+		if md, err := m.Metadata(); err == nil {
+			dm.Seq = md.Sequence.Stream
+			dm.Delivered = int(md.NumDelivered)
+		}
+		deliver(dm)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("consume %s on %s: %w", c.Durable, c.Stream, err)
+	}
+	return &Consumer{cc: cc, stream: c.Stream, name: cons.CachedInfo().Name}, nil
+}
+
+// DeleteConsumer removes a durable consumer (a session that ended for good).
+func (j *JetStream) DeleteConsumer(ctx context.Context, stream, name string) error {
+	err := j.js.DeleteConsumer(ctx, stream, name)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return ErrNotFound
+	}
+	return err
+}
+
+// KVConfig describes a key-value bucket. Zero values are defaults.
+type KVConfig struct {
+	// History is how many values per key are kept. Default 1.
+	History uint8
+	// TTL expires values this old. Default: never.
+	TTL time.Duration
+	// MaxValueSize bounds a value. Default: the server's maximum.
+	MaxValueSize int32
+}
+
+// KV is a JetStream key-value bucket. Keys are made of
+// [-/_=.a-zA-Z0-9]; a protocol encodes other names itself.
+type KV struct{ kv jetstream.KeyValue }
+
+// KVEntry is one value of a key, or its deletion.
+type KVEntry struct {
+	Key      string
+	Value    []byte
+	Revision uint64
+	Deleted  bool
+}
+
+// KV opens the bucket, creating it as c if it does not exist.
+func (j *JetStream) KV(ctx context.Context, bucket string, c KVConfig) (*KV, error) {
+	j.mu.Lock()
+	kv := j.kvs[bucket]
+	j.mu.Unlock()
+	if kv != nil {
+		return kv, nil
+	}
+	b, err := j.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:       bucket,
+		History:      max(c.History, 1),
+		TTL:          c.TTL,
+		MaxValueSize: c.MaxValueSize,
+		Storage:      jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("kv %s: %w", bucket, err)
+	}
+	kv = &KV{kv: b}
+	j.mu.Lock()
+	j.kvs[bucket] = kv
+	j.mu.Unlock()
+	return kv, nil
+}
+
+// Get returns a key's value and revision, or ErrNotFound.
+func (k *KV) Get(ctx context.Context, key string) ([]byte, uint64, error) {
+	e, err := k.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, ErrNotFound
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	return e.Value(), e.Revision(), nil
+}
+
+// Put sets a key.
+func (k *KV) Put(ctx context.Context, key string, value []byte) (uint64, error) {
+	return k.kv.Put(ctx, key, value)
+}
+
+// Create sets a key that must not exist, else ErrKeyExists.
+func (k *KV) Create(ctx context.Context, key string, value []byte) (uint64, error) {
+	rev, err := k.kv.Create(ctx, key, value)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return 0, ErrKeyExists
+	}
+	return rev, err
+}
+
+// Update sets a key whose revision is still rev, else ErrWrongRev.
+func (k *KV) Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error) {
+	n, err := k.kv.Update(ctx, key, value, rev)
+	if err != nil && strings.Contains(err.Error(), "wrong last sequence") {
+		return 0, ErrWrongRev
+	}
+	return n, err
+}
+
+// Delete removes a key.
+func (k *KV) Delete(ctx context.Context, key string) error { return k.kv.Delete(ctx, key) }
+
+// Keys lists the keys matching the filters (NATS wildcards; none: all).
+func (k *KV) Keys(ctx context.Context, filters ...string) ([]string, error) {
+	if len(filters) == 0 {
+		filters = []string{">"}
+	}
+	l, err := k.kv.ListKeysFiltered(ctx, filters...)
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for key := range l.Keys() {
+		keys = append(keys, key)
+	}
+	return keys, nil
+}
+
+// Watch calls fn with the current value of every key matching filter, then
+// with every change, until stop is called. fn runs on one goroutine.
+func (k *KV) Watch(ctx context.Context, filter string, fn func(KVEntry)) (stop func(), err error) {
+	w, err := k.kv.Watch(ctx, filter)
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for e := range w.Updates() {
+			if e == nil {
+				continue // the initial values have all been sent
+			}
+			fn(KVEntry{Key: e.Key(), Value: e.Value(), Revision: e.Revision(),
+				Deleted: e.Operation() != jetstream.KeyValuePut})
+		}
+	}()
+	return func() { _ = w.Stop(); <-done }, nil
+}
+
+// MayReceive reports whether a message on subject may be delivered to this
+// connection: a valid subject outside the reserved space that its
+// principal may subscribe to. Every delivery that does not come through a
+// checked live subscription — retained messages, replayed or persistent
+// session messages — must pass it.
+func (s *Session) MayReceive(subject string) bool {
+	return subjects.ValidateSubject(subject) == nil &&
+		!subjects.IsReserved(subject, s.gw.cfg.ReservedPrefix) &&
+		s.Principal().Permissions.CanSubscribe(subject)
+}

@@ -1,0 +1,135 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wsgate/wsgate/auth"
+)
+
+func TestJetStreamStreamAndConsumer(t *testing.T) {
+	e := newEnv(t, Config{})
+	js := e.gw.js
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := js.EnsureStream(ctx, StreamConfig{Name: "T_QUEUE", Subjects: []string{"q.>"}, Retention: "workqueue"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{"one", "two", "three"} {
+		if _, err := js.Publish(ctx, "q.jobs", Header{"X-Test": {"yes"}}, []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	var got []string
+	nakked := false
+	done := make(chan struct{})
+	c, err := js.Consume(ctx, ConsumerConfig{Stream: "T_QUEUE", Durable: "workers", AckWait: time.Second}, func(m *DurableMessage) {
+		mu.Lock()
+		defer mu.Unlock()
+		if string(m.Data) == "two" && !nakked {
+			nakked = true
+			_ = m.Nak(0) // comes back with Delivered 2
+			return
+		}
+		if m.Header.Get("X-Test") != "yes" || m.Seq == 0 {
+			t.Errorf("message %+v", m)
+		}
+		if string(m.Data) == "two" && m.Delivered != 2 {
+			t.Errorf("redelivered %q with Delivered %d", m.Data, m.Delivered)
+		}
+		_ = m.Ack()
+		got = append(got, string(m.Data))
+		if len(got) == 3 {
+			close(done)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.Fatalf("got %v", got)
+	}
+	if c.Name() != "workers" {
+		t.Errorf("consumer name %q", c.Name())
+	}
+	if err := js.DeleteConsumer(ctx, "T_QUEUE", "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("delete unknown consumer: %v", err)
+	}
+}
+
+func TestJetStreamKV(t *testing.T) {
+	e := newEnv(t, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	kv, err := e.gw.js.KV(ctx, "T_KV", KVConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := kv.Get(ctx, "a.b"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("get missing: %v", err)
+	}
+	rev, err := kv.Create(ctx, "a.b", []byte("1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Create(ctx, "a.b", []byte("2")); !errors.Is(err, ErrKeyExists) {
+		t.Errorf("create twice: %v", err)
+	}
+	if _, err := kv.Update(ctx, "a.b", []byte("2"), rev+7); !errors.Is(err, ErrWrongRev) {
+		t.Errorf("update wrong revision: %v", err)
+	}
+	if _, err := kv.Update(ctx, "a.b", []byte("2"), rev); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "a.c", []byte("3")); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := kv.Keys(ctx, "a.*")
+	if err != nil || len(keys) != 2 {
+		t.Fatalf("keys %v %v", keys, err)
+	}
+	got := make(chan KVEntry, 8)
+	stop, err := kv.Watch(ctx, "a.>", func(e KVEntry) { got <- e })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	seen := map[string]string{}
+	for len(seen) < 2 {
+		e := <-got
+		seen[e.Key] = string(e.Value)
+	}
+	if seen["a.b"] != "2" || seen["a.c"] != "3" {
+		t.Errorf("initial values %v", seen)
+	}
+	if err := kv.Delete(ctx, "a.c"); err != nil {
+		t.Fatal(err)
+	}
+	if e := <-got; e.Key != "a.c" || !e.Deleted {
+		t.Errorf("after delete: %+v", e)
+	}
+}
+
+func TestMayReceive(t *testing.T) {
+	e := newEnv(t, Config{})
+	s := e.gw.newSession(e.proto, "", httptest.NewRequest("GET", "/", nil))
+	s.setPrincipal(&auth.Principal{ID: "u", Permissions: &auth.Permissions{
+		Subscribe: auth.Rules{Allow: []string{"devices.u.>"}},
+	}})
+	for subj, want := range map[string]bool{
+		"devices.u.temp": true, "devices.v.temp": false, "wsgate.conn.x.send": false,
+		"$JS.API.INFO": false, "devices.u.*": false, "": false,
+	} {
+		if got := s.MayReceive(subj); got != want {
+			t.Errorf("MayReceive(%q) = %v, want %v", subj, got, want)
+		}
+	}
+}
