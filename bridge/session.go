@@ -217,34 +217,33 @@ func (s *Session) Headers(event, route string) Header {
 // request) to subject: it must be a valid literal subject outside the
 // reserved space, allowed by the principal's permissions.
 func (s *Session) CheckPublish(subject string) error {
-	if err := subjects.ValidateSubject(subject); err != nil {
-		return err
-	}
-	if subjects.IsReserved(subject, s.gw.cfg.ReservedPrefix) {
-		s.gw.metrics.denied.WithLabelValues(s.proto.Name(), "publish").Inc()
-		return fmt.Errorf("%w: %q", ErrReserved, subject)
-	}
-	if !s.Principal().Permissions.CanPublish(subject) {
-		s.gw.metrics.denied.WithLabelValues(s.proto.Name(), "publish").Inc()
-		return fmt.Errorf("%w: publish to %q", ErrForbidden, subject)
-	}
-	return nil
+	return s.check("publish", subject, subjects.ValidateSubject, s.Principal().Permissions.CanPublish)
 }
 
-// CheckSubscribe reports whether the connection may subscribe to pattern.
+// CheckSubscribe reports whether the connection may subscribe to pattern:
+// a valid pattern outside the reserved space, everything it can match
+// allowed.
 func (s *Session) CheckSubscribe(pattern string) error {
-	if err := subjects.ValidatePattern(pattern); err != nil {
+	return s.check("subscribe", pattern, subjects.ValidatePattern, s.Principal().Permissions.CanSubscribe)
+}
+
+// check is the one place every protocol's publishes and subscribes are
+// checked; refusals are counted by action.
+func (s *Session) check(action, name string, valid func(string) error, allowed func(string) bool) error {
+	if err := valid(name); err != nil {
 		return err
 	}
-	if subjects.IsReserved(pattern, s.gw.cfg.ReservedPrefix) {
-		s.gw.metrics.denied.WithLabelValues(s.proto.Name(), "subscribe").Inc()
-		return fmt.Errorf("%w: %q", ErrReserved, pattern)
+	var err error
+	switch {
+	case subjects.IsReserved(name, s.gw.cfg.ReservedPrefix):
+		err = fmt.Errorf("%w: %q", ErrReserved, name)
+	case !allowed(name):
+		err = fmt.Errorf("%w: %s to %q", ErrForbidden, action, name)
+	default:
+		return nil
 	}
-	if !s.Principal().Permissions.CanSubscribe(pattern) {
-		s.gw.metrics.denied.WithLabelValues(s.proto.Name(), "subscribe").Inc()
-		return fmt.Errorf("%w: subscribe to %q", ErrForbidden, pattern)
-	}
-	return nil
+	s.gw.metrics.denied.WithLabelValues(s.proto.Name(), action).Inc()
+	return err
 }
 
 // Publish sends data to subject on NATS with the connection's headers plus

@@ -43,6 +43,14 @@ func (t *target) stop() {
 	}
 }
 
+// twoPorts finds free loopback addresses for a WebSocket and a NATS port.
+func twoPorts() (ws, nt string, err error) {
+	if ws, err = freePort(); err == nil {
+		nt, err = freePort()
+	}
+	return ws, nt, err
+}
+
 func freePort() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -58,11 +66,7 @@ func startWsgate(dataDir string, extra []string) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	ws, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	nt, err := freePort()
+	ws, nt, err := twoPorts()
 	if err != nil {
 		return nil, err
 	}
@@ -87,11 +91,7 @@ func startNATSReference() (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	ws, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	nt, err := freePort()
+	ws, nt, err := twoPorts()
 	if err != nil {
 		return nil, err
 	}
