@@ -120,6 +120,12 @@ func newAPIKeys(c APIKeysConfig, prefix string) (*apiKeys, []error) {
 	return a, nil
 }
 
+// ValidateKeyHash checks that h has the form HashKey produces.
+func ValidateKeyHash(h string) error {
+	_, err := parseKeyHash(h)
+	return err
+}
+
 // parseKeyHash decodes a HashKey result.
 func parseKeyHash(h string) ([sha256.Size]byte, error) {
 	var sum [sha256.Size]byte

@@ -63,8 +63,11 @@ func (g *Gateway) adminOnly(h http.Handler, adminPort bool) http.Handler {
 		switch {
 		case g.devMode:
 		case g.cfg.Admin.TokenHash != "":
-			tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if !ok || subtle.ConstantTimeCompare([]byte(auth.HashKey(tok)), []byte(g.cfg.Admin.TokenHash)) != 1 {
+			// The scheme is case-insensitive (RFC 7235, section 2.1), as
+			// credentialsFrom has it for clients.
+			h := r.Header.Get("Authorization")
+			ok := len(h) > 7 && strings.EqualFold(h[:7], "bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(auth.HashKey(strings.TrimSpace(h[7:]))), []byte(g.cfg.Admin.TokenHash)) != 1 {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="wsgate admin"`)
 				writeJSONError(w, http.StatusUnauthorized, "operator endpoint: admin token required")
 				return

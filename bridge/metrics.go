@@ -118,6 +118,13 @@ func (x Metrics) RouteDone(route string, seconds float64) {
 	x.m.routeLatency.WithLabelValues(route).Observe(seconds)
 }
 
+// LimitExceeded counts a message refused by a limit the protocol enforces
+// itself, such as a route's rate ("route_rate"), in
+// wsgate_limit_exceeded_total beside the gateway's own limits.
+func (x Metrics) LimitExceeded(protocol, limit string) {
+	x.m.limited.WithLabelValues(protocol, limit).Inc()
+}
+
 // IntegrationError counts a failed route integration.
 func (x Metrics) IntegrationError(route, kind string) {
 	x.m.integrationErr.WithLabelValues(route, kind).Inc()

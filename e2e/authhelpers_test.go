@@ -128,7 +128,9 @@ func subscribeErr(c *client, pattern, code string) {
 // publishErr sends a built-in publish and checks it is refused with code.
 func publishErr(c *client, subject, code string) {
 	c.t.Helper()
-	c.send(map[string]any{"action": "publish", "subject": subject, "data": "x"})
+	// With an id, a publish that wrongly goes through answers "published"
+	// at once instead of leaving the test waiting for a frame.
+	c.send(map[string]any{"action": "publish", "subject": subject, "data": "x", "id": "refused"})
 	f := c.next()
 	if f.Type != "error" || f.Error != code {
 		c.t.Fatalf("publish %q: got %+v, want error %q", subject, f, code)

@@ -151,8 +151,10 @@ func (c *config) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("gateway.on_token_expiry: %q is not close or ignore", c.Gateway.OnTokenExpiry))
 	}
-	if h := c.Gateway.Admin.TokenHash; h != "" && !strings.HasPrefix(h, "sha256:") {
-		errs = append(errs, errors.New("gateway.admin.token_hash: must be sha256:<hex> (wsgate hash-key makes one)"))
+	if h := c.Gateway.Admin.TokenHash; h != "" {
+		if err := auth.ValidateKeyHash(h); err != nil {
+			errs = append(errs, fmt.Errorf("gateway.admin.token_hash: %w", err))
+		}
 	}
 	if _, err := parseLevel(c.Log.Level); err != nil {
 		errs = append(errs, fmt.Errorf("log.level: %w", err))

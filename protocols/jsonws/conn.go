@@ -72,6 +72,7 @@ func (c *conn) handle(data []byte) {
 		return
 	}
 	if r.rate > 0 && !c.allow(r) {
+		c.s.Metrics().LimitExceeded(Name, "route_rate")
 		c.fail(r.key, id, errRateLimited, fmt.Sprintf("route %s allows %g messages per second", r.key, r.rate))
 		return
 	}
