@@ -15,6 +15,8 @@ import (
 	"github.com/wsgate/wsgate/auth"
 	"github.com/wsgate/wsgate/bridge"
 	"github.com/wsgate/wsgate/protocols/jsonws"
+	"github.com/wsgate/wsgate/protocols/mqtt"
+	"github.com/wsgate/wsgate/protocols/stomp"
 )
 
 // config is the whole config file. Every key can be left out.
@@ -39,6 +41,10 @@ type config struct {
 	Gateway bridge.Config `yaml:"gateway"`
 	// JSON configures the raw JSON protocol and its routes.
 	JSON jsonws.Config `yaml:"json"`
+	// MQTT tunes the MQTT 3.1.1/5.0 protocol (subprotocol mqtt, path /mqtt).
+	MQTT mqtt.Config `yaml:"mqtt"`
+	// STOMP configures STOMP over WebSocket (v1x.stomp, /stomp).
+	STOMP stomp.Config `yaml:"stomp"`
 	// Auth configures authentication; without authenticators the gateway
 	// runs in dev mode (everyone admitted, said loudly in the log).
 	Auth auth.Config `yaml:"auth"`
@@ -140,6 +146,11 @@ func (c *config) validate() error {
 	if err := c.JSON.Validate(); err != nil {
 		for _, e := range unjoin(err) {
 			errs = append(errs, fmt.Errorf("json.%w", e))
+		}
+	}
+	if err := c.STOMP.Validate(); err != nil {
+		for _, e := range unjoin(err) {
+			errs = append(errs, fmt.Errorf("stomp.%w", e))
 		}
 	}
 	if err := c.Auth.Validate(); err != nil {

@@ -20,6 +20,8 @@ import (
 	"github.com/wsgate/wsgate/auth"
 	"github.com/wsgate/wsgate/bridge"
 	"github.com/wsgate/wsgate/protocols/jsonws"
+	"github.com/wsgate/wsgate/protocols/mqtt"
+	"github.com/wsgate/wsgate/protocols/stomp"
 )
 
 // load parses flags, environment and the config file, and validates them.
@@ -121,6 +123,10 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	sp, err := stomp.New(c.STOMP, version)
+	if err != nil {
+		return err
+	}
 	authn, err := auth.New(c.Auth, auth.Deps{Requester: bridge.NATSRequester(nc), Logger: log})
 	if err != nil {
 		return err
@@ -137,7 +143,7 @@ func run(args []string) error {
 		NATS:          nc,
 		Authenticator: authn,
 		Logger:        log,
-		Protocols:     []bridge.Protocol{jp},
+		Protocols:     []bridge.Protocol{jp, sp, mqtt.New(c.MQTT)},
 	})
 	if err != nil {
 		return err

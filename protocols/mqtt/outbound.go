@@ -1,0 +1,144 @@
+package mqtt
+
+import (
+	"time"
+
+	"github.com/wsgate/wsgate/bridge"
+	"github.com/wsgate/wsgate/subjects"
+)
+
+// outbound is a connection's QoS 1/2 delivery state: packet ids in flight,
+// bounded by the in-flight window (the client's Receive Maximum), and the
+// messages waiting for a free slot. Guarded by conn.mu.
+type outbound struct {
+	window   int
+	closed   bool // the connection is gone: stream messages go back at once
+	next     uint16
+	inflight map[uint16]*flight
+	queue    []*flight
+}
+
+// flight is one outbound QoS 1/2 message. dm, when set, is the stream
+// message of a persistent session, acknowledged to JetStream once the
+// client has it (PUBACK; PUBREC for QoS 2).
+type flight struct {
+	p    *Packet
+	want byte // PUBACK, PUBREC or PUBCOMP
+	dm   *bridge.DurableMessage
+}
+
+func (o *outbound) init(window int) {
+	o.window = max(window, 1)
+	o.inflight = make(map[uint16]*flight, min(window, 64))
+}
+
+// queueOut sends m at qos now if the window allows, else queues it. Called
+// with c.mu held.
+func (c *conn) queueOut(m *bridge.Message, qos byte, sb *sub, retain bool) {
+	p := c.outPacket(m, subjects.MQTTSubjectToTopic(m.Subject), qos, sb)
+	if p == nil {
+		return
+	}
+	p.Retain = retain
+	c.queueFlight(&flight{p: p})
+}
+
+// queueFlight sends or queues f. Called with c.mu held.
+func (c *conn) queueFlight(f *flight) {
+	o := &c.out
+	if o.closed {
+		if f.dm != nil {
+			_ = f.dm.Nak(redeliverDelay)
+		}
+		return
+	}
+	if len(o.inflight) < o.window && len(o.queue) == 0 {
+		c.sendQoS(f)
+		return
+	}
+	if len(o.queue) >= c.p.cfg.MaxQueued {
+		if f.dm != nil {
+			_ = f.dm.Nak(0) // JetStream keeps it
+			return
+		}
+		c.s.Metrics().LimitExceeded(Name, "mqtt_max_queued")
+		c.goodbye.CompareAndSwap(0, rcQuotaExceeded)
+		c.s.Close(bridge.ClosePolicy, "slow consumer: in-flight window full")
+		return
+	}
+	o.queue = append(o.queue, f)
+}
+
+// sendQoS assigns a free packet id to f and sends it. Called with c.mu held
+// and a free slot in the window.
+func (c *conn) sendQoS(f *flight) {
+	o := &c.out
+	for {
+		o.next++
+		if o.next == 0 {
+			o.next = 1
+		}
+		if _, used := o.inflight[o.next]; !used {
+			break
+		}
+	}
+	f.p.ID = o.next
+	f.want = PUBACK
+	if f.p.QoS == 2 {
+		f.want = PUBREC
+	}
+	o.inflight[f.p.ID] = f
+	c.sendOut(bridge.BinaryFrame(f.p.Encode(nil, c.version)))
+}
+
+// acked records the client's PUBACK, PUBREC or PUBCOMP of id and fills the
+// window from the queue. An unknown id is ignored. refused is a v5 PUBREC
+// with a failure reason, which ends the exchange.
+func (c *conn) acked(id uint16, typ byte, refused bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o := &c.out
+	f, ok := o.inflight[id]
+	if !ok || f.want != typ {
+		return
+	}
+	if f.dm != nil && typ != PUBCOMP {
+		_ = f.dm.Ack()
+		f.dm = nil
+	}
+	if typ == PUBREC && !refused {
+		f.want = PUBCOMP // awaiting PUBCOMP after our PUBREL
+		return
+	}
+	delete(o.inflight, id)
+	for len(o.queue) > 0 && len(o.inflight) < o.window {
+		f := o.queue[0]
+		o.queue[0] = nil
+		o.queue = o.queue[1:]
+		c.sendQoS(f)
+	}
+}
+
+// redeliverDelay is how long a stream message handed back at close waits
+// before JetStream redelivers it, so that it does not go to the closing
+// connection's consumer, which may linger a moment after Stop.
+const redeliverDelay = 250 * time.Millisecond
+
+// nakAll hands every stream message not yet acknowledged back to
+// JetStream, to be redelivered (with DUP) when the session reconnects.
+func (c *conn) nakAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.out.closed = true
+	for _, f := range c.out.inflight {
+		if f.dm != nil {
+			_ = f.dm.Nak(redeliverDelay)
+		}
+	}
+	for _, f := range c.out.queue {
+		if f.dm != nil {
+			_ = f.dm.Nak(redeliverDelay)
+		}
+	}
+	c.out.queue = nil
+}

@@ -1,0 +1,257 @@
+package mqtt
+
+import (
+	"encoding/base64"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/wsgate/wsgate/bridge"
+	"github.com/wsgate/wsgate/subjects"
+)
+
+// NATS headers the MQTT protocol reads and writes, beside the v5 user
+// properties, which map to headers of their own names.
+const (
+	HeaderQoS             = "Mqtt-Qos"              // QoS of a message an MQTT client published (1 or 2; absent: 0)
+	HeaderPayloadFormat   = "Mqtt-Payload-Format"   // "1": the payload is UTF-8
+	HeaderMessageExpiry   = "Mqtt-Message-Expiry"   // seconds
+	HeaderCorrelationData = "Mqtt-Correlation-Data" // base64 (standard, padded)
+	HeaderResponseTopic   = "Mqtt-Response-Topic"   // topic to answer on (outbound only)
+	HeaderTopic           = "Mqtt-Topic"            // topic of a worker push
+	HeaderContentType     = "Content-Type"
+)
+
+// publish handles an inbound PUBLISH (3.3.4): QoS 0 fire-and-forget, QoS 1
+// PUBACK, QoS 2 PUBREC with the packet id kept until PUBREL so a resent
+// PUBLISH is not published twice [MQTT-4.3.3-…].
+func (c *conn) publish(p *Packet) error {
+	topic := p.Topic
+	if c.version == V5 && p.Props.Has&HasTopicAlias != 0 {
+		a := p.Props.TopicAlias
+		if a == 0 || int(a) > c.p.cfg.TopicAliasMaximum {
+			return c.fail("topic_alias", rcTopicAliasInvalid, "topic alias out of range") // [MQTT-3.3.2-8/9]
+		}
+		if topic == "" {
+			if topic = c.aliases[a]; topic == "" {
+				return c.fail("topic_alias", rcProtocolError, "unknown topic alias")
+			}
+		} else {
+			if c.aliases == nil {
+				c.aliases = map[uint16]string{}
+			}
+			c.aliases[a] = topic
+		}
+	}
+	var kv *bridge.KV
+	if p.Retain {
+		if kv = c.p.retained(c.s); kv == nil && c.version == V5 {
+			return c.fail("retain", rcRetainNotSupported, "retained messages are not supported") // Retain Available was 0
+		}
+	}
+	subject, err := subjects.MQTTTopicToSubject(topic)
+	if errors.Is(err, subjects.ErrMQTTWildcard) || topic == "" {
+		return c.fail("topic_name", rcTopicNameInvalid, "invalid topic name") // [MQTT-3.3.2-2]
+	}
+	if err != nil {
+		if c.version != V5 || p.QoS == 0 {
+			return c.fail("topic_name", rcTopicNameInvalid, err.Error())
+		}
+		c.ack(p, rcTopicNameInvalid)
+		return nil
+	}
+	if p.QoS == 2 {
+		if _, dup := c.qos2[p.ID]; dup {
+			c.ack(p, rcSuccess) // already published: only acknowledge
+			return nil
+		}
+		if len(c.qos2) >= c.p.cfg.ReceiveMaximum {
+			return c.fail("receive_maximum", rcReceiveMaxExceeded, "receive maximum exceeded") // [MQTT-3.3.4-9]
+		}
+	}
+	hdr := c.inHeaders(p)
+	if c.version == V5 && p.Props.ResponseTopic != "" {
+		rc := c.request(subject, p, hdr)
+		c.ack(p, rc)
+		return nil
+	}
+	if p.QoS > 0 && c.s.CheckPublish(subject) == nil && c.store(subject, hdr, p.Payload) {
+		hdr = setOne(hdr, HeaderStored, "1")
+	}
+	rc := byte(rcSuccess)
+	if err := c.s.Publish(subject, "", hdr, p.Payload); err != nil {
+		rc = reasonOf(err)
+		c.s.Logger().Debug("publish refused", "topic", topic, "err", err)
+	} else if kv != nil {
+		c.storeRetained(kv, subject, hdr, p.Payload)
+	}
+	c.ack(p, rc)
+	return nil
+}
+
+// ack answers a QoS 1 or 2 PUBLISH. 3.1.1 has no negative acknowledgement:
+// a refused message is acknowledged and dropped, as mosquitto does.
+func (c *conn) ack(p *Packet, rc byte) {
+	switch p.QoS {
+	case 1:
+		c.send(&Packet{Type: PUBACK, ID: p.ID, Reason: rc}, c.version)
+	case 2:
+		if rc < 0x80 {
+			c.qos2[p.ID] = struct{}{}
+		}
+		c.send(&Packet{Type: PUBREC, ID: p.ID, Reason: rc}, c.version)
+	}
+}
+
+// reasonOf maps a Session error to a v5 reason code.
+func reasonOf(err error) byte {
+	switch {
+	case errors.Is(err, bridge.ErrForbidden), errors.Is(err, bridge.ErrReserved):
+		return rcNotAuthorized
+	case errors.Is(err, subjects.ErrInvalidSubject):
+		return rcTopicNameInvalid
+	case errors.Is(err, bridge.ErrLimit):
+		return rcQuotaExceeded
+	}
+	return rcUnspecified
+}
+
+// inHeaders makes the NATS headers of an inbound PUBLISH: its QoS and, for
+// v5, its user properties and message properties.
+func (c *conn) inHeaders(p *Packet) bridge.Header {
+	var h bridge.Header
+	set := func(k, v string) {
+		if h == nil {
+			h = bridge.Header{}
+		}
+		h[k] = append(h[k], v)
+	}
+	if p.QoS > 0 {
+		set(HeaderQoS, strconv.Itoa(int(p.QoS)))
+	}
+	if p.Retain {
+		set(HeaderRetain, "1")
+	}
+	if c.version != V5 {
+		return h
+	}
+	for _, u := range p.Props.User {
+		if userHeader(u.Key) && !strings.ContainsAny(u.Value, "\r\n") {
+			set(u.Key, u.Value)
+		}
+	}
+	pr := &p.Props
+	if pr.ContentType != "" && !strings.ContainsAny(pr.ContentType, "\r\n") {
+		h = setOne(h, HeaderContentType, pr.ContentType)
+	}
+	if pr.Has&HasPayloadFormat != 0 && pr.PayloadFormat == 1 {
+		h = setOne(h, HeaderPayloadFormat, "1")
+	}
+	if pr.Has&HasMessageExpiry != 0 {
+		h = setOne(h, HeaderMessageExpiry, strconv.FormatUint(uint64(pr.MessageExpiry), 10))
+	}
+	if pr.CorrelationData != nil {
+		h = setOne(h, HeaderCorrelationData, base64.StdEncoding.EncodeToString(pr.CorrelationData))
+	}
+	return h
+}
+
+func setOne(h bridge.Header, k, v string) bridge.Header {
+	if h == nil {
+		h = bridge.Header{}
+	}
+	h[k] = []string{v}
+	return h
+}
+
+// userHeader reports whether a v5 user property name may become a NATS
+// header: a valid header name outside the gateway's (Wsgate-), NATS's
+// (Nats-) and this protocol's (Mqtt-) own, and not Content-Type.
+func userHeader(k string) bool {
+	if k == "" || len(k) > 256 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c <= ' ' || c == ':' || c >= 0x7f {
+			return false
+		}
+	}
+	l := strings.ToLower(k)
+	return !strings.HasPrefix(l, "wsgate-") && !strings.HasPrefix(l, "nats-") &&
+		!strings.HasPrefix(l, "mqtt-") && l != "content-type"
+}
+
+// request turns a v5 PUBLISH with a Response Topic into a NATS request; the
+// reply is published to the response topic with the correlation data, for
+// the client's own subscription to pick up. It returns the reason code for
+// the PUBLISH's acknowledgement.
+func (c *conn) request(subject string, p *Packet, hdr bridge.Header) byte {
+	respSubject, err := subjects.MQTTTopicToSubject(p.Props.ResponseTopic)
+	if err != nil {
+		return rcTopicNameInvalid
+	}
+	if err := c.s.CheckPublish(subject); err != nil {
+		return reasonOf(err)
+	}
+	if err := c.s.CheckPublish(respSubject); err != nil {
+		return reasonOf(err)
+	}
+	select {
+	case c.reqs <- struct{}{}:
+	default:
+		c.s.Metrics().LimitExceeded(Name, "mqtt_requests")
+		return rcQuotaExceeded
+	}
+	corr := p.Props.CorrelationData
+	payload := p.Payload
+	// The request carries both properties too, so that an MQTT subscriber
+	// can answer by publishing to the response topic itself.
+	hdr = setOne(hdr, HeaderResponseTopic, p.Props.ResponseTopic)
+	if corr != nil {
+		hdr = setOne(hdr, HeaderCorrelationData, base64.StdEncoding.EncodeToString(corr))
+	}
+	c.wg.Add(1)
+	go func() {
+		defer func() { <-c.reqs; c.wg.Done() }()
+		reply, err := c.s.Request(c.ctx, subject, "", hdr, payload, c.p.cfg.RequestTimeout)
+		if err != nil {
+			c.s.Logger().Debug("mqtt request failed", "subject", subject, "err", err)
+			return
+		}
+		h := bridge.Header{}
+		for k, v := range reply.Header {
+			if userHeader(k) || k == HeaderContentType {
+				h[k] = v
+			}
+		}
+		if corr != nil {
+			h.Set(HeaderCorrelationData, base64.StdEncoding.EncodeToString(corr))
+		}
+		if err := c.s.Publish(respSubject, "", h, reply.Data); err != nil {
+			c.s.Logger().Debug("mqtt response refused", "subject", respSubject, "err", err)
+		}
+	}()
+	return rcSuccess
+}
+
+// publishWill publishes the will message at QoS 0 semantics with its QoS
+// header (OnClose applies the v5 Will Delay Interval). It may run after
+// the connection has gone, with the permissions it had; a will is due when
+// the session ends [MQTT-3.1.3-9].
+func (c *conn) publishWill(w *Will) {
+	subject, err := subjects.MQTTTopicToSubject(w.Topic)
+	if err != nil {
+		return
+	}
+	p := &Packet{Topic: w.Topic, QoS: w.QoS, Retain: w.Retain, Payload: w.Payload, Props: w.Props}
+	hdr := c.inHeaders(p)
+	if err := c.s.Publish(subject, "", hdr, w.Payload); err != nil {
+		c.s.Logger().Debug("will refused", "topic", w.Topic, "err", err)
+		return
+	}
+	if w.Retain {
+		if kv := c.p.retained(c.s); kv != nil {
+			c.storeRetained(kv, subject, hdr, w.Payload)
+		}
+	}
+}

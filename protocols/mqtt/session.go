@@ -1,0 +1,252 @@
+package mqtt
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wsgate/wsgate/bridge"
+	"github.com/wsgate/wsgate/subjects"
+)
+
+// Persistent sessions (Clean Session 0 in 3.1.1, Session Expiry > 0 in 5.0)
+// live in JetStream, never in gateway memory:
+//
+//   - a stream (interest retention) stores what MQTT clients publish at
+//     QoS 1 and 2, on <reserved prefix>.mqtt.msgs.<subject>;
+//   - each QoS 1/2 subscription of a persistent session is a durable
+//     consumer of it, named from the client id and filter, which JetStream
+//     removes after the session expiry (InactiveThreshold);
+//   - the session's subscriptions are a JSON value in a key-value bucket,
+//     keyed by client id.
+//
+// While the client is connected its QoS 1/2 messages come from the
+// consumer (the live subscription skips messages marked Mqtt-Stored), so
+// nothing arrives twice; what it has not acknowledged when it goes is handed
+// back to JetStream and redelivered, with DUP, on reconnect. Messages from
+// NATS publishers are not stored: they reach only connected clients, at QoS 0.
+
+// HeaderStored marks a live message that also went to the session stream.
+const HeaderStored = "Mqtt-Stored"
+
+// sessionState is a persistent session as stored.
+type sessionState struct {
+	Subs []storedSub `json:"subs"`
+}
+
+type storedSub struct {
+	Filter string `json:"f"`
+	QoS    byte   `json:"q"`
+	NL     bool   `json:"nl,omitempty"`
+	RAP    bool   `json:"rap,omitempty"`
+	RH     byte   `json:"rh,omitempty"`
+	ID     uint32 `json:"id,omitempty"`
+}
+
+// persistence is the gateway's handle on the session stream and bucket.
+type persistence struct {
+	js     *bridge.JetStream
+	kv     *bridge.KV
+	stream string
+	prefix string // subject prefix of stored messages, ending in '.'
+}
+
+type persistStore struct {
+	mu    sync.Mutex
+	p     *persistence
+	retry time.Time
+}
+
+// persistence opens the stream and bucket once; nil without JetStream.
+func (p *Protocol) persistence(s *bridge.Session) *persistence {
+	ps := &p.persist
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.p != nil || time.Now().Before(ps.retry) {
+		return ps.p
+	}
+	js := s.JetStream()
+	if js == nil {
+		ps.retry = time.Now().Add(10 * time.Second)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	prefix := s.ReservedPrefix() + ".mqtt.msgs."
+	err := js.EnsureStream(ctx, bridge.StreamConfig{
+		Name: p.cfg.SessionStream, Subjects: []string{prefix + ">"},
+		Retention: "interest", MaxAge: p.cfg.MaxSessionExpiry,
+	})
+	var kv *bridge.KV
+	if err == nil {
+		kv, err = js.KV(ctx, p.cfg.SessionsBucket, bridge.KVConfig{TTL: p.cfg.MaxSessionExpiry})
+	}
+	if err != nil {
+		s.Logger().Warn("mqtt persistent sessions unavailable", "err", err)
+		ps.retry = time.Now().Add(10 * time.Second)
+		return nil
+	}
+	ps.p = &persistence{js: js, kv: kv, stream: p.cfg.SessionStream, prefix: prefix}
+	return ps.p
+}
+
+// consumerName names the durable consumer of a session's subscription.
+func consumerName(clientID, filter string) string {
+	h := sha256.Sum256([]byte(clientID + "\x00" + filter))
+	return "mqtt_" + hex.EncodeToString(h[:16])
+}
+
+func (ps *persistence) load(ctx context.Context, key string) (*sessionState, bool) {
+	v, _, err := ps.kv.Get(ctx, key)
+	if err != nil {
+		return nil, false
+	}
+	var st sessionState
+	if json.Unmarshal(v, &st) != nil {
+		return nil, false
+	}
+	return &st, true
+}
+
+// drop deletes a stored session and its consumers [MQTT-3.1.2-6].
+func (ps *persistence) drop(ctx context.Context, key, clientID string, st *sessionState) {
+	for _, s := range st.Subs {
+		if err := ps.js.DeleteConsumer(ctx, ps.stream, consumerName(clientID, s.Filter)); err != nil && !errors.Is(err, bridge.ErrNotFound) {
+			continue
+		}
+	}
+	_ = ps.kv.Delete(ctx, key)
+}
+
+// saveSession stores the connection's subscriptions.
+func (c *conn) saveSession() {
+	if c.persist == nil {
+		return
+	}
+	st := sessionState{}
+	for _, sb := range c.subs {
+		st.Subs = append(st.Subs, storedSub{Filter: sb.filter, QoS: sb.opts.QoS, NL: sb.opts.NoLocal,
+			RAP: sb.opts.RetainAsPublished, RH: sb.opts.RetainHandling, ID: sb.id})
+	}
+	b, _ := json.Marshal(st)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if _, err := c.persist.kv.Put(ctx, c.clientKey, b); err != nil {
+		c.s.Logger().Warn("mqtt session save failed", "err", err)
+	}
+}
+
+// openSession settles the session at CONNECT: a clean start drops a stored
+// one; otherwise a stored one is resumed. It returns the subscriptions to
+// restore (after CONNACK) and whether a session was present.
+func (c *conn) openSession(persistent, cleanStart bool) ([]storedSub, bool) {
+	ps := c.p.persistence(c.s)
+	if ps == nil {
+		return nil, false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, found := ps.load(ctx, c.clientKey)
+	if found && (cleanStart || !persistent) {
+		ps.drop(ctx, c.clientKey, c.clientID, st)
+		found = false
+	}
+	if persistent {
+		c.persist = ps
+	}
+	if !found || !persistent {
+		return nil, false
+	}
+	return st.Subs, true
+}
+
+// restore resubscribes a resumed session's subscriptions.
+func (c *conn) restore(subs []storedSub) {
+	for _, s := range subs {
+		c.subscribeOne(Filter{Filter: s.Filter, QoS: s.QoS, NoLocal: s.NL, RetainAsPublished: s.RAP, RetainHandling: 2}, s.ID)
+	}
+	c.pendingRetained = c.pendingRetained[:0] // no retained messages on resume
+}
+
+// consume starts the durable consumer of a persistent QoS 1/2 subscription.
+func (c *conn) consume(sb *sub, patterns []string) {
+	ps := c.persist
+	filters := make([]string, len(patterns))
+	for i, pt := range patterns {
+		filters[i] = ps.prefix + pt
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cons, err := ps.js.Consume(ctx, bridge.ConsumerConfig{
+		Stream: ps.stream, Durable: consumerName(c.clientID, sb.filter), FilterSubjects: filters,
+		DeliverPolicy: "new", MaxAckPending: c.out.window, InactiveThreshold: c.expiry,
+	}, sb.deliverDurable)
+	if err != nil {
+		c.s.Logger().Warn("mqtt durable subscription failed: delivering live only", "filter", sb.filter, "err", err)
+		return
+	}
+	sb.cons = cons
+}
+
+// deliverDurable sends one stored message to the client, checked against
+// the principal [MQTT-…; ACL on replay].
+func (sb *sub) deliverDurable(dm *bridge.DurableMessage) {
+	c := sb.c
+	subject := strings.TrimPrefix(dm.Subject, c.persist.prefix)
+	if !c.s.MayReceive(subject) {
+		_ = dm.Term()
+		return
+	}
+	if sb.opts.NoLocal && dm.Header.Get(bridge.HeaderConnectionID) == c.s.ID() {
+		_ = dm.Ack()
+		return
+	}
+	m := &bridge.Message{Subject: subject, Header: dm.Header, Data: dm.Data}
+	qos := max(min(sb.opts.QoS, msgQoS(m)), 1)
+	p := c.outPacket(m, subjects.MQTTSubjectToTopic(subject), qos, sb)
+	if p == nil {
+		_ = dm.Term()
+		return
+	}
+	p.Dup = dm.Delivered > 1 // [MQTT-3.3.1-1]
+	p.Retain = c.version == V5 && sb.opts.RetainAsPublished && m.Header.Get(HeaderRetain) == "1"
+	c.mu.Lock()
+	c.queueFlight(&flight{p: p, dm: dm})
+	c.mu.Unlock()
+}
+
+// store puts a QoS 1/2 PUBLISH into the session stream, with the
+// publisher's connection id for No Local. It reports whether it did.
+func (c *conn) store(subject string, hdr bridge.Header, data []byte) bool {
+	ps := c.p.persistence(c.s)
+	if ps == nil {
+		return false
+	}
+	h := bridge.Header{bridge.HeaderConnectionID: {c.s.ID()}}
+	for k, v := range hdr {
+		h[k] = v
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if _, err := ps.js.Publish(ctx, ps.prefix+subject, h, data); err != nil {
+		c.s.Logger().Warn("mqtt store failed: delivering live only", "subject", subject, "err", err)
+		return false
+	}
+	return true
+}
+
+// closeSession stops the consumers of a persistent session and hands back
+// what the client has not acknowledged.
+func (c *conn) closeSession() {
+	c.nakAll()
+	for _, sb := range c.subs {
+		if sb.cons != nil {
+			sb.cons.Stop()
+		}
+	}
+}

@@ -1,0 +1,107 @@
+package mqtt
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/wsgate/wsgate/bridge"
+)
+
+// Session takeover across gateways [MQTT-3.1.4-3]: every connection with
+// a client id of its own writes its connection id under that client id in a
+// JetStream key-value bucket, and each gateway watches the bucket: a newer
+// value for a client id one of its connections holds closes that
+// connection with reason 0x8E. Within one gateway the takeover map closes
+// the old connection at once. Ids the gateway assigns are unique and are
+// not written.
+
+type takeoverStore struct {
+	mu    sync.Mutex
+	kv    *bridge.KV
+	retry time.Time
+}
+
+// clientsKV opens the bucket and starts the watch, once.
+func (p *Protocol) clientsKV(s *bridge.Session) *bridge.KV {
+	t := &p.takeovers
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.kv != nil || time.Now().Before(t.retry) {
+		return t.kv
+	}
+	js := s.JetStream()
+	if js == nil {
+		t.retry = time.Now().Add(10 * time.Second)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	kv, err := js.KV(ctx, p.cfg.ClientsBucket, bridge.KVConfig{TTL: 24 * time.Hour})
+	if err == nil {
+		// The watch lives as long as the process: one per gateway.
+		_, err = kv.Watch(context.Background(), ">", p.remoteTakeover)
+	}
+	if err != nil {
+		s.Logger().Warn("mqtt takeover across gateways unavailable", "bucket", p.cfg.ClientsBucket, "err", err)
+		t.retry = time.Now().Add(10 * time.Second)
+		return nil
+	}
+	t.kv = kv
+	return kv
+}
+
+// remoteTakeover closes the local connection of a client id another
+// connection has claimed since.
+func (p *Protocol) remoteTakeover(e bridge.KVEntry) {
+	if e.Deleted {
+		return
+	}
+	p.mu.Lock()
+	c := p.clients[e.Key]
+	p.mu.Unlock()
+	if c == nil {
+		return
+	}
+	rev := c.claimRev.Load()
+	if rev == 0 || e.Revision <= rev || string(e.Value) == c.s.ID() {
+		return
+	}
+	c.close(rcSessionTakenOver, bridge.ClosePolicy, "session taken over")
+}
+
+// claim records the connection as the holder of its client id.
+func (c *conn) claim() {
+	kv := c.p.clientsKV(c.s)
+	if kv == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	rev, err := kv.Put(ctx, c.clientKey, []byte(c.s.ID()))
+	if err != nil {
+		c.s.Logger().Warn("mqtt client id claim failed", "err", err)
+		return
+	}
+	c.claimRev.Store(rev)
+	// A claim that landed between ours and the watch seeing it.
+	if v, r, err := kv.Get(ctx, c.clientKey); err == nil && r > rev && string(v) != c.s.ID() {
+		c.close(rcSessionTakenOver, bridge.ClosePolicy, "session taken over")
+	}
+}
+
+// release forgets the claim if it is still this connection's.
+func (c *conn) release() {
+	if c.claimRev.Load() == 0 {
+		return
+	}
+	kv := c.p.clientsKV(c.s)
+	if kv == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if v, _, err := kv.Get(ctx, c.clientKey); err == nil && string(v) == c.s.ID() {
+		_ = kv.Delete(ctx, c.clientKey)
+	}
+}
