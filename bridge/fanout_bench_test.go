@@ -56,7 +56,7 @@ func benchFanOut(b *testing.B, n int) {
 		members[i] = &Subscription{s: s, pattern: hs.key.pattern, hs: hs, deliver: func(d *Delivery) {
 			f, err := d.Frame(benchFrameKey, encode)
 			if err == nil {
-				err = s.Send(f)
+				err = d.Send(s, f)
 			}
 			if err != nil {
 				sendErrs++ // fanOut runs on this goroutine only
@@ -68,8 +68,15 @@ func benchFanOut(b *testing.B, n int) {
 
 	b.ReportAllocs()
 	b.ResetTimer()
+	var kick []*Session
 	for range b.N {
-		h.fanOut(hs, msg)
+		// As the dispatcher does, with one message per batch.
+		h.fanOut(hs, msg, &kick)
+		for i, s := range kick {
+			go s.writeLoop()
+			kick[i] = nil
+		}
+		kick = kick[:0]
 	}
 	// Until every writer has written everything.
 	for _, s := range sessions {

@@ -134,20 +134,43 @@ func (h *hub) size() int {
 }
 
 // dispatch fans out the messages of one channel until it is closed.
+// Writers are woken after a batch of at most dispatchBatch messages, or when
+// the channel is empty, whichever comes first.
 func (h *hub) dispatch(ch chan *nats.Msg) {
 	defer h.wg.Done()
+	var kick []*Session
 	for m := range ch {
-		h.mu.RLock()
-		hs := h.byNATS[m.Sub]
-		h.mu.RUnlock()
-		if hs == nil {
-			continue
+		h.one(m, &kick)
+		for n := 1; n < dispatchBatch && len(ch) > 0; n++ {
+			m, ok := <-ch
+			if !ok {
+				break
+			}
+			h.one(m, &kick)
 		}
-		h.fanOut(hs, m)
+		for i, s := range kick {
+			go s.writeLoop()
+			kick[i] = nil
+		}
+		kick = kick[:0]
 	}
 }
 
-func (h *hub) fanOut(hs *hubSub, m *nats.Msg) {
+// dispatchBatch bounds how many messages are queued before writers wake.
+const dispatchBatch = 64
+
+func (h *hub) one(m *nats.Msg, kick *[]*Session) {
+	h.mu.RLock()
+	hs := h.byNATS[m.Sub]
+	h.mu.RUnlock()
+	if hs != nil {
+		h.fanOut(hs, m, kick)
+	}
+}
+
+// fanOut hands m to the subscription's members; kick, if not nil, collects
+// writers to wake.
+func (h *hub) fanOut(hs *hubSub, m *nats.Msg, kick *[]*Session) {
 	if hs.filter && subjects.IsReserved(m.Subject, h.prefix) {
 		h.filtered.Add(1)
 		return
@@ -156,7 +179,7 @@ func (h *hub) fanOut(hs *hubSub, m *nats.Msg) {
 	if len(members) == 0 {
 		return
 	}
-	d := &Delivery{Msg: &Message{Subject: m.Subject, Reply: m.Reply, Header: Header(m.Header), Data: m.Data}}
+	d := &Delivery{Msg: &Message{Subject: m.Subject, Reply: m.Reply, Header: Header(m.Header), Data: m.Data}, kick: kick}
 	if hs.key.queue != "" {
 		// NATS gave this process the message for the group: one local
 		// member takes it.

@@ -57,6 +57,22 @@ type Delivery struct {
 	Msg *Message
 
 	cache []cachedFrame
+	kick  *[]*Session // writers to start once the dispatcher's batch is queued
+}
+
+// Send queues f to s as part of this delivery. Unlike Session.Send, it does
+// not wake s's writer at once: the hub wakes every writer after it has
+// queued a whole batch of messages, so under load each writer finds several
+// frames for one system call, and at low load nothing waits.
+func (d *Delivery) Send(s *Session, f *Frame) error {
+	if d.kick == nil {
+		return s.Send(f)
+	}
+	start, err := s.enqueueLater(f)
+	if start {
+		*d.kick = append(*d.kick, s)
+	}
+	return err
 }
 
 type cachedFrame struct {
@@ -76,6 +92,12 @@ func (d *Delivery) Frame(key any, encode func(*Message) (*Frame, error)) (*Frame
 		}
 	}
 	f, err := encode(d.Msg)
-	d.cache = append(d.cache, cachedFrame{key: key, f: f, err: err})
+	if len(d.cache) < maxCachedFrames {
+		d.cache = append(d.cache, cachedFrame{key: key, f: f, err: err})
+	}
 	return f, err
 }
+
+// maxCachedFrames bounds the encodings a Delivery remembers, so that
+// per-subscription keys that never repeat cost a short scan, not a long one.
+const maxCachedFrames = 16

@@ -25,27 +25,35 @@ var buffersPool = sync.Pool{New: func() any { return new(net.Buffers) }}
 // enqueue queues f, starting the writer if it is idle. A full queue makes the
 // connection a slow consumer.
 func (s *Session) enqueue(f *Frame) error {
+	start, err := s.enqueueLater(f)
+	if start {
+		go s.writeLoop()
+	}
+	return err
+}
+
+// enqueueLater queues f; start reports that the writer was idle and the
+// caller must start it (go s.writeLoop()), now or once it has queued to
+// every other session it serves.
+func (s *Session) enqueueLater(f *Frame) (start bool, err error) {
 	w := &s.w
 	w.mu.Lock()
 	if w.closing || w.stopped {
 		w.mu.Unlock()
-		return ErrClosed
+		return false, ErrClosed
 	}
 	if w.queued+f.Len() > s.gw.cfg.MaxQueuedBytes {
 		w.mu.Unlock()
 		s.gw.metrics.slowConsumers.WithLabelValues(s.proto.Name()).Inc()
 		s.closeSlow()
-		return ErrSlowConsumer
+		return false, ErrSlowConsumer
 	}
 	w.queue = append(w.queue, f)
 	w.queued += f.Len()
-	start := !w.running
+	start = !w.running
 	w.running = true
 	w.mu.Unlock()
-	if start {
-		go s.writeLoop()
-	}
-	return nil
+	return start, nil
 }
 
 // enqueueClose queues the close frame; nothing is queued after it. When drop

@@ -34,6 +34,7 @@ type Options struct {
 	// An already running gateway to measure instead of starting one.
 	URL     string
 	NATSURL string
+	Kind    string // client protocol of the external gateway
 	PID     int
 	Hold    time.Duration // keep the idle connections open this long (for profiling)
 }
@@ -43,7 +44,7 @@ func Run(args []string) error {
 	o := Options{Out: os.Stdout}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	scen := fs.String("scenarios", "fanout,idle,connect", "comma-separated: fanout, idle, connect")
-	targets := fs.String("targets", "wsgate,nats-server", "servers to measure side by side: wsgate, nats-server")
+	targets := fs.String("targets", "wsgate,nats-server", "servers to measure side by side: wsgate (JSON), wsgate-stomp (STOMP), nats-server")
 	fs.IntVar(&o.Subscribers, "subscribers", 1000, "fan-out subscribers on one subject")
 	fs.IntVar(&o.Size, "size", 64, "payload bytes (at least 34)")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "fan-out measuring time")
@@ -54,6 +55,7 @@ func Run(args []string) error {
 	fs.IntVar(&o.Connects, "connects", 5000, "connections to open in the connect scenario")
 	fs.IntVar(&o.Concurrency, "concurrency", 64, "connections dialled at once")
 	fs.StringVar(&o.URL, "url", "", "measure the running gateway at this ws:// `URL` (target \"external\")")
+	fs.StringVar(&o.Kind, "kind", "json", "client protocol for --url: json, stomp or nats")
 	fs.StringVar(&o.NATSURL, "nats", "", "NATS `URL` of the external gateway")
 	fs.IntVar(&o.PID, "pid", 0, "process id of the external gateway, for its CPU and memory")
 	fs.DurationVar(&o.Hold, "hold", 0, "hold idle connections open this long before closing (for profiling)")
@@ -107,10 +109,19 @@ func (o *Options) runOne(scenario, targetName string) (result, error) {
 		}
 		defer os.RemoveAll(dir)
 		t, err = startWsgate(dir, nil)
+	case "wsgate-stomp":
+		dir, derr := os.MkdirTemp("", "wsgate-bench")
+		if derr != nil {
+			return result{}, derr
+		}
+		defer os.RemoveAll(dir)
+		if t, err = startWsgate(dir, nil); err == nil {
+			t.name, t.kind, t.wsURL = "wsgate-stomp", "stomp", t.wsURL+"stomp"
+		}
 	case "nats-server":
 		t, err = startNATSReference()
 	case "external":
-		t = &target{name: "external", kind: "json", wsURL: o.URL, natsURL: o.NATSURL, pid: o.PID}
+		t = &target{name: "external", kind: o.Kind, wsURL: o.URL, natsURL: o.NATSURL, pid: o.PID}
 	default:
 		return result{}, fmt.Errorf("unknown target %q", targetName)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -30,18 +31,47 @@ type conn struct {
 // dial opens a connection and, for NATS, completes the protocol handshake
 // (INFO, CONNECT, PING/PONG), so a connection counts once it is usable.
 func dial(ctx context.Context, t *target) (*conn, error) {
-	ws, _, err := dialer.DialContext(ctx, t.wsURL, nil)
+	var hdr http.Header
+	if t.kind == "stomp" {
+		hdr = http.Header{"Sec-Websocket-Protocol": {"v12.stomp"}}
+	}
+	ws, _, err := dialer.DialContext(ctx, t.wsURL, hdr)
 	if err != nil {
 		return nil, err
 	}
 	c := &conn{kind: t.kind, ws: ws}
-	if t.kind == "nats" {
-		if err := c.natsHandshake(); err != nil {
-			ws.Close()
-			return nil, err
-		}
+	switch t.kind {
+	case "nats":
+		err = c.natsHandshake()
+	case "stomp":
+		err = c.stompExchange("CONNECT\naccept-version:1.2\nhost:wsgate\nheart-beat:0,0\n\n\x00", "CONNECTED")
+	}
+	if err != nil {
+		ws.Close()
+		return nil, err
 	}
 	return c, nil
+}
+
+// stompExchange sends a frame and reads until a frame with the command want.
+func (c *conn) stompExchange(frame, want string) error {
+	if err := c.ws.WriteMessage(websocket.TextMessage, []byte(frame)); err != nil {
+		return err
+	}
+	_ = c.ws.SetReadDeadline(time.Now().Add(30 * time.Second))
+	defer c.ws.SetReadDeadline(time.Time{})
+	for {
+		_, b, err := c.ws.ReadMessage()
+		if err != nil {
+			return err
+		}
+		if bytes.HasPrefix(b, []byte(want+"\n")) {
+			return nil
+		}
+		if bytes.HasPrefix(b, []byte("ERROR\n")) {
+			return fmt.Errorf("stomp: %s", b)
+		}
+	}
 }
 
 func (c *conn) close() { _ = c.ws.Close() }
@@ -77,11 +107,14 @@ func (c *conn) natsUntil(want string) error {
 
 // subscribe subscribes to subject and waits until the server confirms.
 func (c *conn) subscribe(subject string) error {
-	if c.kind == "nats" {
+	switch c.kind {
+	case "nats":
 		if err := c.ws.WriteMessage(websocket.BinaryMessage, []byte("SUB "+subject+" 1\r\nPING\r\n")); err != nil {
 			return err
 		}
 		return c.natsUntil("PONG")
+	case "stomp":
+		return c.stompExchange("SUBSCRIBE\nid:0\ndestination:/topic/"+subject+"\nack:auto\nreceipt:s\n\n\x00", "RECEIPT")
 	}
 	if err := c.ws.WriteMessage(websocket.TextMessage, []byte(`{"action":"subscribe","subject":"`+subject+`"}`)); err != nil {
 		return err
@@ -105,6 +138,26 @@ func (c *conn) readPayloads(onPayload func([]byte)) error {
 		for {
 			if err := c.natsParse(onPayload, nil); err != nil {
 				return err
+			}
+		}
+	}
+	if c.kind == "stomp" {
+		// MESSAGE frames: the body follows the blank line after the headers.
+		for {
+			_, b, err := c.ws.ReadMessage()
+			if err != nil {
+				return err
+			}
+			for len(b) > 0 {
+				end := bytes.IndexByte(b, 0)
+				if end < 0 {
+					break
+				}
+				f := b[:end]
+				b = bytes.TrimLeft(b[end+1:], "\r\n")
+				if i := bytes.Index(f, []byte("\n\n")); i >= 0 && bytes.HasPrefix(f, []byte("MESSAGE\n")) {
+					onPayload(f[i+2:])
+				}
 			}
 		}
 	}

@@ -61,10 +61,12 @@ func procRSS(pid int) (int64, error) {
 // for other servers.
 func goMemory(t *target) map[string]float64 {
 	out := map[string]float64{}
-	if t.kind != "json" {
+	if !strings.HasPrefix(t.name, "wsgate") {
 		return out
 	}
-	resp, err := http.Get("http" + strings.TrimSuffix(strings.TrimPrefix(t.wsURL, "ws"), "/") + "/metrics")
+	base := strings.TrimPrefix(t.wsURL, "ws")
+	base = base[:strings.Index(base[len("://"):], "/")+len("://")]
+	resp, err := http.Get("http" + base + "/metrics")
 	if err != nil {
 		return out
 	}

@@ -253,7 +253,7 @@ func (c *conn) subscribe(r *route, b *body, id json.RawMessage) {
 		s := c.s
 		sub, err := s.Subscribe(k.subject, k.queue, func(d *bridge.Delivery) {
 			if f, err := d.Frame(key, encode); err == nil {
-				_ = s.Send(f)
+				_ = d.Send(s, f)
 			}
 		})
 		if err != nil {

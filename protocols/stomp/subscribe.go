@@ -2,6 +2,7 @@ package stomp
 
 import (
 	"fmt"
+	"time"
 	"unicode/utf8"
 
 	"github.com/wsgate/wsgate/bridge"
@@ -171,7 +172,25 @@ func (c *conn) deliver(sub *subscription, d *bridge.Delivery, v Version, withAck
 	if err != nil {
 		return
 	}
-	_ = c.sendFrame(messageFrame(sub.id, sub.dst.name(d.Msg.Subject), v, tail))
+	// Subscribers that share a subscription id (STOMP.js numbers them
+	// sub-0, sub-1, ... in every client) share the whole frame too.
+	f, err := d.Frame(headKey{sub.id, sub.dst.kind, v, withAck}, func(m *bridge.Message) (*bridge.Frame, error) {
+		return messageFrame(sub.id, sub.dst.name(m.Subject), v, tail), nil
+	})
+	if err != nil {
+		return
+	}
+	c.lastSent.Store(time.Now().UnixNano())
+	_ = d.Send(c.s, f)
+}
+
+// headKey names a whole MESSAGE frame in Delivery.Frame: everything in it
+// but the message comes from these.
+type headKey struct {
+	subID string
+	kind  destKind
+	v     Version
+	ack   bool
 }
 
 // tailKey names the shared encoding of a MESSAGE in Delivery.Frame.
