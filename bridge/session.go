@@ -466,3 +466,11 @@ func (sub *Subscription) Unsubscribe() {
 
 // Metrics lets the protocol adapter record its own events.
 func (s *Session) Metrics() Metrics { return Metrics{s.gw.metrics} }
+
+// FlushSubscriptions waits until NATS has processed every subscription made
+// so far, so that a protocol's subscribe acknowledgement (JSON subscribed,
+// a STOMP RECEIPT, an MQTT SUBACK) promises delivery of what is published
+// after it, from any connection.
+func (s *Session) FlushSubscriptions(ctx context.Context) error {
+	return s.gw.nc.FlushWithContext(ctx)
+}

@@ -24,11 +24,8 @@ func TestChatExampleInChromium(t *testing.T) {
 	if _, err := os.Stat(chromium); err != nil {
 		t.Skipf("no Chromium at %s (.ci/run installs Debian's chromium)", chromium)
 	}
-	requireNodeModules(t, "playwright-core")
-	web, _ := filepath.Abs("../examples/chat/web")
-	if _, err := os.Stat(filepath.Join(web, "node_modules", "@stomp", "stompjs")); err != nil {
-		t.Fatalf("examples/chat/web has no node_modules: run npm ci --prefix examples/chat/web (.ci/run does)")
-	}
+	node, js := nodeModules(t, "js", "playwright-core")
+	_, web := nodeModules(t, "../examples/chat/web", "@stomp/stompjs")
 	g := startGateway(t, gwOpts{Config: "gateway:\n  static_dir: " + web + "\n"})
 
 	bin := filepath.Join(t.TempDir(), "chat-worker")
@@ -53,8 +50,8 @@ func TestChatExampleInChromium(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "chat.browser.mjs")
-	cmd.Dir = "js"
+	cmd := exec.CommandContext(ctx, node, "chat.browser.mjs")
+	cmd.Dir = js
 	cmd.Env = append(os.Environ(), "CHAT_URL="+g.HTTP("/"), "CHROMIUM="+chromium, "SCREENSHOT="+os.Getenv("CHAT_SCREENSHOT"))
 	cmd.Stderr = os.Stderr
 	out, _ := cmd.StdoutPipe()
@@ -93,19 +90,5 @@ func TestChatExampleInChromium(t *testing.T) {
 	}
 	if err := cmd.Wait(); err != nil || !strings.Contains(rest, "OK") {
 		t.Fatalf("browser script: %v, output %q", err, rest)
-	}
-}
-
-// requireNodeModules checks e2e/js has its npm packages (npm ci --prefix
-// e2e/js, which .ci/run does).
-func requireNodeModules(t *testing.T, pkgs ...string) {
-	t.Helper()
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node is not installed")
-	}
-	for _, p := range pkgs {
-		if _, err := os.Stat(filepath.Join("js", "node_modules", p)); err != nil {
-			t.Fatalf("e2e/js/node_modules/%s is missing: run npm ci --prefix e2e/js", p)
-		}
 	}
 }

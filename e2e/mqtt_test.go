@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -640,7 +639,7 @@ func TestMQTT(t *testing.T) {
 }
 
 func TestMQTTAuth(t *testing.T) {
-	key := newSecret(t)
+	key, key2 := newSecret(t), newSecret(t)
 	g := startGateway(t, gwOpts{Config: `
 auth:
   authenticators:
@@ -652,6 +651,8 @@ auth:
             permissions:
               publish: {allow: ["dev.{principal}.>"]}
               subscribe: {allow: ["cmd.{principal}.>"]}
+          - id: dev-2
+            hash: "` + keyHash(key2) + `"
 `})
 	nc := natsConn(t, g.NATSURL)
 	for _, tc := range []struct {
@@ -683,6 +684,29 @@ auth:
 			}
 		})
 	}
+
+	t.Run("client ids are scoped by principal", func(t *testing.T) {
+		as := func(user, pass string) *paho.Connect {
+			return &paho.Connect{ClientID: "same", CleanStart: true, KeepAlive: 30,
+				Username: user, UsernameFlag: true, Password: []byte(pass), PasswordFlag: true}
+		}
+		first := connectV5(t, g, as("dev-1", key))
+		connectV5(t, g, as("dev-2", key2))
+		select {
+		case d := <-first.gone:
+			t.Fatalf("another principal took the client id over: 0x%02x", d.ReasonCode)
+		case <-time.After(300 * time.Millisecond):
+		}
+		connectV5(t, g, as("dev-1", key))
+		select {
+		case d := <-first.gone:
+			if d.ReasonCode != 0x8E {
+				t.Fatalf("DISCONNECT 0x%02x", d.ReasonCode)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("not taken over by the same principal")
+		}
+	})
 
 	t.Run("permissions", func(t *testing.T) {
 		sub := workerSub(t, nc, ">")
@@ -716,25 +740,7 @@ auth:
 
 // TestMQTTNode runs the mqtt.js tests in e2e/js against a gateway.
 func TestMQTTNode(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node is not on PATH")
-	}
-	dir, err := filepath.Abs("js")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "mqtt")); err != nil {
-		npm, lerr := exec.LookPath("npm")
-		if lerr != nil {
-			t.Fatalf("e2e/js/node_modules is missing and npm is not on PATH: run npm ci --prefix e2e/js")
-		}
-		cmd := exec.Command(npm, "ci", "--no-audit", "--no-fund")
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci in e2e/js: %v\n%s", err, out)
-		}
-	}
+	node, dir := nodeModules(t, "js", "mqtt")
 	g := startGateway(t, gwOpts{})
 	nc := natsConn(t, g.NATSURL)
 	echo, err := nc.Subscribe("js.mqtt.echo", func(m *nats.Msg) { _ = m.Respond(append([]byte("echo:"), m.Data...)) })

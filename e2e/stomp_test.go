@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -1041,25 +1040,7 @@ stomp:
 
 // TestSTOMPNode runs the @stomp/stompjs tests in e2e/js against a gateway.
 func TestSTOMPNode(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node is not on PATH")
-	}
-	dir, err := filepath.Abs("js")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@stomp", "stompjs")); err != nil {
-		npm, lerr := exec.LookPath("npm")
-		if lerr != nil {
-			t.Fatalf("e2e/js/node_modules is missing and npm is not on PATH: run npm ci --prefix e2e/js")
-		}
-		cmd := exec.Command(npm, "ci", "--no-audit", "--no-fund")
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci in e2e/js: %v\n%s", err, out)
-		}
-	}
+	node, dir := nodeModules(t, "js", "@stomp/stompjs")
 	g := startGateway(t, gwOpts{})
 	nc := natsConn(t, g.NATSURL)
 	w, err := nc.Subscribe("js.echo", func(m *nats.Msg) { _ = m.Respond(append([]byte("echo:"), m.Data...)) })

@@ -268,6 +268,12 @@ func (c *conn) subscribe(r *route, b *body, id json.RawMessage) {
 		}
 		c.mu.Unlock()
 	}
+	if !dup {
+		// Promise what "subscribed" says: NATS has the subscription.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = c.s.FlushSubscriptions(ctx)
+		cancel()
+	}
 	env := Envelope{Type: "subscribed", Route: r.key, ID: id, Subject: subj}
 	_ = c.s.Send(env.frame())
 }

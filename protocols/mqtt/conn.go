@@ -27,7 +27,7 @@ type conn struct {
 	// Set by CONNECT, read-only afterwards.
 	version   byte // 0 until CONNECT
 	clientID  string
-	clientKey string // kvToken(clientID): key in the takeover map and bucket
+	clientKey string // clientKey(principal, clientID): key of takeover and session state
 	keepAlive time.Duration
 	maxOut    int // the client's Maximum Packet Size; 0: none
 	will      *Will
@@ -251,7 +251,7 @@ func (c *conn) connect(p *Packet) error {
 		return refuse(v3Unavailable, rcServerUnavailable, "auth_error", "authentication unavailable")
 	}
 
-	c.version, c.clientID, c.clientKey, c.will = v, id, kvToken(id), cp.Will
+	c.version, c.clientID, c.clientKey, c.will = v, id, clientKey(c.s.Principal().ID, id), cp.Will
 	ka := time.Duration(cp.KeepAlive) * time.Second
 	serverKA := false
 	if max := c.p.cfg.MaxKeepAlive; max > 0 && v == V5 && (ka == 0 || ka > max) {
@@ -414,4 +414,15 @@ func (c *conn) Push(m *bridge.Message) {
 		return
 	}
 	c.sendOut(bridge.BinaryFrame(p.Encode(nil, c.version)))
+}
+
+// clientKey is the key of a client id in the takeover map and the session
+// buckets: scoped by principal, so that one principal can neither take over
+// nor resume another's session by using its client id. (In dev mode there
+// is no principal: client ids are global, as in MQTT.)
+func clientKey(principal, clientID string) string {
+	if principal == "" {
+		return kvToken(clientID)
+	}
+	return kvToken(principal + "\x00" + clientID)
 }

@@ -26,3 +26,26 @@ func TestKVKey(t *testing.T) {
 		t.Error("a token starting with '=' must be encoded")
 	}
 }
+
+func TestClientKeyScopedByPrincipal(t *testing.T) {
+	if clientKey("alice", "x") == clientKey("bob", "x") {
+		t.Fatal("two principals share a client key")
+	}
+	if clientKey("", "x") != "x" {
+		t.Fatal("dev-mode key changed")
+	}
+	if !kvKeyChars.MatchString(clientKey("alice", "id with spaces/ü")) {
+		t.Fatal("client key is not a KV key")
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	c := Config{}.withDefaults()
+	if c.MaxPacketSize != 1<<20 || c.ReceiveMaximum != 64 || c.MaxInflight != 64 || c.TopicAliasMaximum != 16 ||
+		c.RetainedBucket == "" || c.ClientsBucket == "" || c.SessionsBucket == "" || c.SessionStream == "" || c.MaxSessionExpiry == 0 {
+		t.Fatalf("defaults %+v", c)
+	}
+	if c := (Config{ReceiveMaximum: 1 << 20}).withDefaults(); c.ReceiveMaximum != 65535 {
+		t.Fatalf("receive maximum not capped: %d", c.ReceiveMaximum)
+	}
+}

@@ -96,8 +96,8 @@ func (p *Protocol) persistence(s *bridge.Session) *persistence {
 }
 
 // consumerName names the durable consumer of a session's subscription.
-func consumerName(clientID, filter string) string {
-	h := sha256.Sum256([]byte(clientID + "\x00" + filter))
+func consumerName(clientKey, filter string) string {
+	h := sha256.Sum256([]byte(clientKey + "\x00" + filter))
 	return "mqtt_" + hex.EncodeToString(h[:16])
 }
 
@@ -114,9 +114,9 @@ func (ps *persistence) load(ctx context.Context, key string) (*sessionState, boo
 }
 
 // drop deletes a stored session and its consumers [MQTT-3.1.2-6].
-func (ps *persistence) drop(ctx context.Context, key, clientID string, st *sessionState) {
+func (ps *persistence) drop(ctx context.Context, key string, st *sessionState) {
 	for _, s := range st.Subs {
-		if err := ps.js.DeleteConsumer(ctx, ps.stream, consumerName(clientID, s.Filter)); err != nil && !errors.Is(err, bridge.ErrNotFound) {
+		if err := ps.js.DeleteConsumer(ctx, ps.stream, consumerName(key, s.Filter)); err != nil && !errors.Is(err, bridge.ErrNotFound) {
 			continue
 		}
 	}
@@ -153,7 +153,7 @@ func (c *conn) openSession(persistent, cleanStart bool) ([]storedSub, bool) {
 	defer cancel()
 	st, found := ps.load(ctx, c.clientKey)
 	if found && (cleanStart || !persistent) {
-		ps.drop(ctx, c.clientKey, c.clientID, st)
+		ps.drop(ctx, c.clientKey, st)
 		found = false
 	}
 	if persistent {
@@ -183,7 +183,7 @@ func (c *conn) consume(sb *sub, patterns []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	cons, err := ps.js.Consume(ctx, bridge.ConsumerConfig{
-		Stream: ps.stream, Durable: consumerName(c.clientID, sb.filter), FilterSubjects: filters,
+		Stream: ps.stream, Durable: consumerName(c.clientKey, sb.filter), FilterSubjects: filters,
 		DeliverPolicy: "new", MaxAckPending: c.out.window, InactiveThreshold: c.expiry,
 	}, sb.deliverDurable)
 	if err != nil {

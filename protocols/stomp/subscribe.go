@@ -1,6 +1,7 @@
 package stomp
 
 import (
+	"context"
 	"fmt"
 	"time"
 	"unicode/utf8"
@@ -110,6 +111,12 @@ func (c *conn) subscribe(f *Frame) error {
 		})
 		if err != nil {
 			return c.failErr(f, err)
+		}
+		if _, ok := f.Get("receipt"); ok {
+			// The RECEIPT promises NATS has the subscription.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = c.s.FlushSubscriptions(ctx)
+			cancel()
 		}
 	}
 	c.mu.Lock()
