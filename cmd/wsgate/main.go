@@ -1,6 +1,6 @@
 // Command wsgate is a WebSocket API gateway on NATS: clients speak raw JSON
-// (routed like a managed WebSocket API), and every message becomes a NATS
-// message that backend workers handle.
+// (routed like a managed WebSocket API), STOMP or MQTT, and every message
+// becomes a NATS message that backend workers handle.
 //
 //	wsgate [run] [flags]          run the gateway (embedded NATS by default)
 //	wsgate validate --config F    check a config file and say what is wrong
