@@ -44,7 +44,7 @@ func Run(args []string) error {
 	o := Options{Out: os.Stdout}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	scen := fs.String("scenarios", "fanout,idle,connect", "comma-separated: fanout, idle, connect")
-	targets := fs.String("targets", "wsgate,nats-server", "servers to measure side by side: wsgate (JSON), wsgate-stomp (STOMP), nats-server")
+	targets := fs.String("targets", "wsgate,nats-server", "servers to measure side by side: wsgate (JSON), wsgate-stomp, wsgate-mqtt, nats-server (NATS protocol), nats-server-mqtt")
 	fs.IntVar(&o.Subscribers, "subscribers", 1000, "fan-out subscribers on one subject")
 	fs.IntVar(&o.Size, "size", 64, "payload bytes (at least 34)")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "fan-out measuring time")
@@ -117,6 +117,19 @@ func (o *Options) runOne(scenario, targetName string) (result, error) {
 		defer os.RemoveAll(dir)
 		if t, err = startWsgate(dir, nil); err == nil {
 			t.name, t.kind, t.wsURL = "wsgate-stomp", "stomp", t.wsURL+"stomp"
+		}
+	case "wsgate-mqtt":
+		dir, derr := os.MkdirTemp("", "wsgate-bench")
+		if derr != nil {
+			return result{}, derr
+		}
+		defer os.RemoveAll(dir)
+		if t, err = startWsgate(dir, nil); err == nil {
+			t.name, t.kind, t.wsURL = "wsgate-mqtt", "mqtt", t.wsURL+"mqtt"
+		}
+	case "nats-server-mqtt":
+		if t, err = startNATSReference(); err == nil {
+			t.name, t.kind, t.wsURL = "nats-server-mqtt", "mqtt", t.wsURL+"mqtt"
 		}
 	case "nats-server":
 		t, err = startNATSReference()
@@ -370,14 +383,22 @@ func printRatios(w io.Writer, rs []result) {
 			by[k][r.target] = f.value
 		}
 	}
-	fmt.Fprintln(w, "\nwsgate / nats-server:")
-	for _, r := range rs {
-		if r.target != "wsgate" {
-			continue
-		}
-		for _, f := range r.figures {
-			k := r.scenario + " " + f.name
-			if ref := by[k]["nats-server"]; ref != 0 {
+	for _, pair := range [][2]string{{"wsgate", "nats-server"}, {"wsgate-mqtt", "nats-server-mqtt"}, {"wsgate-stomp", "wsgate"}} {
+		header := false
+		for _, r := range rs {
+			if r.target != pair[0] {
+				continue
+			}
+			for _, f := range r.figures {
+				k := r.scenario + " " + f.name
+				ref, ok := by[k][pair[1]]
+				if !ok || ref == 0 {
+					continue
+				}
+				if !header {
+					fmt.Fprintf(w, "\n%s / %s:\n", pair[0], pair[1])
+					header = true
+				}
 				fmt.Fprintf(w, "  %-32s %.2fx\n", k, f.value/ref)
 			}
 		}

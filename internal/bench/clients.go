@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -32,8 +33,11 @@ type conn struct {
 // (INFO, CONNECT, PING/PONG), so a connection counts once it is usable.
 func dial(ctx context.Context, t *target) (*conn, error) {
 	var hdr http.Header
-	if t.kind == "stomp" {
+	switch t.kind {
+	case "stomp":
 		hdr = http.Header{"Sec-Websocket-Protocol": {"v12.stomp"}}
+	case "mqtt":
+		hdr = http.Header{"Sec-Websocket-Protocol": {"mqtt"}}
 	}
 	ws, _, err := dialer.DialContext(ctx, t.wsURL, hdr)
 	if err != nil {
@@ -45,6 +49,8 @@ func dial(ctx context.Context, t *target) (*conn, error) {
 		err = c.natsHandshake()
 	case "stomp":
 		err = c.stompExchange("CONNECT\naccept-version:1.2\nhost:wsgate\nheart-beat:0,0\n\n\x00", "CONNECTED")
+	case "mqtt":
+		err = c.mqttExchange(mqttConnect(fmt.Sprintf("bench-%p", c)), 0x20)
 	}
 	if err != nil {
 		ws.Close()
@@ -115,6 +121,8 @@ func (c *conn) subscribe(subject string) error {
 		return c.natsUntil("PONG")
 	case "stomp":
 		return c.stompExchange("SUBSCRIBE\nid:0\ndestination:/topic/"+subject+"\nack:auto\nreceipt:s\n\n\x00", "RECEIPT")
+	case "mqtt":
+		return c.mqttExchange(mqttSubscribe(strings.ReplaceAll(subject, ".", "/")), 0x90)
 	}
 	if err := c.ws.WriteMessage(websocket.TextMessage, []byte(`{"action":"subscribe","subject":"`+subject+`"}`)); err != nil {
 		return err
@@ -137,6 +145,20 @@ func (c *conn) readPayloads(onPayload func([]byte)) error {
 	if c.kind == "nats" {
 		for {
 			if err := c.natsParse(onPayload, nil); err != nil {
+				return err
+			}
+		}
+	}
+	if c.kind == "mqtt" {
+		for {
+			if err := c.mqttRead(func(typ byte, p []byte) {
+				if typ>>4 == 3 && len(p) >= 2 { // PUBLISH, QoS 0: topic, then payload
+					n := int(p[0])<<8 | int(p[1])
+					if 2+n <= len(p) {
+						onPayload(p[2+n:])
+					}
+				}
+			}); err != nil {
 				return err
 			}
 		}

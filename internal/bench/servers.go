@@ -159,7 +159,22 @@ func RunNATSReference(args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := &server.Options{Host: host, NoSigs: true, MaxPending: 256 << 20}
+	mq, err := freePort()
+	if err != nil {
+		return err
+	}
+	mqHost, mqPort, _ := net.SplitHostPort(mq)
+	dir, err := os.MkdirTemp("", "nats-ref")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	// MQTT needs JetStream and a server name; its WebSocket clients use the
+	// websocket port with the mqtt subprotocol.
+	opts := &server.Options{Host: host, NoSigs: true, MaxPending: 256 << 20,
+		ServerName: "bench-ref", JetStream: true, StoreDir: dir}
+	opts.MQTT.Host = mqHost
+	opts.MQTT.Port, _ = strconv.Atoi(mqPort)
 	opts.Port, _ = strconv.Atoi(port)
 	opts.Websocket.Host = wsHost
 	opts.Websocket.Port, _ = strconv.Atoi(wsPort)
