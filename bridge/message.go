@@ -98,6 +98,24 @@ func (d *Delivery) Frame(key any, encode func(*Message) (*Frame, error)) (*Frame
 	return f, err
 }
 
+// Cached returns the frame stored under key, if any. With Keep, it lets a
+// hot path skip building an encode closure when the frame exists already.
+func (d *Delivery) Cached(key any) (*Frame, bool) {
+	for i := range d.cache {
+		if d.cache[i].key == key {
+			return d.cache[i].f, d.cache[i].err == nil
+		}
+	}
+	return nil, false
+}
+
+// Keep stores f under key for later Frame and Cached calls.
+func (d *Delivery) Keep(key any, f *Frame) {
+	if len(d.cache) < maxCachedFrames {
+		d.cache = append(d.cache, cachedFrame{key: key, f: f})
+	}
+}
+
 // maxCachedFrames bounds the encodings a Delivery remembers, so that
 // per-subscription keys that never repeat cost a short scan, not a long one.
 const maxCachedFrames = 16

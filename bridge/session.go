@@ -464,6 +464,10 @@ func (sub *Subscription) Unsubscribe() {
 	}
 }
 
+// LastWrite is when the connection last wrote to its client: a protocol's
+// own keep-alive (STOMP heart-beats) is due only when it has been quiet.
+func (s *Session) LastWrite() time.Time { return time.Unix(0, s.lastWrite.Load()) }
+
 // Metrics lets the protocol adapter record its own events.
 func (s *Session) Metrics() Metrics { return Metrics{s.gw.metrics} }
 

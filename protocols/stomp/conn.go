@@ -31,7 +31,7 @@ type conn struct {
 
 	// Heart-beats, fixed before the connection joins the walker.
 	sendEvery, recvEvery time.Duration
-	lastRecv, lastSent   atomic.Int64 // unix nanoseconds
+	lastRecv             atomic.Int64 // unix nanoseconds
 
 	mu      sync.Mutex
 	subs    map[string]*subscription // by subscription id
@@ -144,10 +144,9 @@ func (c *conn) write(f *Frame) {
 	_ = c.sendFrame(bridge.DataFrame(f.Append(nil, c.ver())))
 }
 
-// sendFrame queues an encoded frame, noting the time for heart-beats. An
+// sendFrame queues an encoded frame. An
 // error means the connection is closing (or is a slow consumer and will).
 func (c *conn) sendFrame(f *bridge.Frame) error {
-	c.lastSent.Store(time.Now().UnixNano())
 	return c.s.Send(f)
 }
 

@@ -93,7 +93,7 @@ func (c *conn) beat(now int64) {
 		c.s.Close(bridge.ClosePolicy, "heart-beat timeout: nothing from the client for "+(2*c.recvEvery).String())
 		return
 	}
-	if c.sendEvery > 0 && now-c.lastSent.Load() >= int64(c.sendEvery) {
+	if c.sendEvery > 0 && now-c.s.LastWrite().UnixNano() >= int64(c.sendEvery) {
 		_ = c.sendFrame(eolFrame)
 	}
 }

@@ -33,13 +33,13 @@ func parseAckMode(s string, v Version) (ackMode, bool) {
 
 // subscription is one SUBSCRIBE of a connection.
 type subscription struct {
-	id   string
-	raw  string // the destination as the client wrote it
-	dst  destination
-	ack  ackMode
-	sub  *bridge.Subscription // nil for /temp-queue/ and durable queues
-	dq   *durableSub          // durable queues only
-	self *subscription        // the Delivery.Frame key of its MESSAGE prefix
+	id  string
+	raw string // the destination as the client wrote it
+	dst destination
+	ack ackMode
+	sub *bridge.Subscription // nil for /temp-queue/ and durable queues
+	dq  *durableSub          // durable queues only
+	key any                  // its Delivery key: headKey, boxed once
 }
 
 // stop ends the subscription's flow of messages.
@@ -88,7 +88,6 @@ func (c *conn) subscribe(f *Frame) error {
 		return c.fail(f, "duplicate subscription id", bridge.CloseProtocolError, fmt.Errorf("subscription id %q is in use", short(id)))
 	}
 	sub := &subscription{id: id, raw: d, dst: dst, ack: mode}
-	sub.self = sub
 	switch {
 	case dst.kind == destTemp, dst.kind == destUser:
 		// Replies and pushes are routed to it locally; nothing on NATS.
@@ -106,6 +105,7 @@ func (c *conn) subscribe(f *Frame) error {
 		}
 		withAck := mode != ackAuto && c.ver() >= V12
 		v := c.ver()
+		sub.key = headKey{sub.id, sub.dst.kind, v, withAck}
 		sub.sub, err = c.s.Subscribe(dst.subject, queue, func(d *bridge.Delivery) {
 			c.deliver(sub, d, v, withAck)
 		})
@@ -173,22 +173,37 @@ func (c *conn) ack(f *Frame, applying bool) error {
 // body) is encoded once per message and version; only the subscription and
 // destination lines are written per subscription.
 func (c *conn) deliver(sub *subscription, d *bridge.Delivery, v Version, withAck bool) {
-	tail, err := d.Frame(tailKey{v, withAck}, func(m *bridge.Message) (*bridge.Frame, error) {
-		return bridge.DataFrame(c.p.messageTail(m, v, withAck, "")), nil
-	})
-	if err != nil {
-		return
-	}
 	// Subscribers that share a subscription id (STOMP.js numbers them
 	// sub-0, sub-1, ... in every client) share the whole frame too.
-	f, err := d.Frame(headKey{sub.id, sub.dst.kind, v, withAck}, func(m *bridge.Message) (*bridge.Frame, error) {
-		return messageFrame(sub.id, sub.dst.name(m.Subject), v, tail), nil
-	})
-	if err != nil {
-		return
+	f, ok := d.Cached(sub.key)
+	if !ok {
+		tk := tailKeys[v][b2i(withAck)]
+		tail, cached := d.Cached(tk)
+		if !cached {
+			tail = bridge.DataFrame(c.p.messageTail(d.Msg, v, withAck, ""))
+			d.Keep(tk, tail)
+		}
+		f = messageFrame(sub.id, sub.dst.name(d.Msg.Subject), v, tail)
+		d.Keep(sub.key, f)
 	}
-	c.lastSent.Store(time.Now().UnixNano())
 	_ = d.Send(c.s, f)
+}
+
+// tailKeys are the boxed Delivery keys of the shared part of a MESSAGE, by
+// version and ack flag, made once so a delivery does not allocate one.
+var tailKeys = func() (k [V12 + 1][2]any) {
+	for v := range k {
+		k[v][0] = tailKey{Version(v), false}
+		k[v][1] = tailKey{Version(v), true}
+	}
+	return k
+}()
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // headKey names a whole MESSAGE frame in Delivery.Frame: everything in it
