@@ -5,8 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/gorilla/websocket"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,11 +34,12 @@ type Options struct {
 	Out           io.Writer
 
 	// An already running gateway to measure instead of starting one.
-	URL     string
-	NATSURL string
-	Kind    string // client protocol of the external gateway
-	PID     int
-	Hold    time.Duration // keep the idle connections open this long (for profiling)
+	URL       string
+	NATSURL   string
+	RabbitURL string // Web-STOMP endpoint of the rabbitmq target
+	Kind      string // client protocol of the external gateway
+	PID       int
+	Hold      time.Duration // keep the idle connections open this long (for profiling)
 }
 
 // Run is the `wsgate bench` command.
@@ -44,7 +47,7 @@ func Run(args []string) error {
 	o := Options{Out: os.Stdout}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	scen := fs.String("scenarios", "fanout,idle,connect", "comma-separated: fanout, idle, connect")
-	targets := fs.String("targets", "wsgate,nats-server", "servers to measure side by side: wsgate (JSON), wsgate-stomp, wsgate-mqtt, nats-server (NATS protocol), nats-server-mqtt")
+	targets := fs.String("targets", "wsgate,nats-server", "servers to measure side by side: wsgate (JSON), wsgate-stomp, wsgate-mqtt, nats-server (NATS protocol), nats-server-mqtt, rabbitmq (Web-STOMP, already running)")
 	fs.IntVar(&o.Subscribers, "subscribers", 1000, "fan-out subscribers on one subject")
 	fs.IntVar(&o.Size, "size", 64, "payload bytes (at least 34)")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "fan-out measuring time")
@@ -55,6 +58,7 @@ func Run(args []string) error {
 	fs.IntVar(&o.Connects, "connects", 5000, "connections to open in the connect scenario")
 	fs.IntVar(&o.Concurrency, "concurrency", 64, "connections dialled at once")
 	fs.StringVar(&o.URL, "url", "", "measure the running gateway at this ws:// `URL` (target \"external\")")
+	fs.StringVar(&o.RabbitURL, "rabbitmq-url", "ws://127.0.0.1:15674/ws", "Web-STOMP `URL` of the rabbitmq target")
 	fs.StringVar(&o.Kind, "kind", "json", "client protocol for --url: json, stomp or nats")
 	fs.StringVar(&o.NATSURL, "nats", "", "NATS `URL` of the external gateway")
 	fs.IntVar(&o.PID, "pid", 0, "process id of the external gateway, for its CPU and memory")
@@ -131,6 +135,13 @@ func (o *Options) runOne(scenario, targetName string) (result, error) {
 		if t, err = startNATSReference(); err == nil {
 			t.name, t.kind, t.wsURL = "nats-server-mqtt", "mqtt", t.wsURL+"mqtt"
 		}
+	case "rabbitmq":
+		// A RabbitMQ with rabbitmq_web_stomp, started beforehand (README).
+		pid, perr := pidOf("beam.smp")
+		if perr != nil {
+			return result{}, fmt.Errorf("rabbitmq: %w (start it first, see README)", perr)
+		}
+		t = &target{name: "rabbitmq", kind: "stomp", wsURL: o.RabbitURL, pid: pid}
 	case "nats-server":
 		t, err = startNATSReference()
 	case "external":
@@ -233,11 +244,11 @@ func (o *Options) fanout(t *target) ([]figure, error) {
 		}()
 	}
 
-	pub, err := nats.Connect(t.natsURL, nats.Name("wsgate-bench-publisher"))
+	send, closePub, err := o.publisher(t, subject)
 	if err != nil {
 		return nil, err
 	}
-	defer pub.Close()
+	defer closePub()
 
 	var published uint64
 	var stalled bool
@@ -257,7 +268,10 @@ func (o *Options) fanout(t *target) ([]figure, error) {
 				stalled = true
 				return
 			}
-			_ = pub.Publish(subject, makePayload(o.Size, published, time.Now().UnixNano()))
+			if err := send(makePayload(o.Size, published, time.Now().UnixNano())); err != nil {
+				stalled = true
+				return
+			}
 			published++
 		}
 	}
@@ -300,6 +314,32 @@ func (o *Options) fanout(t *target) ([]figure, error) {
 		figs = append(figs, figure{"stalled", 1, ""})
 	}
 	return figs, nil
+}
+
+// publisher publishes on NATS, or, for a server without NATS (RabbitMQ),
+// with STOMP SEND frames on a connection of its own.
+func (o *Options) publisher(t *target, subject string) (send func([]byte) error, closeFn func(), err error) {
+	if t.natsURL != "" {
+		nc, err := nats.Connect(t.natsURL, nats.Name("wsgate-bench-publisher"))
+		if err != nil {
+			return nil, nil, err
+		}
+		return func(p []byte) error { return nc.Publish(subject, p) }, nc.Close, nil
+	}
+	c, err := dial(context.Background(), t)
+	if err != nil {
+		return nil, nil, err
+	}
+	head := "SEND\ndestination:/topic/" + subject + "\ncontent-length:"
+	return func(p []byte) error {
+		f := make([]byte, 0, len(head)+len(p)+8)
+		f = append(f, head...)
+		f = strconv.AppendInt(f, int64(len(p)), 10)
+		f = append(f, "\n\n"...)
+		f = append(f, p...)
+		f = append(f, 0)
+		return c.ws.WriteMessage(websocket.TextMessage, f)
+	}, c.close, nil
 }
 
 func cpuOf(t *target) time.Duration {
@@ -383,7 +423,7 @@ func printRatios(w io.Writer, rs []result) {
 			by[k][r.target] = f.value
 		}
 	}
-	for _, pair := range [][2]string{{"wsgate", "nats-server"}, {"wsgate-mqtt", "nats-server-mqtt"}, {"wsgate-stomp", "wsgate"}} {
+	for _, pair := range [][2]string{{"wsgate", "nats-server"}, {"wsgate-mqtt", "nats-server-mqtt"}, {"wsgate-stomp", "wsgate"}, {"wsgate-stomp", "rabbitmq"}} {
 		header := false
 		for _, r := range rs {
 			if r.target != pair[0] {

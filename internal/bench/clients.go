@@ -48,7 +48,8 @@ func dial(ctx context.Context, t *target) (*conn, error) {
 	case "nats":
 		err = c.natsHandshake()
 	case "stomp":
-		err = c.stompExchange("CONNECT\naccept-version:1.2\nhost:wsgate\nheart-beat:0,0\n\n\x00", "CONNECTED")
+		// host is RabbitMQ's virtual host; guest/guest its default login.
+		err = c.stompExchange("CONNECT\naccept-version:1.2\nhost:/\nlogin:guest\npasscode:guest\nheart-beat:0,0\n\n\x00", "CONNECTED")
 	case "mqtt":
 		err = c.mqttExchange(mqttConnect(fmt.Sprintf("bench-%p", c)), 0x20)
 	}

@@ -83,3 +83,23 @@ func goMemory(t *target) map[string]float64 {
 	}
 	return out
 }
+
+// pidOf finds the process whose command name is name (the oldest, if
+// several).
+func pidOf(name string) (int, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err == nil && strings.TrimSpace(string(comm)) == name {
+			return pid, nil
+		}
+	}
+	return 0, fmt.Errorf("no %s process", name)
+}
