@@ -7,6 +7,11 @@
   let client, room, user;
 
   function show(msg) {
+    $("messages").append(item(msg));
+    $("messages").scrollTop = $("messages").scrollHeight;
+  }
+
+  function item(msg) {
     const li = document.createElement("li");
     if (msg.system) {
       li.className = "system";
@@ -16,8 +21,7 @@
       b.textContent = msg.user + ":";
       li.append(b, document.createTextNode(msg.text));
     }
-    $("messages").append(li);
-    $("messages").scrollTop = $("messages").scrollHeight;
+    return li;
   }
 
   function showPresent(names) {
@@ -50,9 +54,9 @@
       // History and presence: a request to the worker, answered on a
       // private reply queue.
       client.subscribe("/temp-queue/history", (m) => {
+        // History goes before whatever arrived while it was on its way.
         const h = JSON.parse(m.body);
-        $("messages").replaceChildren();
-        h.messages.forEach(show);
+        $("messages").prepend(...h.messages.map(item));
         showPresent(h.present);
       });
       client.publish({
