@@ -160,6 +160,9 @@ func (s *Session) Authenticate(ctx context.Context, in *auth.Credentials) (*auth
 	if in.Username != "" || in.Password != "" {
 		c.Username, c.Password = in.Username, in.Password
 	}
+	// The upgrade's credentials served their purpose: an idle connection
+	// does not keep its request headers.
+	s.creds = nil
 	p, err := s.gw.auth.Authenticate(ctx, &c)
 	if err != nil {
 		s.gw.metrics.denied.WithLabelValues(s.proto.Name(), "connect").Inc()

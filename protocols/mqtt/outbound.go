@@ -29,7 +29,8 @@ type flight struct {
 
 func (o *outbound) init(window int) {
 	o.window = max(window, 1)
-	o.inflight = make(map[uint16]*flight, min(window, 64))
+	// The in-flight map is made on first use: an idle subscriber, or one
+	// that only gets QoS 0, never needs it.
 }
 
 // queueOut sends m at qos now if the window allows, else queues it. Called
@@ -86,6 +87,9 @@ func (c *conn) sendQoS(f *flight) {
 	f.want = PUBACK
 	if f.p.QoS == 2 {
 		f.want = PUBREC
+	}
+	if o.inflight == nil {
+		o.inflight = make(map[uint16]*flight, min(o.window, 64))
 	}
 	o.inflight[f.p.ID] = f
 	c.sendOut(bridge.BinaryFrame(f.p.Encode(nil, c.version)))
