@@ -86,10 +86,8 @@ type cachedFrame struct {
 // should name the encoding (a package-level value, or a per-subscription
 // pointer when the frame differs per subscription).
 func (d *Delivery) Frame(key any, encode func(*Message) (*Frame, error)) (*Frame, error) {
-	for i := range d.cache {
-		if d.cache[i].key == key {
-			return d.cache[i].f, d.cache[i].err
-		}
+	if c, ok := d.find(key); ok {
+		return c.f, c.err
 	}
 	f, err := encode(d.Msg)
 	if len(d.cache) < maxCachedFrames {
@@ -101,12 +99,17 @@ func (d *Delivery) Frame(key any, encode func(*Message) (*Frame, error)) (*Frame
 // Cached returns the frame stored under key, if any. With Keep, it lets a
 // hot path skip building an encode closure when the frame exists already.
 func (d *Delivery) Cached(key any) (*Frame, bool) {
+	c, ok := d.find(key)
+	return c.f, ok && c.err == nil
+}
+
+func (d *Delivery) find(key any) (cachedFrame, bool) {
 	for i := range d.cache {
 		if d.cache[i].key == key {
-			return d.cache[i].f, d.cache[i].err == nil
+			return d.cache[i], true
 		}
 	}
-	return nil, false
+	return cachedFrame{}, false
 }
 
 // Keep stores f under key for later Frame and Cached calls.

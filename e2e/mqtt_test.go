@@ -169,6 +169,20 @@ func (c *v5client) next(t *testing.T) *paho.Publish {
 	}
 }
 
+// takenOver waits for the server's DISCONNECT 0x8E (Session taken over),
+// failing with msg if it does not come.
+func (c *v5client) takenOver(t *testing.T, msg string) {
+	t.Helper()
+	select {
+	case d := <-c.gone:
+		if d.ReasonCode != 0x8E {
+			t.Fatalf("DISCONNECT 0x%02x", d.ReasonCode)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal(msg)
+	}
+}
+
 func (c *v5client) none(t *testing.T, d time.Duration) {
 	t.Helper()
 	select {
@@ -434,14 +448,7 @@ func TestMQTT(t *testing.T) {
 	t.Run("takeover", func(t *testing.T) {
 		first := connectV5(t, g, &paho.Connect{ClientID: "same-id", CleanStart: true, KeepAlive: 30})
 		connectV5(t, g, &paho.Connect{ClientID: "same-id", CleanStart: true, KeepAlive: 30})
-		select {
-		case d := <-first.gone:
-			if d.ReasonCode != 0x8E {
-				t.Fatalf("DISCONNECT 0x%02x", d.ReasonCode)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("first connection not taken over")
-		}
+		first.takenOver(t, "first connection not taken over")
 	})
 
 	t.Run("keep alive", func(t *testing.T) {
@@ -698,14 +705,7 @@ auth:
 		case <-time.After(300 * time.Millisecond):
 		}
 		connectV5(t, g, as("dev-1", key))
-		select {
-		case d := <-first.gone:
-			if d.ReasonCode != 0x8E {
-				t.Fatalf("DISCONNECT 0x%02x", d.ReasonCode)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("not taken over by the same principal")
-		}
+		first.takenOver(t, "not taken over by the same principal")
 	})
 
 	t.Run("permissions", func(t *testing.T) {
@@ -835,14 +835,7 @@ func TestMQTTTakeoverAcrossGateways(t *testing.T) {
 	g2 := startGateway(t, gwOpts{NATSURL: g1.NATSURL})
 	first := connectV5(t, g1, &paho.Connect{ClientID: "roaming", CleanStart: true, KeepAlive: 30})
 	second := connectV5(t, g2, &paho.Connect{ClientID: "roaming", CleanStart: true, KeepAlive: 30})
-	select {
-	case d := <-first.gone:
-		if d.ReasonCode != 0x8E {
-			t.Fatalf("DISCONNECT 0x%02x", d.ReasonCode)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("first connection not taken over")
-	}
+	first.takenOver(t, "first connection not taken over")
 	select {
 	case d := <-second.gone:
 		t.Fatalf("second connection closed too: 0x%02x", d.ReasonCode)
@@ -850,14 +843,7 @@ func TestMQTTTakeoverAcrossGateways(t *testing.T) {
 	}
 	// A third, back on the first gateway, takes over from the second.
 	connectV5(t, g1, &paho.Connect{ClientID: "roaming", CleanStart: true, KeepAlive: 30})
-	select {
-	case d := <-second.gone:
-		if d.ReasonCode != 0x8E {
-			t.Fatalf("DISCONNECT 0x%02x", d.ReasonCode)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("second connection not taken over")
-	}
+	second.takenOver(t, "second connection not taken over")
 }
 
 // TestMQTTPersistentSession keeps QoS 1 messages for a disconnected
