@@ -36,7 +36,7 @@ var (
 )
 
 func newJetStream(nc *nats.Conn) (*JetStream, error) {
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(publishAsyncTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
@@ -107,6 +107,32 @@ func (j *JetStream) Publish(ctx context.Context, subject string, hdr Header, dat
 	}
 	return ack.Sequence, nil
 }
+
+// PublishAsync stores a message like Publish without waiting: done is
+// called once, on a goroutine of its own, with the stream sequence or the
+// error (a timeout after publishAsyncTimeout). Many publishes of one
+// connection are thus in flight at once instead of one round trip each.
+// nats.go's futures have no callback, so a short-lived goroutine per
+// message in flight waits for its future; nothing waits while idle.
+func (j *JetStream) PublishAsync(subject string, hdr Header, data []byte, done func(seq uint64, err error)) {
+	f, err := j.js.PublishMsgAsync(&nats.Msg{Subject: subject, Header: nats.Header(hdr), Data: data})
+	if err != nil {
+		go done(0, fmt.Errorf("jetstream publish %q: %w", subject, err))
+		return
+	}
+	go func() {
+		select {
+		case ack := <-f.Ok():
+			done(ack.Sequence, nil)
+		case err := <-f.Err():
+			done(0, fmt.Errorf("jetstream publish %q: %w", subject, err))
+		}
+	}()
+}
+
+// publishAsyncTimeout bounds an asynchronous publish waiting for its
+// acknowledgement.
+const publishAsyncTimeout = 5 * time.Second
 
 // ConsumerConfig describes a consumer. Zero values are defaults.
 type ConsumerConfig struct {

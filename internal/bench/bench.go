@@ -46,7 +46,7 @@ type Options struct {
 func Run(args []string) error {
 	o := Options{Out: os.Stdout}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	scen := fs.String("scenarios", "fanout,idle,connect", "comma-separated: fanout, idle, connect, qos1 (MQTT targets)")
+	scen := fs.String("scenarios", "fanout,idle,connect", "comma-separated: fanout, idle, connect, qos1, qos2 (MQTT targets)")
 	targets := fs.String("targets", "wsgate,nats-server", "servers to measure side by side: wsgate (JSON), wsgate-stomp, wsgate-mqtt, nats-server (NATS protocol), nats-server-mqtt, rabbitmq (Web-STOMP, already running)")
 	fs.IntVar(&o.Subscribers, "subscribers", 1000, "fan-out subscribers on one subject")
 	fs.IntVar(&o.Size, "size", 64, "payload bytes (at least 34)")
@@ -163,6 +163,8 @@ func (o *Options) runOne(scenario, targetName string) (result, error) {
 		r.figures, err = o.connect(t)
 	case "qos1":
 		r.figures, err = o.qos(t, 1)
+	case "qos2":
+		r.figures, err = o.qos(t, 2)
 	default:
 		err = fmt.Errorf("unknown scenario %q", scenario)
 	}

@@ -41,7 +41,6 @@ type conn struct {
 
 	// Owned by HandleMessage.
 	subs            map[string]*sub     // by filter as the client wrote it
-	qos2            map[uint16]struct{} // received QoS 2 ids awaiting PUBREL
 	aliases         map[uint16]string   // v5 inbound topic aliases
 	pendingRetained []func()            // retained deliveries due after the SUBACK being built
 	reqs            chan struct{}       // semaphore of running requests
@@ -53,6 +52,8 @@ type conn struct {
 	clean    atomic.Bool   // client sent DISCONNECT: no will
 	goodbye  atomic.Int32  // v5 reason for Goodbye, set before a server close; 0: derive
 	saidBye  atomic.Bool   // a DISCONNECT was already sent
+
+	in inbound // PUBLISHes on their way to NATS, in order
 
 	mu  sync.Mutex
 	out outbound
@@ -66,6 +67,7 @@ var (
 
 func newConn(p *Protocol, s *bridge.Session) *conn {
 	c := &conn{p: p, s: s}
+	c.in.more.L = &c.in.mu
 	c.deadline.Store(time.Now().Add(p.cfg.ConnectTimeout).UnixNano())
 	return c
 }
@@ -181,10 +183,12 @@ func (c *conn) handle(p *Packet) error {
 	case PUBREL:
 		// [MQTT-4.3.3-…]: release the id; answer even if unknown.
 		rc := byte(rcSuccess)
-		if _, ok := c.qos2[p.ID]; !ok {
+		c.in.mu.Lock()
+		if _, ok := c.in.qos2[p.ID]; !ok {
 			rc = 0x92 // Packet Identifier not found
 		}
-		delete(c.qos2, p.ID)
+		delete(c.in.qos2, p.ID)
+		c.in.mu.Unlock()
 		c.send(&Packet{Type: PUBCOMP, ID: p.ID, Reason: rc}, c.version)
 	case PUBCOMP:
 		c.acked(p.ID, PUBCOMP, false)
@@ -264,7 +268,6 @@ func (c *conn) connect(p *Packet) error {
 		c.deadline.Store(0)
 	}
 	c.subs = map[string]*sub{}
-	c.qos2 = map[uint16]struct{}{}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.reqs = make(chan struct{}, c.p.cfg.MaxRequests)
 	window := c.p.cfg.MaxInflight

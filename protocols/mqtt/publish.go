@@ -57,51 +57,61 @@ func (c *conn) publish(p *Packet) error {
 		if c.version != V5 || p.QoS == 0 {
 			return c.fail("topic_name", rcTopicNameInvalid, err.Error())
 		}
-		c.ack(p, rcTopicNameInvalid)
+		c.submit(&inPub{qos: p.QoS, id: p.ID, ackOnly: true, rc: rcTopicNameInvalid}, nil)
 		return nil
 	}
 	if p.QoS == 2 {
-		if _, dup := c.qos2[p.ID]; dup {
-			c.ack(p, rcSuccess) // already published: only acknowledge
-			return nil
-		}
-		if len(c.qos2) >= c.p.cfg.ReceiveMaximum {
+		in := &c.in
+		in.mu.Lock()
+		_, dup := in.qos2[p.ID]
+		if !dup && len(in.qos2) < c.qos2Limit() {
+			// Remembered now, so that a resend is recognised even
+			// while the first is still being stored.
+			if in.qos2 == nil {
+				in.qos2 = map[uint16]struct{}{}
+			}
+			in.qos2[p.ID] = struct{}{}
+		} else if !dup {
+			in.mu.Unlock()
 			return c.fail("receive_maximum", rcReceiveMaxExceeded, "receive maximum exceeded") // [MQTT-3.3.4-9]
+		}
+		in.mu.Unlock()
+		if dup {
+			c.submit(&inPub{qos: 2, id: p.ID, ackOnly: true}, nil) // already published: only acknowledge
+			return nil
 		}
 	}
 	hdr := c.inHeaders(p)
+	e := &inPub{subject: subject, hdr: hdr, payload: p.Payload, kv: kv, qos: p.QoS, id: p.ID}
 	if c.version == V5 && p.Props.ResponseTopic != "" {
-		rc := c.request(subject, p, hdr)
-		c.ack(p, rc)
+		e.ackOnly, e.rc = true, c.request(subject, p, hdr)
+		c.submit(e, nil)
 		return nil
 	}
-	if p.QoS > 0 && c.s.CheckPublish(subject) == nil && c.store(subject, hdr, p.Payload) {
-		hdr = setOne(hdr, HeaderStored, "1")
+	if p.QoS > 0 && c.s.CheckPublish(subject) == nil {
+		if ps := c.p.persistence(c.s); ps != nil {
+			c.submit(e, func(e *inPub) { c.store(ps, e) })
+			return nil
+		}
 	}
-	rc := byte(rcSuccess)
-	if err := c.s.Publish(subject, "", hdr, p.Payload); err != nil {
-		rc = reasonOf(err)
-		c.s.Logger().Debug("publish refused", "topic", topic, "err", err)
-	} else if kv != nil {
-		c.storeRetained(kv, subject, hdr, p.Payload)
-	}
-	c.ack(p, rc)
+	c.submit(e, nil)
 	return nil
 }
 
-// ack answers a QoS 1 or 2 PUBLISH. 3.1.1 has no negative acknowledgement:
-// a refused message is acknowledged and dropped, as mosquitto does.
-func (c *conn) ack(p *Packet, rc byte) {
-	switch p.QoS {
-	case 1:
-		c.send(&Packet{Type: PUBACK, ID: p.ID, Reason: rc}, c.version)
-	case 2:
-		if rc < 0x80 {
-			c.qos2[p.ID] = struct{}{}
-		}
-		c.send(&Packet{Type: PUBREC, ID: p.ID, Reason: rc}, c.version)
+// qos2Limit is how many QoS 2 messages the client may have unreleased: the
+// Receive Maximum a v5 client was told; 3.1.1 clients, who cannot be told,
+// get v3ReleaseLimit (or Receive Maximum if that is higher).
+func (c *conn) qos2Limit() int {
+	if c.version == V5 {
+		return c.p.cfg.ReceiveMaximum
 	}
+	return max(c.p.cfg.ReceiveMaximum, v3ReleaseLimit)
 }
+
+// v3ReleaseLimit bounds the unreleased QoS 2 messages of a 3.1.1 client:
+// enough for any sane in-flight window, small enough that a client cannot
+// make the gateway hold all 65,535 packet ids.
+const v3ReleaseLimit = 1024
 
 // reasonOf maps a Session error to a v5 reason code.
 func reasonOf(err error) byte {

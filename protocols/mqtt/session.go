@@ -221,23 +221,20 @@ func (sb *sub) deliverDurable(dm *bridge.DurableMessage) {
 }
 
 // store puts a QoS 1/2 PUBLISH into the session stream, with the
-// publisher's connection id for No Local. It reports whether it did.
-func (c *conn) store(subject string, hdr bridge.Header, data []byte) bool {
-	ps := c.p.persistence(c.s)
-	if ps == nil {
-		return false
-	}
-	h := bridge.Header{bridge.HeaderConnectionID: {c.s.ID()}}
-	for k, v := range hdr {
+// publisher's connection id for No Local, without waiting: the pipeline
+// (inbound.go) completes e when JetStream has answered.
+func (c *conn) store(ps *persistence, e *inPub) {
+	h := make(bridge.Header, len(e.hdr)+1)
+	for k, v := range e.hdr {
 		h[k] = v
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if _, err := ps.js.Publish(ctx, ps.prefix+subject, h, data); err != nil {
-		c.s.Logger().Warn("mqtt store failed: delivering live only", "subject", subject, "err", err)
-		return false
-	}
-	return true
+	h[bridge.HeaderConnectionID] = []string{c.s.ID()}
+	ps.js.PublishAsync(ps.prefix+e.subject, h, e.payload, func(_ uint64, err error) {
+		if err != nil {
+			c.s.Logger().Warn("mqtt store failed: delivering live only", "subject", e.subject, "err", err)
+		}
+		c.stored(e, err == nil)
+	})
 }
 
 // closeSession stops the consumers of a persistent session and hands back
