@@ -40,11 +40,11 @@ type conn struct {
 	ver atomic.Uint32
 
 	// Owned by HandleMessage.
-	subs            map[string]*sub     // by filter as the client wrote it
-	aliases         map[uint16]string   // v5 inbound topic aliases
-	pendingRetained []func()            // retained deliveries due after the SUBACK being built
-	reqs            chan struct{}       // semaphore of running requests
-	ctx             context.Context     // cancelled when the connection closes
+	subs            map[string]*sub   // by filter as the client wrote it
+	aliases         map[uint16]string // v5 inbound topic aliases
+	pendingRetained []func()          // retained deliveries due after the SUBACK being built
+	reqs            chan struct{}     // semaphore of running requests
+	ctx             context.Context   // cancelled when the connection closes
 	cancel          context.CancelFunc
 	wg              sync.WaitGroup
 
