@@ -623,6 +623,63 @@ func TestMQTT(t *testing.T) {
 		}
 	})
 
+	t.Run("pipelined publishes keep their order", func(t *testing.T) {
+		// 300 PUBLISHes at QoS 0, 1 and 2 in one WebSocket message, with
+		// a resent QoS 2 packet while the first is still being stored:
+		// stores overlap, but NATS sees every message once, in order, and
+		// the acknowledgements come in order [MQTT-4.6.0-2/3].
+		sub := workerSub(t, nc, "pipe")
+		r := dialRaw(t, g, mqtt.V311)
+		r.connect(&mqtt.Connect{ClientID: "pipe", CleanStart: true}, mqtt.Properties{})
+		r.expect(mqtt.CONNACK)
+		const n = 300
+		var all []byte
+		var acks []uint16
+		for i := range n {
+			p := &mqtt.Packet{Type: mqtt.PUBLISH, Topic: "pipe", QoS: byte(i % 3), Payload: []byte(fmt.Sprint(i))}
+			if p.QoS > 0 {
+				p.ID = uint16(i + 1)
+				acks = append(acks, p.ID)
+			}
+			all = p.Encode(all, mqtt.V311)
+			if i == 5 {
+				p.Dup = true
+				all = p.Encode(all, mqtt.V311)
+				acks = append(acks, p.ID)
+			}
+		}
+		r.write(all)
+		for i := range n {
+			if m := nextMsg(t, sub); string(m.Data) != fmt.Sprint(i) {
+				t.Fatalf("message %d: got %q", i, m.Data)
+			}
+		}
+		for _, id := range acks {
+			p, err := r.read(5 * time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := byte(mqtt.PUBACK)
+			if id%3 == 0 {
+				want = mqtt.PUBREC
+			}
+			if p.Type != want || p.ID != id {
+				t.Fatalf("got type %d id %d, want type %d id %d", p.Type, p.ID, want, id)
+			}
+		}
+		for _, id := range acks {
+			if id%3 == 0 {
+				r.send(&mqtt.Packet{Type: mqtt.PUBREL, ID: id})
+				if p := r.expect(mqtt.PUBCOMP); p.ID != id {
+					t.Fatalf("PUBCOMP %d, want %d", p.ID, id)
+				}
+			}
+		}
+		if m, err := sub.NextMsg(100 * time.Millisecond); err == nil {
+			t.Fatalf("extra message %q", m.Data)
+		}
+	})
+
 	t.Run("split and coalesced packets", func(t *testing.T) {
 		sub := workerSub(t, nc, "split.>")
 		r := dialRaw(t, g, mqtt.V311)
