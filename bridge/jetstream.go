@@ -348,6 +348,16 @@ func (k *KV) Update(ctx context.Context, key string, value []byte, rev uint64) (
 // Delete removes a key.
 func (k *KV) Delete(ctx context.Context, key string) error { return k.kv.Delete(ctx, key) }
 
+// DeleteIf removes a key whose revision is still rev, in one round trip;
+// a key changed since is left alone (ErrWrongRev).
+func (k *KV) DeleteIf(ctx context.Context, key string, rev uint64) error {
+	err := k.kv.Delete(ctx, key, jetstream.LastRevision(rev))
+	if err != nil && strings.Contains(err.Error(), "wrong last sequence") {
+		return ErrWrongRev
+	}
+	return err
+}
+
 // Keys lists the keys matching the filters (NATS wildcards; none: all).
 func (k *KV) Keys(ctx context.Context, filters ...string) ([]string, error) {
 	if len(filters) == 0 {

@@ -116,3 +116,14 @@ func Intersects(a, b string) bool {
 		a, b = arest, brest
 	}
 }
+
+// IsLiteral reports whether pattern has no wildcard token ('*' or '>'),
+// that is, whether it matches exactly one subject: itself.
+func IsLiteral(pattern string) bool {
+	for tok := range strings.SplitSeq(pattern, ".") {
+		if tok == "*" || tok == ">" {
+			return false
+		}
+	}
+	return true
+}

@@ -287,3 +287,27 @@ func BenchmarkCovers(b *testing.B) {
 		Covers("devices.42.>", "devices.42.*.temp")
 	}
 }
+
+func TestIsLiteral(t *testing.T) {
+	for _, tc := range []struct {
+		pattern string
+		want    bool
+	}{
+		{"a", true},
+		{"a.b.c", true},
+		{"a.*", false},
+		{"*", false},
+		{">", false},
+		{"a.>", false},
+		{"*.b", false},
+		{"a*.b", true}, // '*' inside a token is a literal character
+		{"a.b>", true},
+		{"a.**", true},
+		{"", true},
+		{"a\x00.b", true},
+	} {
+		if got := IsLiteral(tc.pattern); got != tc.want {
+			t.Errorf("IsLiteral(%q) = %v, want %v", tc.pattern, got, tc.want)
+		}
+	}
+}

@@ -59,7 +59,7 @@ func Run(args []string) error {
 	fs.IntVar(&o.Concurrency, "concurrency", 64, "connections dialled at once")
 	fs.StringVar(&o.URL, "url", "", "measure the running gateway at this ws:// `URL` (target \"external\")")
 	fs.StringVar(&o.RabbitURL, "rabbitmq-url", "ws://127.0.0.1:15674/ws", "Web-STOMP `URL` of the rabbitmq target")
-	fs.StringVar(&o.Kind, "kind", "json", "client protocol for --url: json, stomp or nats")
+	fs.StringVar(&o.Kind, "kind", "json", "client protocol for --url: json, stomp, mqtt or nats")
 	fs.StringVar(&o.NATSURL, "nats", "", "NATS `URL` of the external gateway")
 	fs.IntVar(&o.PID, "pid", 0, "process id of the external gateway, for its CPU and memory")
 	fs.DurationVar(&o.Hold, "hold", 0, "hold idle connections open this long before closing (for profiling)")

@@ -43,20 +43,21 @@ type conn struct {
 	subs            map[string]*sub   // by filter as the client wrote it
 	aliases         map[uint16]string // v5 inbound topic aliases
 	pendingRetained []func()          // retained deliveries due after the SUBACK being built
-	reqs            chan struct{}     // semaphore of running requests
-	ctx             context.Context   // cancelled when the connection closes
-	cancel          context.CancelFunc
 	wg              sync.WaitGroup
 
 	claimRev atomic.Uint64 // revision of this connection's claim on its client id
+	seenRev  atomic.Uint64 // newest other claim the watch saw before claimRev was known
+	reqs     atomic.Int32  // requests running
 	clean    atomic.Bool   // client sent DISCONNECT: no will
 	goodbye  atomic.Int32  // v5 reason for Goodbye, set before a server close; 0: derive
 	saidBye  atomic.Bool   // a DISCONNECT was already sent
 
 	in inbound // PUBLISHes on their way to NATS, in order
 
-	mu  sync.Mutex
-	out outbound
+	mu     sync.Mutex
+	out    outbound
+	ctx    context.Context // of requests, made by the first; cancelled at close
+	cancel context.CancelFunc
 }
 
 var (
@@ -268,8 +269,6 @@ func (c *conn) connect(p *Packet) error {
 		c.deadline.Store(0)
 	}
 	c.subs = map[string]*sub{}
-	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.reqs = make(chan struct{}, c.p.cfg.MaxRequests)
 	window := c.p.cfg.MaxInflight
 	if v == V5 {
 		if p.Props.Has&HasReceiveMaximum != 0 {
@@ -381,9 +380,11 @@ func (c *conn) OnClose(bridge.CloseInfo) {
 	c.p.untrack(c)
 	c.release()
 	c.closeSession()
+	c.mu.Lock()
 	if c.cancel != nil {
 		c.cancel()
 	}
+	c.mu.Unlock()
 	if w := c.will; w != nil && !c.clean.Load() {
 		// [MQTT-3.1.3-9]: a v5 will waits min(Will Delay, session expiry)
 		// and is cancelled by the client's return, on this gateway.

@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"strconv"
@@ -206,9 +207,8 @@ func (c *conn) request(subject string, p *Packet, hdr bridge.Header) byte {
 	if err := c.s.CheckPublish(respSubject); err != nil {
 		return reasonOf(err)
 	}
-	select {
-	case c.reqs <- struct{}{}:
-	default:
+	if c.reqs.Add(1) > int32(c.p.cfg.MaxRequests) {
+		c.reqs.Add(-1)
 		c.s.Metrics().LimitExceeded(Name, "mqtt_requests")
 		return rcQuotaExceeded
 	}
@@ -222,8 +222,8 @@ func (c *conn) request(subject string, p *Packet, hdr bridge.Header) byte {
 	}
 	c.wg.Add(1)
 	go func() {
-		defer func() { <-c.reqs; c.wg.Done() }()
-		reply, err := c.s.Request(c.ctx, subject, "", hdr, payload, c.p.cfg.RequestTimeout)
+		defer func() { c.reqs.Add(-1); c.wg.Done() }()
+		reply, err := c.s.Request(c.requestContext(), subject, "", hdr, payload, c.p.cfg.RequestTimeout)
 		if err != nil {
 			c.s.Logger().Debug("mqtt request failed", "subject", subject, "err", err)
 			return
@@ -242,6 +242,21 @@ func (c *conn) request(subject string, p *Packet, hdr bridge.Header) byte {
 		}
 	}()
 	return rcSuccess
+}
+
+// requestContext returns the context of the connection's requests, made on
+// first use (most connections never make a request) and cancelled when
+// the connection closes.
+func (c *conn) requestContext() context.Context {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ctx == nil {
+		c.ctx, c.cancel = context.WithCancel(context.Background())
+		if c.out.closed {
+			c.cancel()
+		}
+	}
+	return c.ctx
 }
 
 // publishWill publishes the will message at QoS 0 semantics with its QoS

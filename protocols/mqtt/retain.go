@@ -126,12 +126,17 @@ func (c *conn) sendRetained(sb *sub, patterns []string, isNew bool, shared bool)
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		for _, pt := range patterns {
-			keys, err := kv.Keys(ctx, kvKey(pt))
-			if err != nil {
-				continue // none, or JetStream trouble: nothing to send
+			// A filter without wildcards names one key: one Get, not a
+			// listing (which costs JetStream a consumer).
+			keys := []string{kvKey(pt)}
+			if !subjects.IsLiteral(pt) {
+				var err error
+				if keys, err = kv.Keys(ctx, kvKey(pt)); err != nil {
+					continue // none, or JetStream trouble: nothing to send
+				}
 			}
 			for _, key := range keys {
 				v, _, err := kv.Get(ctx, key)

@@ -60,17 +60,24 @@ func (p *Protocol) remoteTakeover(e bridge.KVEntry) {
 	p.mu.Lock()
 	c := p.clients[e.Key]
 	p.mu.Unlock()
-	if c == nil {
+	if c == nil || string(e.Value) == c.s.ID() {
 		return
 	}
-	rev := c.claimRev.Load()
-	if rev == 0 || e.Revision <= rev || string(e.Value) == c.s.ID() {
-		return
+	// While the connection's own claim is on its way its revision is
+	// unknown: remember the newest other claim for claim to compare, then
+	// look again, so that one of the two sides sees the other.
+	if c.claimRev.Load() == 0 {
+		for seen := c.seenRev.Load(); e.Revision > seen && !c.seenRev.CompareAndSwap(seen, e.Revision); seen = c.seenRev.Load() {
+		}
 	}
-	c.close(rcSessionTakenOver, bridge.ClosePolicy, "session taken over")
+	if rev := c.claimRev.Load(); rev != 0 && e.Revision > rev {
+		c.close(rcSessionTakenOver, bridge.ClosePolicy, "session taken over")
+	}
 }
 
-// claim records the connection as the holder of its client id.
+// claim records the connection as the holder of its client id, in one
+// round trip: a claim by another connection that the watch saw before this
+// one's revision was known is in seenRev.
 func (c *conn) claim() {
 	kv := c.p.clientsKV(c.s)
 	if kv == nil {
@@ -84,15 +91,16 @@ func (c *conn) claim() {
 		return
 	}
 	c.claimRev.Store(rev)
-	// A claim that landed between ours and the watch seeing it.
-	if v, r, err := kv.Get(ctx, c.clientKey); err == nil && r > rev && string(v) != c.s.ID() {
+	if c.seenRev.Load() > rev {
 		c.close(rcSessionTakenOver, bridge.ClosePolicy, "session taken over")
 	}
 }
 
-// release forgets the claim if it is still this connection's.
+// release forgets the claim if it is still this connection's: a
+// conditional delete, so a newer claim stays.
 func (c *conn) release() {
-	if c.claimRev.Load() == 0 {
+	rev := c.claimRev.Load()
+	if rev == 0 {
 		return
 	}
 	kv := c.p.clientsKV(c.s)
@@ -101,7 +109,5 @@ func (c *conn) release() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	if v, _, err := kv.Get(ctx, c.clientKey); err == nil && string(v) == c.s.ID() {
-		_ = kv.Delete(ctx, c.clientKey)
-	}
+	_ = kv.DeleteIf(ctx, c.clientKey, rev)
 }
