@@ -903,6 +903,38 @@ func TestMQTTTakeoverAcrossGateways(t *testing.T) {
 	second.takenOver(t, "second connection not taken over")
 }
 
+// TestMQTTRetainedAcrossGateways sets a retained message through one
+// gateway and clears it through another on the same NATS: the bucket is
+// shared, so each gateway's new subscribers see the other's change.
+func TestMQTTRetainedAcrossGateways(t *testing.T) {
+	g1 := startGateway(t, gwOpts{DataDir: t.TempDir()}) // embedded NATS with JetStream
+	g2 := startGateway(t, gwOpts{NATSURL: g1.NATSURL})
+
+	pub1 := connectV5(t, g1, nil)
+	pub1.publish(t, &paho.Publish{Topic: "xgw/ret", Retain: true, QoS: 1, Payload: []byte("from g1")})
+
+	sub2 := connectV5(t, g2, nil)
+	if !sub2.Connack.Properties.RetainAvailable {
+		t.Fatal("g2: Retain Available 0 on a NATS with JetStream")
+	}
+	sub2.subscribe(t, paho.SubscribeOptions{Topic: "xgw/#", QoS: 1})
+	p := sub2.next(t)
+	if p.Topic != "xgw/ret" || string(p.Payload) != "from g1" || !p.Retain {
+		t.Fatalf("g2 got %s %q retain %v, want xgw/ret \"from g1\" retained", p.Topic, p.Payload, p.Retain)
+	}
+	sub2.none(t, 200*time.Millisecond)
+
+	// Cleared through g2: a later subscriber on g1 gets nothing.
+	pub2 := connectV5(t, g2, nil)
+	pub2.publish(t, &paho.Publish{Topic: "xgw/ret", Retain: true, QoS: 1, Payload: nil})
+	if p := sub2.next(t); p.Topic != "xgw/ret" || len(p.Payload) != 0 {
+		t.Fatalf("g2 live clear: got %s %q", p.Topic, p.Payload)
+	}
+	sub1 := connectV5(t, g1, nil)
+	sub1.subscribe(t, paho.SubscribeOptions{Topic: "xgw/#", QoS: 1})
+	sub1.none(t, 500*time.Millisecond)
+}
+
 // TestMQTTPersistentSession keeps QoS 1 messages for a disconnected
 // persistent session, redelivers unacknowledged ones with DUP, and drops
 // the session on a clean start.

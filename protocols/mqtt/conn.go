@@ -25,7 +25,8 @@ type conn struct {
 	buf []byte // bytes of an incomplete packet, kept across messages
 
 	// Set by CONNECT, read-only afterwards.
-	version   byte // 0 until CONNECT
+	version   byte   // 0 until CONNECT
+	aliasMax  uint16 // v5 topic aliases the gateway may send; 0: none
 	clientID  string
 	clientKey string // clientKey(principal, clientID): key of takeover and session state
 	keepAlive time.Duration
@@ -54,10 +55,11 @@ type conn struct {
 
 	in inbound // PUBLISHes on their way to NATS, in order
 
-	mu     sync.Mutex
-	out    outbound
-	ctx    context.Context // of requests, made by the first; cancelled at close
-	cancel context.CancelFunc
+	mu         sync.Mutex
+	out        outbound
+	outAliases aliasTable      // v5 outbound topic aliases (alias.go)
+	ctx        context.Context // of requests, made by the first; cancelled at close
+	cancel     context.CancelFunc
 }
 
 var (
@@ -277,6 +279,7 @@ func (c *conn) connect(p *Packet) error {
 		if p.Props.Has&HasMaximumPacketSize != 0 {
 			c.maxOut = int(min(p.Props.MaximumPacketSize, maxRemaining))
 		}
+		c.aliasMax = outboundAliasMax(&p.Props, c.p.cfg.OutboundTopicAliases)
 	}
 	c.mu.Lock()
 	c.out.init(window)
@@ -413,11 +416,9 @@ func (c *conn) Push(m *bridge.Message) {
 	if topic == "" {
 		topic = subjects.MQTTSubjectToTopic(m.Subject)
 	}
-	p := c.outPacket(m, topic, 0, nil)
-	if p == nil {
-		return
+	if p := c.outPacket(m, topic, 0, nil); p != nil {
+		c.sendPublish(p)
 	}
-	c.sendOut(bridge.BinaryFrame(p.Encode(nil, c.version)))
 }
 
 // clientKey is the key of a client id in the takeover map and the session

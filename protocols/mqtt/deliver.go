@@ -25,7 +25,8 @@ type sub struct {
 }
 
 // Frame cache keys for QoS 0 PUBLISH frames shared by every connection of
-// a version; a subscription with an identifier uses itself as key.
+// a version; a subscription with an identifier uses itself as key. A
+// connection that receives topic aliases encodes its own frames.
 type frameKey byte
 
 const (
@@ -184,6 +185,14 @@ func (sb *sub) deliver(d *bridge.Delivery) {
 		c.mu.Unlock()
 		return
 	}
+	if c.aliasMax > 0 {
+		// An aliased frame is this connection's alone: not cached.
+		if p := c.outPacket(m, subjects.MQTTSubjectToTopic(m.Subject), 0, sb); p != nil {
+			p.Retain = retain
+			c.sendPublish(p)
+		}
+		return
+	}
 	var key any = keyV3
 	if c.version == V5 {
 		key = keyV5
@@ -207,15 +216,18 @@ func (sb *sub) deliver(d *bridge.Delivery) {
 var errNoTopic = errors.New("mqtt: subject has no MQTT topic")
 
 // sendOut sends a PUBLISH frame unless it exceeds the client's Maximum
-// Packet Size, in which case it is dropped [MQTT-3.1.2-25].
-func (c *conn) sendOut(f *bridge.Frame) {
+// Packet Size, in which case it is dropped [MQTT-3.1.2-25]. It reports
+// whether the frame was queued.
+func (c *conn) sendOut(f *bridge.Frame) bool {
 	if c.maxOut > 0 && len(f.Payload()) > c.maxOut {
 		c.s.Metrics().LimitExceeded(Name, "client_max_packet_size")
-		return
+		return false
 	}
-	if err := c.s.Send(f); errors.Is(err, bridge.ErrSlowConsumer) {
+	err := c.s.Send(f)
+	if errors.Is(err, bridge.ErrSlowConsumer) {
 		c.goodbye.CompareAndSwap(0, rcQuotaExceeded)
 	}
+	return err == nil
 }
 
 // msgQoS is the QoS a message was published with: its Mqtt-Qos header, 0

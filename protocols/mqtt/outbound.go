@@ -92,7 +92,7 @@ func (c *conn) sendQoS(f *flight) {
 		o.inflight = make(map[uint16]*flight, min(o.window, 64))
 	}
 	o.inflight[f.p.ID] = f
-	c.sendOut(bridge.BinaryFrame(f.p.Encode(nil, c.version)))
+	c.sendPublishLocked(f.p)
 }
 
 // acked records the client's PUBACK, PUBREC or PUBCOMP of id and fills the

@@ -42,6 +42,10 @@ type Config struct {
 	// TopicAliasMaximum is the v5 Topic Alias Maximum the gateway accepts
 	// from clients. Default 16.
 	TopicAliasMaximum int `yaml:"topic_alias_maximum"`
+	// OutboundTopicAliases caps the topic aliases the gateway sends to a v5
+	// client, which allows at most its own Topic Alias Maximum; the first
+	// topics sent on a connection get them. Default 16; negative: none.
+	OutboundTopicAliases int `yaml:"outbound_topic_aliases"`
 	// RequestTimeout bounds a v5 request (a PUBLISH with a Response Topic)
 	// waiting for its NATS reply. Default 10s.
 	RequestTimeout time.Duration `yaml:"request_timeout"`
@@ -89,6 +93,10 @@ func (c Config) withDefaults() Config {
 		c.TopicAliasMaximum = 16
 	}
 	c.TopicAliasMaximum = min(c.TopicAliasMaximum, 65535)
+	if c.OutboundTopicAliases == 0 {
+		c.OutboundTopicAliases = 16
+	}
+	c.OutboundTopicAliases = min(c.OutboundTopicAliases, 65535)
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 10 * time.Second
 	}

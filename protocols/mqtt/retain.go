@@ -153,7 +153,7 @@ func (c *conn) sendRetained(sb *sub, patterns []string, isNew bool, shared bool)
 					p := c.outPacket(m, subjects.MQTTSubjectToTopic(m.Subject), 0, sb)
 					if p != nil {
 						p.Retain = true
-						c.sendOut(bridge.BinaryFrame(p.Encode(nil, c.version)))
+						c.sendPublish(p)
 					}
 					continue
 				}
