@@ -52,6 +52,12 @@ func StartEmbedded(c EmbeddedConfig) (*Embedded, error) {
 		// Fan-out to a local gateway is bursty: let it lag a little rather
 		// than be cut off as a slow consumer.
 		MaxPending: 256 << 20,
+		// No subject cache: every connection holds a wildcard control
+		// subscription (wsgate.conn.<id>.>), and the server walks its
+		// whole cache on each wildcard SUB and UNSUB; the subjects a
+		// gateway publishes to (key-value keys, reply inboxes, per-device
+		// topics) are too varied for the cache to hit anyway.
+		NoSublistCache: true,
 	}
 	if c.Listen == "-" {
 		opts.DontListen = true

@@ -275,7 +275,11 @@ type KVConfig struct {
 
 // KV is a JetStream key-value bucket. Keys are made of
 // [-/_=.a-zA-Z0-9]; a protocol encodes other names itself.
-type KV struct{ kv jetstream.KeyValue }
+type KV struct {
+	kv  jetstream.KeyValue
+	js  *JetStream
+	put string // subject prefix of the bucket's keys: "$KV.<bucket>."
+}
 
 // KVEntry is one value of a key, or its deletion.
 type KVEntry struct {
@@ -303,7 +307,9 @@ func (j *JetStream) KV(ctx context.Context, bucket string, c KVConfig) (*KV, err
 	if err != nil {
 		return nil, fmt.Errorf("kv %s: %w", bucket, err)
 	}
-	kv = &KV{kv: b}
+	// Buckets are opened here, never through a domain or a mirror, so a
+	// key's subject is the bucket's plain one.
+	kv = &KV{kv: b, js: j, put: "$KV." + bucket + "."}
 	j.mu.Lock()
 	j.kvs[bucket] = kv
 	j.mu.Unlock()
@@ -325,6 +331,13 @@ func (k *KV) Get(ctx context.Context, key string) ([]byte, uint64, error) {
 // Put sets a key.
 func (k *KV) Put(ctx context.Context, key string, value []byte) (uint64, error) {
 	return k.kv.Put(ctx, key, value)
+}
+
+// PutAsync sets a key without waiting, like JetStream.PublishAsync (a
+// key-value put is a publish on the key's subject): done gets the new
+// revision or the error, on a goroutine of its own.
+func (k *KV) PutAsync(key string, value []byte, done func(rev uint64, err error)) {
+	k.js.PublishAsync(k.put+key, nil, value, done)
 }
 
 // Create sets a key that must not exist, else ErrKeyExists.

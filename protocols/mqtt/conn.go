@@ -381,7 +381,6 @@ func (c *conn) Refuse(_ bool, _ []byte, err error) error {
 // [MQTT-3.1.2-8/10].
 func (c *conn) OnClose(bridge.CloseInfo) {
 	c.p.untrack(c)
-	c.release()
 	c.closeSession()
 	c.mu.Lock()
 	if c.cancel != nil {
@@ -403,6 +402,7 @@ func (c *conn) OnClose(bridge.CloseInfo) {
 		}
 	}
 	c.wg.Wait()
+	c.release() // after the claim, which may still have been on its way
 }
 
 // Push implements bridge.Handler: a worker's message goes to the client as

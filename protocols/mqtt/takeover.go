@@ -75,25 +75,27 @@ func (p *Protocol) remoteTakeover(e bridge.KVEntry) {
 	}
 }
 
-// claim records the connection as the holder of its client id, in one
-// round trip: a claim by another connection that the watch saw before this
-// one's revision was known is in seenRev.
+// claim records the connection as the holder of its client id without
+// waiting for JetStream: a claim by another connection that the watch sees
+// before this one's revision is known is kept in seenRev and compared when
+// it is.
 func (c *conn) claim() {
 	kv := c.p.clientsKV(c.s)
 	if kv == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	rev, err := kv.Put(ctx, c.clientKey, []byte(c.s.ID()))
-	if err != nil {
-		c.s.Logger().Warn("mqtt client id claim failed", "err", err)
-		return
-	}
-	c.claimRev.Store(rev)
-	if c.seenRev.Load() > rev {
-		c.close(rcSessionTakenOver, bridge.ClosePolicy, "session taken over")
-	}
+	c.wg.Add(1)
+	kv.PutAsync(c.clientKey, []byte(c.s.ID()), func(rev uint64, err error) {
+		defer c.wg.Done()
+		if err != nil {
+			c.s.Logger().Warn("mqtt client id claim failed", "err", err)
+			return
+		}
+		c.claimRev.Store(rev)
+		if c.seenRev.Load() > rev {
+			c.close(rcSessionTakenOver, bridge.ClosePolicy, "session taken over")
+		}
+	})
 }
 
 // release forgets the claim if it is still this connection's: a
