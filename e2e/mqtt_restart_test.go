@@ -90,3 +90,62 @@ func TestMQTTSessionSurvivesRestart(t *testing.T) {
 		t.Fatalf("delivered twice: %s:%s", extra.Topic, extra.Payload)
 	}
 }
+
+// TestMQTTPubrelSurvivesRestart: a 3.1.1 persistent session that received a
+// QoS 2 message (PUBREC sent) and went before PUBCOMP gets the PUBREL
+// again after a gateway restart [MQTT-4.4.0-1], the message is not
+// delivered again, and its packet id is not reused while unreleased.
+func TestMQTTPubrelSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	g := startGateway(t, gwOpts{DataDir: dir})
+	r := dialRaw(t, g, mqtt.V311)
+	r.connect(&mqtt.Connect{ClientID: "half-done"}, mqtt.Properties{}) // Clean Session 0
+	r.expect(mqtt.CONNACK)
+	r.send(&mqtt.Packet{Type: mqtt.SUBSCRIBE, ID: 1, Filters: []mqtt.Filter{{Filter: "rel/#", QoS: 2}}})
+	r.expect(mqtt.SUBACK)
+
+	pub := connectV5(t, g, nil)
+	pub.publish(t, &paho.Publish{Topic: "rel/a", QoS: 2, Payload: []byte("once")})
+	p := r.expect(mqtt.PUBLISH)
+	held := p.ID
+	r.send(&mqtt.Packet{Type: mqtt.PUBREC, ID: held})
+	r.expect(mqtt.PUBREL)
+	// Gone without PUBCOMP.
+	_ = r.ws.Close()
+	time.Sleep(300 * time.Millisecond) // the asynchronous session save
+	g.stop()
+
+	g2 := startGateway(t, gwOpts{DataDir: dir})
+	r = dialRaw(t, g2, mqtt.V311)
+	r.connect(&mqtt.Connect{ClientID: "half-done"}, mqtt.Properties{})
+	if ack := r.expect(mqtt.CONNACK); !ack.SessionPresent {
+		t.Fatal("session not present after the restart")
+	}
+	if rel := r.expect(mqtt.PUBREL); rel.ID != held {
+		t.Fatalf("PUBREL %d, want %d", rel.ID, held)
+	}
+	// While the id is unreleased, a new message takes another one.
+	pub2 := connectV5(t, g2, nil)
+	pub2.publish(t, &paho.Publish{Topic: "rel/b", QoS: 2, Payload: []byte("next")})
+	n := r.expect(mqtt.PUBLISH)
+	if n.Topic != "rel/b" || n.ID == held {
+		t.Fatalf("got %s with id %d (held %d)", n.Topic, n.ID, held)
+	}
+	r.send(&mqtt.Packet{Type: mqtt.PUBCOMP, ID: held})
+	r.send(&mqtt.Packet{Type: mqtt.PUBREC, ID: n.ID})
+	r.expect(mqtt.PUBREL)
+	r.send(&mqtt.Packet{Type: mqtt.PUBCOMP, ID: n.ID})
+	if extra, err := r.read(500 * time.Millisecond); err == nil {
+		t.Fatalf("unexpected packet type %d %s:%s", extra.Type, extra.Topic, extra.Payload)
+	}
+
+	// Completed: a later resume has nothing to release.
+	time.Sleep(300 * time.Millisecond)
+	_ = r.ws.Close()
+	r = dialRaw(t, g2, mqtt.V311)
+	r.connect(&mqtt.Connect{ClientID: "half-done"}, mqtt.Properties{})
+	r.expect(mqtt.CONNACK)
+	if extra, err := r.read(500 * time.Millisecond); err == nil {
+		t.Fatalf("after completion: packet type %d id %d", extra.Type, extra.ID)
+	}
+}

@@ -181,7 +181,9 @@ func (c *conn) handle(p *Packet) error {
 			c.acked(p.ID, PUBREC, true) // refused: the exchange ends here
 			break
 		}
-		c.acked(p.ID, PUBREC, false)
+		if c.acked(p.ID, PUBREC, false) {
+			c.saveRel() // the id is unreleased until PUBCOMP, across reconnects
+		}
 		c.send(&Packet{Type: PUBREL, ID: p.ID}, c.version)
 	case PUBREL:
 		// [MQTT-4.3.3-…]: release the id; answer even if unknown.
@@ -194,7 +196,9 @@ func (c *conn) handle(p *Packet) error {
 		c.in.mu.Unlock()
 		c.send(&Packet{Type: PUBCOMP, ID: p.ID, Reason: rc}, c.version)
 	case PUBCOMP:
-		c.acked(p.ID, PUBCOMP, false)
+		if c.acked(p.ID, PUBCOMP, false) {
+			c.saveRel()
+		}
 	case SUBSCRIBE:
 		return c.subscribe(p)
 	case UNSUBSCRIBE:
@@ -289,10 +293,9 @@ func (c *conn) connect(p *Packet) error {
 	if v == V5 && p.Props.SessionExpiry != 0xFFFFFFFF {
 		c.expiry = min(c.expiry, time.Duration(p.Props.SessionExpiry)*time.Second)
 	}
-	var restore []storedSub
-	present := false
+	var resumed *sessionState
 	if !assigned {
-		restore, present = c.openSession(persistent, cp.CleanStart) // [MQTT-3.1.2-4/5/6]
+		resumed = c.openSession(persistent, cp.CleanStart) // [MQTT-3.1.2-4/5/6]
 	}
 	c.ver.Store(uint32(v))
 
@@ -322,12 +325,12 @@ func (c *conn) connect(p *Packet) error {
 	if old := c.p.takeover(c); old != nil {
 		old.close(rcSessionTakenOver, bridge.ClosePolicy, "session taken over") // [MQTT-3.1.4-3]
 	}
-	ack.SessionPresent = present
+	ack.SessionPresent = resumed != nil
 	c.send(ack, v)
 	if !assigned {
 		c.claim()
 	}
-	c.restore(restore)
+	c.restore(resumed)
 	return nil
 }
 

@@ -25,6 +25,7 @@ type flight struct {
 	p    *Packet
 	want byte // PUBACK, PUBREC or PUBCOMP
 	dm   *bridge.DurableMessage
+	rel  bool // a persistent session's released QoS 2 id: stored until PUBCOMP
 }
 
 func (o *outbound) init(window int) {
@@ -97,22 +98,25 @@ func (c *conn) sendQoS(f *flight) {
 
 // acked records the client's PUBACK, PUBREC or PUBCOMP of id and fills the
 // window from the queue. An unknown id is ignored. refused is a v5 PUBREC
-// with a failure reason, which ends the exchange.
-func (c *conn) acked(id uint16, typ byte, refused bool) {
+// with a failure reason, which ends the exchange. It reports whether the
+// set of a persistent session's unreleased ids changed, to be stored.
+func (c *conn) acked(id uint16, typ byte, refused bool) (relChanged bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	o := &c.out
 	f, ok := o.inflight[id]
 	if !ok || f.want != typ {
-		return
+		return false
 	}
-	if f.dm != nil && typ != PUBCOMP {
+	durable := f.dm != nil
+	if durable && typ != PUBCOMP {
 		_ = f.dm.Ack()
 		f.dm = nil
 	}
 	if typ == PUBREC && !refused {
 		f.want = PUBCOMP // awaiting PUBCOMP after our PUBREL
-		return
+		f.rel = durable
+		return f.rel
 	}
 	delete(o.inflight, id)
 	for len(o.queue) > 0 && len(o.inflight) < o.window {
@@ -121,6 +125,20 @@ func (c *conn) acked(id uint16, typ byte, refused bool) {
 		o.queue = o.queue[1:]
 		c.sendQoS(f)
 	}
+	return f.rel
+}
+
+// release marks id as a resumed session's QoS 2 message awaiting PUBCOMP:
+// its PUBREL is being resent, and the id is not reused until then. Called
+// with c.mu held.
+func (o *outbound) release(id uint16) {
+	if id == 0 {
+		return
+	}
+	if o.inflight == nil {
+		o.inflight = make(map[uint16]*flight, min(o.window, 64))
+	}
+	o.inflight[id] = &flight{p: &Packet{Type: PUBREL, ID: id}, want: PUBCOMP, rel: true}
 }
 
 // redeliverDelay is how long a stream message handed back at close waits

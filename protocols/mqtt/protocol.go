@@ -28,8 +28,11 @@ type Config struct {
 	// MaxKeepAlive caps the keep-alive a client asks for (and replaces 0);
 	// v5 clients are told by Server Keep Alive. Default 0: the client's.
 	MaxKeepAlive time.Duration `yaml:"max_keep_alive"`
-	// ReceiveMaximum is how many QoS 2 messages a client may have
-	// unreleased at once (v5 Receive Maximum). Default 64.
+	// ReceiveMaximum is how many QoS 2 messages a v5 client may have
+	// unreleased at once (v5 Receive Maximum; 3.1.1 clients, who cannot be
+	// told, may have 1024), and how many PUBLISHes of one connection may
+	// wait for JetStream at once before the gateway stops reading from it.
+	// Default 64.
 	ReceiveMaximum int `yaml:"receive_maximum"`
 	// MaxInflight caps the outbound QoS 1/2 messages awaiting the client's
 	// acknowledgement (further bounded by the client's Receive Maximum).

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -37,6 +38,10 @@ const HeaderStored = "Mqtt-Stored"
 // sessionState is a persistent session as stored.
 type sessionState struct {
 	Subs []storedSub `json:"subs"`
+	// Rel holds the packet ids of QoS 2 messages the client has received
+	// (PUBREC) but not completed (PUBCOMP): their PUBREL is resent when the
+	// session resumes [MQTT-4.4.0-1], and the ids stay in use until then.
+	Rel []uint16 `json:"rel,omitempty"`
 }
 
 type storedSub struct {
@@ -123,31 +128,60 @@ func (ps *persistence) drop(ctx context.Context, key string, st *sessionState) {
 	_ = ps.kv.Delete(ctx, key)
 }
 
-// saveSession stores the connection's subscriptions.
+// saveSession stores the connection's subscriptions and unreleased ids
+// and waits for JetStream.
 func (c *conn) saveSession() {
 	if c.persist == nil {
 		return
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if _, err := c.persist.kv.Put(ctx, c.clientKey, c.sessionValue()); err != nil {
+		c.s.Logger().Warn("mqtt session save failed", "err", err)
+	}
+}
+
+// saveRel stores the session after a QoS 2 exchange moved on, without
+// waiting: puts from one gateway reach JetStream in the order they were
+// made, so the newest state wins.
+func (c *conn) saveRel() {
+	if c.persist == nil {
+		return
+	}
+	c.persist.kv.PutAsync(c.clientKey, c.sessionValue(), func(_ uint64, err error) {
+		if err != nil {
+			c.s.Logger().Warn("mqtt session save failed", "err", err)
+		}
+	})
+}
+
+// sessionValue encodes the session as stored. It runs on the reader, which
+// owns subs.
+func (c *conn) sessionValue() []byte {
 	st := sessionState{}
 	for _, sb := range c.subs {
 		st.Subs = append(st.Subs, storedSub{Filter: sb.filter, QoS: sb.opts.QoS, NL: sb.opts.NoLocal,
 			RAP: sb.opts.RetainAsPublished, RH: sb.opts.RetainHandling, ID: sb.id})
 	}
-	b, _ := json.Marshal(st)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if _, err := c.persist.kv.Put(ctx, c.clientKey, b); err != nil {
-		c.s.Logger().Warn("mqtt session save failed", "err", err)
+	c.mu.Lock()
+	for id, f := range c.out.inflight {
+		if f.rel {
+			st.Rel = append(st.Rel, id)
+		}
 	}
+	c.mu.Unlock()
+	slices.Sort(st.Rel)
+	b, _ := json.Marshal(st)
+	return b
 }
 
 // openSession settles the session at CONNECT: a clean start drops a stored
-// one; otherwise a stored one is resumed. It returns the subscriptions to
-// restore (after CONNACK) and whether a session was present.
-func (c *conn) openSession(persistent, cleanStart bool) ([]storedSub, bool) {
+// one; otherwise a stored one is resumed. It returns the session to
+// restore (after CONNACK), or nil.
+func (c *conn) openSession(persistent, cleanStart bool) *sessionState {
 	ps := c.p.persistence(c.s)
 	if ps == nil {
-		return nil, false
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -160,17 +194,32 @@ func (c *conn) openSession(persistent, cleanStart bool) ([]storedSub, bool) {
 		c.persist = ps
 	}
 	if !found || !persistent {
-		return nil, false
+		return nil
 	}
-	return st.Subs, true
+	return st
 }
 
-// restore resubscribes a resumed session's subscriptions.
-func (c *conn) restore(subs []storedSub) {
-	for _, s := range subs {
+// restore resubscribes a resumed session's subscriptions and resends the
+// PUBREL of every QoS 2 message the client had not completed.
+func (c *conn) restore(st *sessionState) {
+	if st == nil {
+		return
+	}
+	for _, s := range st.Subs {
 		c.subscribeOne(Filter{Filter: s.Filter, QoS: s.QoS, NoLocal: s.NL, RetainAsPublished: s.RAP, RetainHandling: 2}, s.ID)
 	}
 	c.pendingRetained = c.pendingRetained[:0] // no retained messages on resume
+	if len(st.Rel) == 0 {
+		return
+	}
+	c.mu.Lock()
+	for _, id := range st.Rel {
+		c.out.release(id)
+	}
+	c.mu.Unlock()
+	for _, id := range st.Rel {
+		c.send(&Packet{Type: PUBREL, ID: id}, c.version)
+	}
 }
 
 // consume starts the durable consumer of a persistent QoS 1/2 subscription.
