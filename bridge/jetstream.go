@@ -21,7 +21,8 @@ import (
 // nats.go; everything lives on the NATS deployment, never in gateway memory,
 // so a restart or a second gateway loses nothing.
 type JetStream struct {
-	js jetstream.JetStream
+	js  jetstream.JetStream
+	pub asyncPublisher
 
 	mu      sync.Mutex
 	streams map[string]bool // ensured in this process
@@ -36,11 +37,11 @@ var (
 )
 
 func newJetStream(nc *nats.Conn) (*JetStream, error) {
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(publishAsyncTimeout))
+	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	return &JetStream{js: js, streams: map[string]bool{}, kvs: map[string]*KV{}}, nil
+	return &JetStream{js: js, pub: asyncPublisher{nc: nc, timeout: publishAsyncTimeout}, streams: map[string]bool{}, kvs: map[string]*KV{}}, nil
 }
 
 // JetStream returns the gateway's JetStream facade.
@@ -109,25 +110,12 @@ func (j *JetStream) Publish(ctx context.Context, subject string, hdr Header, dat
 }
 
 // PublishAsync stores a message like Publish without waiting: done is
-// called once, on a goroutine of its own, with the stream sequence or the
-// error (a timeout after publishAsyncTimeout). Many publishes of one
-// connection are thus in flight at once instead of one round trip each.
-// nats.go's futures have no callback, so a short-lived goroutine per
-// message in flight waits for its future; nothing waits while idle.
+// called once with the stream sequence or the error (ErrPublishTimeout
+// after publishAsyncTimeout), so one connection can have many stores in
+// flight instead of paying a round trip for each. done runs on the
+// gateway's acknowledgement goroutine and must not block.
 func (j *JetStream) PublishAsync(subject string, hdr Header, data []byte, done func(seq uint64, err error)) {
-	f, err := j.js.PublishMsgAsync(&nats.Msg{Subject: subject, Header: nats.Header(hdr), Data: data})
-	if err != nil {
-		go done(0, fmt.Errorf("jetstream publish %q: %w", subject, err))
-		return
-	}
-	go func() {
-		select {
-		case ack := <-f.Ok():
-			done(ack.Sequence, nil)
-		case err := <-f.Err():
-			done(0, fmt.Errorf("jetstream publish %q: %w", subject, err))
-		}
-	}()
+	j.pub.publish(&nats.Msg{Subject: subject, Header: nats.Header(hdr), Data: data}, done)
 }
 
 // publishAsyncTimeout bounds an asynchronous publish waiting for its
@@ -201,8 +189,16 @@ type Consumer struct {
 // Name is the consumer's name (its durable name, or a generated one).
 func (c *Consumer) Name() string { return c.name }
 
-// Stop stops delivering. A durable consumer stays on the server.
+// Stop stops delivering at once; messages already received and not yet
+// handed to deliver are dropped (and come back after AckWait). A durable
+// consumer stays on the server.
 func (c *Consumer) Stop() { c.cc.Stop() }
+
+// Drain stops delivering after handing deliver what has already arrived,
+// including messages the server sent before it saw the subscription go:
+// a deliver that refuses (Nak) messages once its subscriber has left thus
+// returns every one of them to the stream promptly.
+func (c *Consumer) Drain() { c.cc.Drain() }
 
 // Consume creates or binds the consumer and calls deliver for each message,
 // in order, on a goroutine of its own. deliver should not block for long;
@@ -335,9 +331,17 @@ func (k *KV) Put(ctx context.Context, key string, value []byte) (uint64, error) 
 
 // PutAsync sets a key without waiting, like JetStream.PublishAsync (a
 // key-value put is a publish on the key's subject): done gets the new
-// revision or the error, on a goroutine of its own.
+// revision or the error, and must not block.
 func (k *KV) PutAsync(key string, value []byte, done func(rev uint64, err error)) {
 	k.js.PublishAsync(k.put+key, nil, value, done)
+}
+
+// DeleteAsync removes a key without waiting, as a publish of a delete
+// marker on the key's subject (what a key-value Delete is); done must not
+// block.
+func (k *KV) DeleteAsync(key string, done func(err error)) {
+	hdr := Header{"KV-Operation": {"DEL"}}
+	k.js.PublishAsync(k.put+key, hdr, nil, func(_ uint64, err error) { done(err) })
 }
 
 // Create sets a key that must not exist, else ErrKeyExists.

@@ -3,6 +3,7 @@ package mqtt
 import (
 	"bytes"
 	"sync"
+	"sync/atomic"
 
 	"github.com/wsgate/wsgate/bridge"
 )
@@ -36,6 +37,9 @@ type inPub struct {
 	rc      byte
 	done    bool // ready to complete
 	stored  bool // the session stream has it
+
+	waits    atomic.Int32 // stores still running
+	inStream bool         // set by the stream store's callback
 }
 
 // submit runs e's effects now if nothing is ahead of it, else queues it
@@ -47,7 +51,7 @@ func (c *conn) submit(e *inPub, store func(e *inPub)) {
 	in.mu.Lock()
 	if store == nil && len(in.queue) == 0 && !in.draining {
 		in.mu.Unlock()
-		c.complete(e) // only the reader queues, so nothing can overtake it
+		c.sendAcks(c.complete(e, nil)) // only the reader queues, so nothing can overtake it
 		return
 	}
 	for len(in.queue) >= c.p.cfg.ReceiveMaximum {
@@ -98,8 +102,14 @@ func (c *conn) drain() {
 		}
 		in.more.Broadcast()
 		in.mu.Unlock()
+		// The batch's acknowledgements go out as one WebSocket message
+		// (MQTT over WebSocket lets one carry several packets).
+		var acks []byte
 		for _, e := range batch {
-			c.complete(e)
+			acks = c.complete(e, acks)
+		}
+		c.sendAcks(acks)
+		for range batch {
 			c.wg.Done()
 		}
 		in.mu.Lock()
@@ -108,8 +118,8 @@ func (c *conn) drain() {
 }
 
 // complete publishes e live (marked as stored when the session stream
-// has it), stores it as retained, and acknowledges it.
-func (c *conn) complete(e *inPub) {
+// has it) and appends its acknowledgement, if it has one, to acks.
+func (c *conn) complete(e *inPub, acks []byte) []byte {
 	rc := e.rc
 	if !e.ackOnly {
 		hdr := e.hdr
@@ -119,19 +129,25 @@ func (c *conn) complete(e *inPub) {
 		if err := c.s.Publish(e.subject, "", hdr, e.payload); err != nil {
 			rc = reasonOf(err)
 			c.s.Logger().Debug("publish refused", "subject", e.subject, "err", err)
-		} else if e.kv != nil {
-			c.storeRetained(e.kv, e.subject, hdr, e.payload)
 		}
 	}
 	switch e.qos {
 	case 1:
-		c.send(&Packet{Type: PUBACK, ID: e.id, Reason: rc}, c.version)
+		return (&Packet{Type: PUBACK, ID: e.id, Reason: rc}).Encode(acks, c.version)
 	case 2:
 		if rc >= 0x80 {
 			c.in.mu.Lock()
 			delete(c.in.qos2, e.id) // refused: the id is free again
 			c.in.mu.Unlock()
 		}
-		c.send(&Packet{Type: PUBREC, ID: e.id, Reason: rc}, c.version)
+		return (&Packet{Type: PUBREC, ID: e.id, Reason: rc}).Encode(acks, c.version)
+	}
+	return acks
+}
+
+// sendAcks queues acknowledgements encoded by complete.
+func (c *conn) sendAcks(acks []byte) {
+	if len(acks) > 0 {
+		_ = c.s.Send(bridge.BinaryFrame(acks))
 	}
 }

@@ -89,13 +89,20 @@ func (c *conn) publish(p *Packet) error {
 		c.submit(e, nil)
 		return nil
 	}
-	if p.QoS > 0 && c.s.CheckPublish(subject) == nil {
-		if ps := c.p.persistence(c.s); ps != nil {
-			c.submit(e, func(e *inPub) { c.store(ps, e) })
-			return nil
-		}
+	// What is stored — in the session stream (QoS 1/2) and as the retained
+	// message — is stored before the message is published and
+	// acknowledged; a message the client may not publish is neither.
+	var ps *persistence
+	if c.s.CheckPublish(subject) != nil {
+		e.kv = nil
+	} else if p.QoS > 0 {
+		ps = c.p.persistence(c.s)
 	}
-	c.submit(e, nil)
+	if ps == nil && e.kv == nil {
+		c.submit(e, nil)
+		return nil
+	}
+	c.submit(e, func(e *inPub) { c.store(ps, e) })
 	return nil
 }
 
@@ -276,7 +283,7 @@ func (c *conn) publishWill(w *Will) {
 	}
 	if w.Retain {
 		if kv := c.p.retained(c.s); kv != nil {
-			c.storeRetained(kv, subject, hdr, w.Payload)
+			c.storeRetained(kv, subject, hdr, w.Payload, func(bool) {})
 		}
 	}
 }

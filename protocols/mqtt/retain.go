@@ -87,15 +87,18 @@ func kvKey(subject string) string {
 }
 
 // storeRetained sets (or, with an empty payload, clears) the retained
-// message of subject [MQTT-3.3.1-5/6/10].
-func (c *conn) storeRetained(kv *bridge.KV, subject string, hdr bridge.Header, data []byte) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
+// message of subject [MQTT-3.3.1-5/6/10] without waiting; done (which
+// must not block) reports whether it did. Updates from one gateway reach
+// the bucket in the order they were made.
+func (c *conn) storeRetained(kv *bridge.KV, subject string, hdr bridge.Header, data []byte, done func(ok bool)) {
 	key := kvKey(subject)
 	if len(data) == 0 {
-		if err := kv.Delete(ctx, key); err != nil {
-			c.s.Logger().Warn("mqtt retained delete failed", "subject", subject, "err", err)
-		}
+		kv.DeleteAsync(key, func(err error) {
+			if err != nil {
+				c.s.Logger().Warn("mqtt retained delete failed", "subject", subject, "err", err)
+			}
+			done(err == nil)
+		})
 		return
 	}
 	h := bridge.Header{}
@@ -105,9 +108,12 @@ func (c *conn) storeRetained(kv *bridge.KV, subject string, hdr bridge.Header, d
 		}
 	}
 	b, _ := json.Marshal(retainedRecord{Subject: subject, Header: h, Data: data})
-	if _, err := kv.Put(ctx, key, b); err != nil {
-		c.s.Logger().Warn("mqtt retained store failed", "subject", subject, "err", err)
-	}
+	kv.PutAsync(key, b, func(_ uint64, err error) {
+		if err != nil {
+			c.s.Logger().Warn("mqtt retained store failed", "subject", subject, "err", err)
+		}
+		done(err == nil)
+	})
 }
 
 // sendRetained delivers the retained messages matching a new subscription,

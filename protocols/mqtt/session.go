@@ -269,10 +269,30 @@ func (sb *sub) deliverDurable(dm *bridge.DurableMessage) {
 	c.mu.Unlock()
 }
 
-// store puts a QoS 1/2 PUBLISH into the session stream, with the
-// publisher's connection id for No Local, without waiting: the pipeline
-// (inbound.go) completes e when JetStream has answered.
+// store runs e's stores without waiting: into the session stream (ps,
+// when set; with the publisher's connection id for No Local) and as the
+// retained message (e.kv, when set). The pipeline (inbound.go) completes e
+// when both have answered.
 func (c *conn) store(ps *persistence, e *inPub) {
+	n := int32(0)
+	if ps != nil {
+		n++
+	}
+	if e.kv != nil {
+		n++
+	}
+	e.waits.Store(n)
+	finish := func() {
+		if e.waits.Add(-1) == 0 {
+			c.stored(e, e.inStream)
+		}
+	}
+	if e.kv != nil {
+		c.storeRetained(e.kv, e.subject, e.hdr, e.payload, func(bool) { finish() })
+	}
+	if ps == nil {
+		return
+	}
 	h := make(bridge.Header, len(e.hdr)+1)
 	for k, v := range e.hdr {
 		h[k] = v
@@ -282,7 +302,8 @@ func (c *conn) store(ps *persistence, e *inPub) {
 		if err != nil {
 			c.s.Logger().Warn("mqtt store failed: delivering live only", "subject", e.subject, "err", err)
 		}
-		c.stored(e, err == nil)
+		e.inStream = err == nil
+		finish()
 	})
 }
 
@@ -292,7 +313,7 @@ func (c *conn) closeSession() {
 	c.nakAll()
 	for _, sb := range c.subs {
 		if sb.cons != nil {
-			sb.cons.Stop()
+			sb.cons.Drain() // late deliveries are handed back (out.closed)
 		}
 	}
 }

@@ -205,7 +205,7 @@ const handBackDelay = 500 * time.Millisecond
 // go back to the queue (after handBackDelay).
 func (ds *durableSub) stop() {
 	ds.stopped.Store(true)
-	ds.cons.Stop()
+	ds.cons.Drain() // late deliveries are handed back (stopped)
 	c := ds.c
 	var back []*durableAck
 	c.mu.Lock()

@@ -1,0 +1,151 @@
+package bridge
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// asyncPublisher stores messages in JetStream without waiting and calls
+// back when each is acknowledged. nats.go's own asynchronous publish hands
+// out futures, which need a goroutine (and a timer) per message to turn
+// into a callback; here one reply subscription per gateway calls each
+// message's callback from the acknowledgement itself, and one sweep, running
+// only while publishes are pending, times out the stragglers. Callbacks run on that subscription's
+// goroutine, in the order acknowledgements arrive: they must not block.
+type asyncPublisher struct {
+	nc      *nats.Conn
+	timeout time.Duration
+
+	mu       sync.Mutex
+	prefix   string // reply subject prefix, "_INBOX.<nuid>."; "" until first use
+	next     uint64
+	pending  map[string]*pendingPub // by reply token
+	sweeping bool                   // the sweep runs while anything is pending
+}
+
+type pendingPub struct {
+	subject string
+	done    func(seq uint64, err error)
+	expires time.Time
+}
+
+// ErrPublishTimeout is the error of a store JetStream did not acknowledge in
+// time; the message may or may not be stored.
+var ErrPublishTimeout = errors.New("bridge: jetstream publish not acknowledged in time")
+
+// publish sends m (whose Reply it sets) and registers done.
+func (a *asyncPublisher) publish(m *nats.Msg, done func(uint64, error)) {
+	a.mu.Lock()
+	if a.prefix == "" {
+		if err := a.start(); err != nil {
+			a.mu.Unlock()
+			done(0, err)
+			return
+		}
+	}
+	a.next++
+	token := strconv.FormatUint(a.next, 36)
+	a.pending[token] = &pendingPub{subject: m.Subject, done: done, expires: time.Now().Add(a.timeout)}
+	m.Reply = a.prefix + token
+	if !a.sweeping {
+		a.sweeping = true
+		go a.sweep()
+	}
+	a.mu.Unlock()
+	if err := a.nc.PublishMsg(m); err != nil {
+		if p := a.take(token); p != nil {
+			p.done(0, fmt.Errorf("jetstream publish %q: %w", m.Subject, err))
+		}
+	}
+}
+
+// start subscribes to the replies and starts the sweep. Called with mu held.
+func (a *asyncPublisher) start() error {
+	prefix := a.nc.NewRespInbox() + "."
+	if _, err := a.nc.Subscribe(prefix+"*", a.reply); err != nil {
+		return fmt.Errorf("jetstream publish replies: %w", err)
+	}
+	a.prefix, a.pending = prefix, map[string]*pendingPub{}
+	return nil
+}
+
+// take removes and returns the pending publish of token, or nil.
+func (a *asyncPublisher) take(token string) *pendingPub {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	p := a.pending[token]
+	delete(a.pending, token)
+	return p
+}
+
+// reply handles one acknowledgement (or a no-responders status).
+func (a *asyncPublisher) reply(m *nats.Msg) {
+	p := a.take(m.Subject[len(a.prefix):])
+	if p == nil {
+		return // timed out already
+	}
+	seq, err := parsePubAck(m)
+	if err != nil {
+		err = fmt.Errorf("jetstream publish %q: %w", p.subject, err)
+	}
+	p.done(seq, err)
+}
+
+// parsePubAck reads a JetStream publish acknowledgement.
+func parsePubAck(m *nats.Msg) (uint64, error) {
+	if len(m.Data) == 0 && m.Header.Get("Status") == "503" {
+		return 0, nats.ErrNoResponders
+	}
+	var ack struct {
+		Seq   uint64 `json:"seq"`
+		Error *struct {
+			Code        int    `json:"code"`
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(m.Data, &ack); err != nil {
+		return 0, fmt.Errorf("bad acknowledgement: %w", err)
+	}
+	if ack.Error != nil {
+		return 0, fmt.Errorf("%s (%d)", ack.Error.Description, ack.Error.Code)
+	}
+	return ack.Seq, nil
+}
+
+// sweepEvery is how often the sweep looks for publishes past their timeout.
+const sweepEvery = 250 * time.Millisecond
+
+// sweep fails the publishes that waited past their timeout (all of them
+// once the connection is closed) and exits when none is pending.
+func (a *asyncPublisher) sweep() {
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for now := range t.C {
+		closed := a.nc.IsClosed() // nothing will be answered
+		var late []*pendingPub
+		a.mu.Lock()
+		for token, p := range a.pending {
+			if closed || now.After(p.expires) {
+				late = append(late, p)
+				delete(a.pending, token)
+			}
+		}
+		idle := len(a.pending) == 0
+		if idle {
+			a.sweeping = false
+		}
+		a.mu.Unlock()
+		for _, p := range late {
+			p.done(0, fmt.Errorf("jetstream publish %q: %w", p.subject, ErrPublishTimeout))
+		}
+		if idle {
+			return
+		}
+	}
+}
