@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -97,10 +98,16 @@ func (a *asyncPublisher) reply(m *nats.Msg) {
 	p.done(seq, err)
 }
 
-// parsePubAck reads a JetStream publish acknowledgement.
+// parsePubAck reads a JetStream publish acknowledgement. The common one,
+// {"stream":"S","seq":N} (maybe with "domain" or "duplicate"), is read
+// without decoding the JSON: a fifth of the cost of a stored message.
+// Anything else goes through encoding/json.
 func parsePubAck(m *nats.Msg) (uint64, error) {
 	if len(m.Data) == 0 && m.Header.Get("Status") == "503" {
 		return 0, nats.ErrNoResponders
+	}
+	if seq, ok := pubAckSeq(m.Data); ok {
+		return seq, nil
 	}
 	var ack struct {
 		Seq   uint64 `json:"seq"`
@@ -115,7 +122,41 @@ func parsePubAck(m *nats.Msg) (uint64, error) {
 	if ack.Error != nil {
 		return 0, fmt.Errorf("%s (%d)", ack.Error.Description, ack.Error.Code)
 	}
+	if ack.Seq == 0 {
+		return 0, errors.New("acknowledgement without a sequence")
+	}
 	return ack.Seq, nil
+}
+
+// pubAckSeq finds the sequence of a successful acknowledgement: a JSON
+// object with a "seq" number and no "error". It reports false for anything
+// it is not sure of.
+func pubAckSeq(b []byte) (uint64, bool) {
+	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' || bytes.Contains(b, []byte(`"error"`)) {
+		return 0, false
+	}
+	// A key follows '{' or ','; inside a string a quote follows a
+	// backslash, so this is the key, not text in a value.
+	i := bytes.Index(b, []byte(`"seq":`))
+	if i < 1 || (b[i-1] != '{' && b[i-1] != ',') {
+		return 0, false
+	}
+	rest := b[i+len(`"seq":`):]
+	if bytes.Contains(rest, []byte(`"seq":`)) {
+		return 0, false
+	}
+	n := 0
+	for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+		n++
+	}
+	if n == 0 || n > 19 || (n < len(rest) && rest[n] != ',' && rest[n] != '}') {
+		return 0, false
+	}
+	seq, err := strconv.ParseUint(string(rest[:n]), 10, 64)
+	if err != nil || seq == 0 {
+		return 0, false
+	}
+	return seq, true
 }
 
 // sweepEvery is how often the sweep looks for publishes past their timeout.

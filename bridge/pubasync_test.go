@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -76,4 +77,51 @@ func TestPublishAsync(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no timeout")
 	}
+}
+
+func TestParsePubAck(t *testing.T) {
+	for _, tc := range []struct {
+		data string
+		seq  uint64
+		err  bool
+	}{
+		{`{"stream":"S","seq":42}`, 42, false},
+		{`{"stream":"S","domain":"hub","seq":7,"duplicate":true}`, 7, false},
+		{`{"stream":"S", "seq": 9}`, 9, false}, // spaces: the slow path
+		{`{"error":{"code":503,"err_code":10077,"description":"maximum messages exceeded"},"stream":"S","seq":0}`, 0, true},
+		{`{"stream":"S"}`, 0, true},
+		{`{"stream":"S","seq":0}`, 0, true},
+		{`{"stream":"S","seq":18446744073709551615}`, 18446744073709551615, false},
+		{`{"stream":"S","seq":18446744073709551616}`, 0, true},
+		{`{"stream":"\"seq\":5","seq":6}`, 6, false},
+		{`{"stream":"x\"seq\":5"}`, 0, true},
+		{`{"stream":"x,\"seq\":5"}`, 0, true},
+		{`{"stream":"S","seq":-1}`, 0, true},
+		{`not json`, 0, true},
+		{``, 0, true},
+	} {
+		seq, err := parsePubAck(&nats.Msg{Data: []byte(tc.data)})
+		if (err != nil) != tc.err || seq != tc.seq {
+			t.Errorf("%s: got %d, %v; want %d, error %v", tc.data, seq, err, tc.seq, tc.err)
+		}
+	}
+}
+
+func FuzzParsePubAck(f *testing.F) {
+	for _, s := range []string{`{"stream":"S","seq":42}`, `{"error":{"code":1}}`, `{"seq":1,"seq":2}`, `{}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fast, ok := pubAckSeq(b)
+		if !ok {
+			return
+		}
+		// The fast path may only answer what encoding/json reads too.
+		var ack struct {
+			Seq uint64 `json:"seq"`
+		}
+		if err := json.Unmarshal(b, &ack); err == nil && ack.Seq != fast {
+			t.Fatalf("%q: fast %d, json %d", b, fast, ack.Seq)
+		}
+	})
 }

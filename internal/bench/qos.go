@@ -48,8 +48,10 @@ func (o *Options) qos(t *target, qos byte) ([]figure, error) {
 	var delivered atomic.Uint64
 	var wg sync.WaitGroup
 	wg.Add(2)
+	subGone := make(chan struct{})
 	go func() { // the subscriber acknowledges what it gets
 		defer wg.Done()
+		defer close(subGone)
 		for {
 			err := sub.mqttRead(func(typ byte, p []byte) {
 				switch typ >> 4 {
@@ -132,11 +134,20 @@ func (o *Options) qos(t *target, qos byte) ([]figure, error) {
 	err = publish(start.Add(o.Duration))
 	elapsed := time.Since(start)
 	a1, cpu1 := acked.Load(), cpuOf(t)
+	d1 := delivered.Load()
+	select {
+	case <-subGone:
+		err = fmt.Errorf("the subscriber was disconnected after %d deliveries (slow consumer?)", d1)
+	default:
+	}
 	sub.close()
 	pub.close()
 	wg.Wait()
 	if err != nil {
 		return nil, err
+	}
+	if d1 < a1*9/10 {
+		return nil, fmt.Errorf("the subscriber got %d of %d acknowledged messages", d1, a1)
 	}
 	n := float64(a1 - a0)
 	figs := []figure{

@@ -53,7 +53,7 @@ type conn struct {
 	goodbye  atomic.Int32  // v5 reason for Goodbye, set before a server close; 0: derive
 	saidBye  atomic.Bool   // a DISCONNECT was already sent
 
-	in inbound // PUBLISHes on their way to NATS, in order
+	in *inbound // PUBLISHes on their way to NATS, in order; made by the first
 
 	mu         sync.Mutex
 	out        outbound
@@ -70,7 +70,6 @@ var (
 
 func newConn(p *Protocol, s *bridge.Session) *conn {
 	c := &conn{p: p, s: s}
-	c.in.more.L = &c.in.mu
 	c.deadline.Store(time.Now().Add(p.cfg.ConnectTimeout).UnixNano())
 	return c
 }
@@ -188,12 +187,16 @@ func (c *conn) handle(p *Packet) error {
 	case PUBREL:
 		// [MQTT-4.3.3-…]: release the id; answer even if unknown.
 		rc := byte(rcSuccess)
-		c.in.mu.Lock()
-		if _, ok := c.in.qos2[p.ID]; !ok {
+		if in := c.in; in == nil {
 			rc = 0x92 // Packet Identifier not found
+		} else {
+			in.mu.Lock()
+			if _, ok := in.qos2[p.ID]; !ok {
+				rc = 0x92
+			}
+			delete(in.qos2, p.ID)
+			in.mu.Unlock()
 		}
-		delete(c.in.qos2, p.ID)
-		c.in.mu.Unlock()
 		c.send(&Packet{Type: PUBCOMP, ID: p.ID, Reason: rc}, c.version)
 	case PUBCOMP:
 		if c.acked(p.ID, PUBCOMP, false) {

@@ -56,7 +56,7 @@ func (c *conn) subscribe(p *Packet) error {
 	for _, f := range c.pendingRetained {
 		f() // after SUBACK
 	}
-	c.pendingRetained = c.pendingRetained[:0]
+	c.pendingRetained = nil // an idle subscriber keeps none
 	return nil
 }
 

@@ -42,12 +42,23 @@ type inPub struct {
 	inStream bool         // set by the stream store's callback
 }
 
+// inbound returns the connection's pipeline, made on the first PUBLISH (a
+// subscriber that never publishes has none). Only the reader calls it; the
+// goroutines completing messages find it made.
+func (c *conn) inbound() *inbound {
+	if c.in == nil {
+		c.in = &inbound{}
+		c.in.more.L = &c.in.mu
+	}
+	return c.in
+}
+
 // submit runs e's effects now if nothing is ahead of it, else queues it
 // behind. store, when set, starts e's store; it must call stored exactly
 // once. The reader waits while depth messages are queued: that is the
 // connection's backpressure.
 func (c *conn) submit(e *inPub, store func(e *inPub)) {
-	in := &c.in
+	in := c.inbound()
 	in.mu.Lock()
 	if store == nil && len(in.queue) == 0 && !in.draining {
 		in.mu.Unlock()
@@ -82,7 +93,7 @@ func (c *conn) stored(e *inPub, ok bool) {
 // One goroutine drains at a time; another finding it busy leaves its
 // message to it.
 func (c *conn) drain() {
-	in := &c.in
+	in := c.in
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.draining {

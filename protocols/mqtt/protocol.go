@@ -36,7 +36,9 @@ type Config struct {
 	ReceiveMaximum int `yaml:"receive_maximum"`
 	// MaxInflight caps the outbound QoS 1/2 messages awaiting the client's
 	// acknowledgement (further bounded by the client's Receive Maximum).
-	// Default 64.
+	// Default 256: a window of w messages and a round trip of r caps a
+	// subscriber at w/r messages a second, and 64 at a few milliseconds
+	// is below what one publisher sends. (nats-server's MQTT: 1024.)
 	MaxInflight int `yaml:"max_inflight"`
 	// MaxQueued is how many outbound QoS 1/2 messages may wait for the
 	// in-flight window before the client is disconnected as a slow
@@ -86,7 +88,7 @@ func (c Config) withDefaults() Config {
 	}
 	c.ReceiveMaximum = min(c.ReceiveMaximum, 65535)
 	if c.MaxInflight <= 0 {
-		c.MaxInflight = 64
+		c.MaxInflight = 256
 	}
 	c.MaxInflight = min(c.MaxInflight, 65535)
 	if c.MaxQueued <= 0 {

@@ -62,7 +62,7 @@ func (c *conn) publish(p *Packet) error {
 		return nil
 	}
 	if p.QoS == 2 {
-		in := &c.in
+		in := c.inbound()
 		in.mu.Lock()
 		_, dup := in.qos2[p.ID]
 		if !dup && len(in.qos2) < c.qos2Limit() {

@@ -208,7 +208,7 @@ func (c *conn) restore(st *sessionState) {
 	for _, s := range st.Subs {
 		c.subscribeOne(Filter{Filter: s.Filter, QoS: s.QoS, NoLocal: s.NL, RetainAsPublished: s.RAP, RetainHandling: 2}, s.ID)
 	}
-	c.pendingRetained = c.pendingRetained[:0] // no retained messages on resume
+	c.pendingRetained = nil // no retained messages on resume
 	if len(st.Rel) == 0 {
 		return
 	}
@@ -293,12 +293,9 @@ func (c *conn) store(ps *persistence, e *inPub) {
 	if ps == nil {
 		return
 	}
-	h := make(bridge.Header, len(e.hdr)+1)
-	for k, v := range e.hdr {
-		h[k] = v
-	}
-	h[bridge.HeaderConnectionID] = []string{c.s.ID()}
-	ps.js.PublishAsync(ps.prefix+e.subject, h, e.payload, func(_ uint64, err error) {
+	// The connection id is in the live message's headers anyway.
+	e.hdr = setOne(e.hdr, bridge.HeaderConnectionID, c.s.ID())
+	ps.js.PublishAsync(ps.prefix+e.subject, e.hdr, e.payload, func(_ uint64, err error) {
 		if err != nil {
 			c.s.Logger().Warn("mqtt store failed: delivering live only", "subject", e.subject, "err", err)
 		}
