@@ -29,6 +29,7 @@ type Options struct {
 	Rate          int           // fan-out publishes per second; 0: as fast as the window allows
 	Idle          int           // idle connections
 	IdleSubscribe bool          // subscribe each idle connection to a subject of its own
+	PersistentSub bool          // qos1/qos2: the subscriber has a persistent session
 	Connects      int           // connections opened in the connect scenario
 	Concurrency   int           // dialers at once
 	Out           io.Writer
@@ -55,6 +56,7 @@ func Run(args []string) error {
 	fs.IntVar(&o.Rate, "rate", 0, "fan-out publishes per second (0: as fast as the window allows); latency is meaningful at a rate the server sustains")
 	fs.IntVar(&o.Idle, "idle", 10000, "idle connections to hold")
 	fs.BoolVar(&o.IdleSubscribe, "idle-subscribe", false, "subscribe each idle connection to a subject of its own")
+	fs.BoolVar(&o.PersistentSub, "persistent-sub", false, "qos1, qos2: give the subscriber a persistent session (Clean Session 0)")
 	fs.IntVar(&o.Connects, "connects", 5000, "connections to open in the connect scenario")
 	fs.IntVar(&o.Concurrency, "concurrency", 64, "connections dialled at once")
 	fs.StringVar(&o.URL, "url", "", "measure the running gateway at this ws:// `URL` (target \"external\")")

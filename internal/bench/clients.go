@@ -32,6 +32,12 @@ type conn struct {
 // dial opens a connection and, for NATS, completes the protocol handshake
 // (INFO, CONNECT, PING/PONG), so a connection counts once it is usable.
 func dial(ctx context.Context, t *target) (*conn, error) {
+	return dialMQTT(ctx, t, nil)
+}
+
+// dialMQTT is dial with the CONNECT an MQTT target gets (nil: a clean
+// session with an id of its own).
+func dialMQTT(ctx context.Context, t *target, connect []byte) (*conn, error) {
 	var hdr http.Header
 	switch t.kind {
 	case "stomp":
@@ -51,7 +57,10 @@ func dial(ctx context.Context, t *target) (*conn, error) {
 		// host is RabbitMQ's virtual host; guest/guest its default login.
 		err = c.stompExchange("CONNECT\naccept-version:1.2\nhost:/\nlogin:guest\npasscode:guest\nheart-beat:0,0\n\n\x00", "CONNECTED")
 	case "mqtt":
-		err = c.mqttExchange(mqttConnect(fmt.Sprintf("bench-%p", c)), 0x20)
+		if connect == nil {
+			connect = mqttConnect(fmt.Sprintf("bench-%p", c), true)
+		}
+		err = c.mqttExchange(connect, 0x20)
 	}
 	if err != nil {
 		ws.Close()

@@ -33,9 +33,15 @@ func mqttPacket(first byte, body []byte) []byte {
 	return append(p, body...)
 }
 
-func mqttConnect(clientID string) []byte {
+// mqttConnect is a 3.1.1 CONNECT without keep-alive; clean false asks for
+// a persistent session.
+func mqttConnect(clientID string, clean bool) []byte {
+	flags := byte(0)
+	if clean {
+		flags = 0x02
+	}
 	b := mqttString(nil, "MQTT")
-	b = append(b, 4, 0x02, 0, 0) // 3.1.1, clean session, no keep-alive
+	b = append(b, 4, flags, 0, 0)
 	return mqttPacket(0x10, mqttString(b, clientID))
 }
 

@@ -14,7 +14,9 @@ import (
 // qos measures MQTT publishing at QoS 1: one publisher keeps Window
 // (default 100 here) messages unacknowledged, one subscriber at the same
 // QoS acknowledges everything; it reports acknowledged publishes per second
-// and the end-to-end latency of the deliveries. At QoS 2 the publisher
+// and the end-to-end latency of the deliveries (--persistent-sub: the
+// subscriber has a persistent session, so every message is stored for it).
+// At QoS 2 the publisher
 // answers PUBREC with PUBREL and its window slot frees at PUBCOMP.
 func (o *Options) qos(t *target, qos byte) ([]figure, error) {
 	if t.kind != "mqtt" {
@@ -22,7 +24,11 @@ func (o *Options) qos(t *target, qos byte) ([]figure, error) {
 	}
 	topic := fmt.Sprintf("bench/qos%d", qos)
 	ctx := context.Background()
-	sub, err := dial(ctx, t)
+	var connect []byte // a clean session
+	if o.PersistentSub {
+		connect = mqttConnect(fmt.Sprintf("bench-qos%d-sub", qos), false)
+	}
+	sub, err := dialMQTT(ctx, t, connect)
 	if err != nil {
 		return nil, err
 	}

@@ -96,7 +96,9 @@ func (c *conn) publish(p *Packet) error {
 	if c.s.CheckPublish(subject) != nil {
 		e.kv = nil
 	} else if p.QoS > 0 {
-		ps = c.p.persistence(c.s)
+		if ps = c.p.persistence(c.s); ps != nil && !ps.wanted() {
+			ps = nil
+		}
 	}
 	if ps == nil && e.kv == nil {
 		c.submit(e, nil)

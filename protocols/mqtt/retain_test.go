@@ -41,7 +41,7 @@ func TestClientKeyScopedByPrincipal(t *testing.T) {
 
 func TestConfigDefaults(t *testing.T) {
 	c := Config{}.withDefaults()
-	if c.MaxPacketSize != 1<<20 || c.ReceiveMaximum != 64 || c.MaxInflight != 64 || c.TopicAliasMaximum != 16 ||
+	if c.MaxPacketSize != 1<<20 || c.ReceiveMaximum != 64 || c.MaxInflight != 256 || c.TopicAliasMaximum != 16 ||
 		c.RetainedBucket == "" || c.ClientsBucket == "" || c.SessionsBucket == "" || c.SessionStream == "" || c.MaxSessionExpiry == 0 {
 		t.Fatalf("defaults %+v", c)
 	}

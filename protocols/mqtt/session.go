@@ -59,6 +59,16 @@ type persistence struct {
 	kv     *bridge.KV
 	stream string
 	prefix string // subject prefix of stored messages, ending in '.'
+	// consumers says whether any session has a durable consumer of the
+	// stream, anywhere: without one, a message would be stored for
+	// nobody (interest retention), so it is not stored at all and QoS 1/2
+	// costs about what QoS 0 does.
+	consumers *bridge.ConsumerWatch
+}
+
+// wanted reports whether storing a message may serve a session.
+func (ps *persistence) wanted() bool {
+	return ps.consumers == nil || ps.consumers.HasConsumers()
 }
 
 type persistStore struct {
@@ -96,7 +106,11 @@ func (p *Protocol) persistence(s *bridge.Session) *persistence {
 		ps.retry = time.Now().Add(10 * time.Second)
 		return nil
 	}
-	ps.p = &persistence{js: js, kv: kv, stream: p.cfg.SessionStream, prefix: prefix}
+	watch, err := js.WatchConsumers(p.cfg.SessionStream)
+	if err != nil {
+		s.Logger().Warn("mqtt session consumers not watched: storing every QoS 1/2 message", "err", err)
+	}
+	ps.p = &persistence{js: js, kv: kv, stream: p.cfg.SessionStream, prefix: prefix, consumers: watch}
 	return ps.p
 }
 
