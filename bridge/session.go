@@ -81,7 +81,7 @@ type Session struct {
 	w writer
 
 	subsMu sync.Mutex
-	subs   map[*Subscription]struct{}
+	subs   []*Subscription // each knows its index: a slice costs less than a map
 	ctrl   *nats.Subscription
 
 	// Until the upgrade completes, worker pushes and a close wait here.
@@ -306,18 +306,16 @@ func (s *Session) Subscribe(pattern, queue string, deliver func(d *Delivery)) (*
 		s.gw.metrics.limited.WithLabelValues(s.proto.Name(), "max_subscriptions").Inc()
 		return nil, fmt.Errorf("%w: at most %d subscriptions per connection", ErrLimit, max)
 	}
-	if s.subs == nil {
-		if s.isClosed() {
-			s.subsMu.Unlock()
-			return nil, ErrClosed
-		}
-		s.subs = make(map[*Subscription]struct{})
+	if s.isClosed() {
+		s.subsMu.Unlock()
+		return nil, ErrClosed
 	}
-	s.subs[sub] = struct{}{}
+	sub.idx = len(s.subs)
+	s.subs = append(s.subs, sub)
 	s.subsMu.Unlock()
 	if err := s.gw.hub.add(sub); err != nil {
 		s.subsMu.Lock()
-		delete(s.subs, sub)
+		s.dropSub(sub)
 		s.subsMu.Unlock()
 		return nil, err
 	}
@@ -393,7 +391,7 @@ func (s *Session) finish(err error) {
 		subs := s.subs
 		s.subs = nil
 		s.subsMu.Unlock()
-		for sub := range subs {
+		for _, sub := range subs {
 			s.gw.hub.remove(sub)
 		}
 		s.gw.unregister(s)
@@ -447,6 +445,7 @@ type Subscription struct {
 	queue   string
 	deliver func(*Delivery)
 	hs      *hubSub
+	idx     int // in s.subs; -1 once dropped (under subsMu)
 }
 
 // Pattern is the subscribed subject pattern.
@@ -459,12 +458,27 @@ func (sub *Subscription) Queue() string { return sub.queue }
 func (sub *Subscription) Unsubscribe() {
 	s := sub.s
 	s.subsMu.Lock()
-	_, ok := s.subs[sub]
-	delete(s.subs, sub)
+	ok := s.dropSub(sub)
 	s.subsMu.Unlock()
 	if ok {
 		s.gw.hub.remove(sub)
 	}
+}
+
+// dropSub removes sub from s.subs in constant time (the last takes its
+// place) and reports whether it was there. Called with subsMu held.
+func (s *Session) dropSub(sub *Subscription) bool {
+	i := sub.idx
+	if i < 0 || i >= len(s.subs) || s.subs[i] != sub {
+		return false
+	}
+	last := len(s.subs) - 1
+	s.subs[i] = s.subs[last]
+	s.subs[i].idx = i
+	s.subs[last] = nil
+	s.subs = s.subs[:last]
+	sub.idx = -1
+	return true
 }
 
 // LastWrite is when the connection last wrote to its client: a protocol's

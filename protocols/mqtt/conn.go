@@ -41,7 +41,7 @@ type conn struct {
 	ver atomic.Uint32
 
 	// Owned by HandleMessage.
-	subs            map[string]*sub   // by filter as the client wrote it
+	subs            subSet            // by filter as the client wrote it
 	aliases         map[uint16]string // v5 inbound topic aliases
 	pendingRetained []func()          // retained deliveries due after the SUBACK being built
 	wg              sync.WaitGroup
@@ -277,7 +277,6 @@ func (c *conn) connect(p *Packet) error {
 	} else {
 		c.deadline.Store(0)
 	}
-	c.subs = map[string]*sub{}
 	window := c.p.cfg.MaxInflight
 	if v == V5 {
 		if p.Props.Has&HasReceiveMaximum != 0 {

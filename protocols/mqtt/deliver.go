@@ -20,6 +20,7 @@ type sub struct {
 	filter string
 	opts   Filter
 	id     uint32 // v5 Subscription Identifier; 0: none
+	pos    int    // in conn.subs.all
 	subs   []*bridge.Subscription
 	cons   *bridge.Consumer // durable consumer of a persistent QoS 1/2 subscription
 }
@@ -100,10 +101,9 @@ func (c *conn) subscribeOne(f Filter, id uint32) byte {
 	patterns = allowed
 	// A new subscription to the same filter replaces the old one
 	// [MQTT-3.8.4-3].
-	old := c.subs[f.Filter]
+	old := c.subs.del(f.Filter)
 	if old != nil {
 		old.unsubscribe()
-		delete(c.subs, f.Filter)
 	}
 	sb := &sub{c: c, filter: f.Filter, opts: f, id: id}
 	if c.persist != nil && f.QoS > 0 && queue == "" {
@@ -117,7 +117,7 @@ func (c *conn) subscribeOne(f Filter, id uint32) byte {
 		}
 		sb.subs = append(sb.subs, s)
 	}
-	c.subs[f.Filter] = sb
+	c.subs.put(sb)
 	c.pendingRetained = append(c.pendingRetained, func() { c.sendRetained(sb, patterns, old == nil, queue != "") })
 	return f.QoS // granted as asked: the gateway supports QoS 2
 }
@@ -148,9 +148,8 @@ func (sb *sub) unsubscribe() {
 func (c *conn) unsubscribe(p *Packet) {
 	codes := make([]byte, len(p.Filters))
 	for i, f := range p.Filters {
-		if sb := c.subs[f.Filter]; sb != nil {
+		if sb := c.subs.del(f.Filter); sb != nil {
 			sb.unsubscribe()
-			delete(c.subs, f.Filter)
 			if sb.cons != nil {
 				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 				_ = c.persist.js.DeleteConsumer(ctx, c.persist.stream, sb.cons.Name())

@@ -173,7 +173,7 @@ func (c *conn) saveRel() {
 // owns subs.
 func (c *conn) sessionValue() []byte {
 	st := sessionState{}
-	for _, sb := range c.subs {
+	for _, sb := range c.subs.all {
 		st.Subs = append(st.Subs, storedSub{Filter: sb.filter, QoS: sb.opts.QoS, NL: sb.opts.NoLocal,
 			RAP: sb.opts.RetainAsPublished, RH: sb.opts.RetainHandling, ID: sb.id})
 	}
@@ -322,7 +322,7 @@ func (c *conn) store(ps *persistence, e *inPub) {
 // what the client has not acknowledged.
 func (c *conn) closeSession() {
 	c.nakAll()
-	for _, sb := range c.subs {
+	for _, sb := range c.subs.all {
 		if sb.cons != nil {
 			sb.cons.Drain() // late deliveries are handed back (out.closed)
 		}
