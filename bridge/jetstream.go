@@ -118,6 +118,17 @@ func (j *JetStream) PublishAsync(subject string, hdr Header, data []byte, done f
 	j.pub.publish(&nats.Msg{Subject: subject, Header: nats.Header(hdr), Data: data}, done)
 }
 
+// Republish sends, on core NATS, a message recorded in JetStream earlier
+// (a delayed MQTT will), with the headers it was recorded with: whatever
+// checks it needed were made when it was recorded, by the connection it
+// belongs to, which may be gone or have been on another gateway.
+func (j *JetStream) Republish(subject string, hdr Header, data []byte) error {
+	if err := j.pub.nc.PublishMsg(&nats.Msg{Subject: subject, Header: nats.Header(hdr), Data: data}); err != nil {
+		return fmt.Errorf("republish %q: %w", subject, err)
+	}
+	return nil
+}
+
 // publishAsyncTimeout bounds an asynchronous publish waiting for its
 // acknowledgement.
 const publishAsyncTimeout = 5 * time.Second
@@ -342,6 +353,24 @@ func (k *KV) PutAsync(key string, value []byte, done func(rev uint64, err error)
 func (k *KV) DeleteAsync(key string, done func(err error)) {
 	hdr := Header{"KV-Operation": {"DEL"}}
 	k.js.PublishAsync(k.put+key, hdr, nil, func(_ uint64, err error) { done(err) })
+}
+
+// PutSince reports whether a value was put for key after revision rev,
+// among the values the bucket keeps (its History).
+func (k *KV) PutSince(ctx context.Context, key string, rev uint64) (bool, error) {
+	es, err := k.kv.History(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, e := range es {
+		if e.Operation() == jetstream.KeyValuePut && e.Revision() > rev {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // Create sets a key that must not exist, else ErrKeyExists.

@@ -392,22 +392,23 @@ func (c *conn) OnClose(bridge.CloseInfo) {
 		c.cancel()
 	}
 	c.mu.Unlock()
+	closedAt := time.Now()
+	c.wg.Wait() // the claim too, which a delayed will records
 	if w := c.will; w != nil && !c.clean.Load() {
 		// [MQTT-3.1.3-9]: a v5 will waits min(Will Delay, session expiry)
-		// and is cancelled by the client's return, on this gateway.
+		// and is cancelled by the client's return (will.go).
 		delay := time.Duration(w.Props.WillDelay) * time.Second
 		if c.persist == nil {
 			delay = 0
 		}
 		delay = min(delay, c.expiry)
 		if delay > 0 && c.clientKey != "" {
-			c.p.delayWill(c.clientKey, delay, func() { c.publishWill(w) })
+			c.delayWill(w, delay, closedAt)
 		} else {
 			c.publishWill(w)
 		}
 	}
-	c.wg.Wait()
-	c.release() // after the claim, which may still have been on its way
+	c.release()
 }
 
 // Push implements bridge.Handler: a worker's message goes to the client as

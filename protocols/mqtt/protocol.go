@@ -74,6 +74,10 @@ type Config struct {
 	// SessionsBucket is the key-value bucket of persistent sessions'
 	// subscriptions. Default "wsgate_mqtt_sessions".
 	SessionsBucket string `yaml:"sessions_bucket"`
+	// WillsBucket is the key-value bucket of v5 wills waiting out their
+	// Will Delay Interval, shared by every gateway. Default
+	// "wsgate_mqtt_wills".
+	WillsBucket string `yaml:"wills_bucket"`
 }
 
 func (c Config) withDefaults() Config {
@@ -120,6 +124,9 @@ func (c Config) withDefaults() Config {
 	if c.ClientsBucket == "" {
 		c.ClientsBucket = "wsgate_mqtt_clients"
 	}
+	if c.WillsBucket == "" {
+		c.WillsBucket = "wsgate_mqtt_wills"
+	}
 	if c.RetainedBucket == "" {
 		c.RetainedBucket = "wsgate_mqtt_retained"
 	}
@@ -136,7 +143,8 @@ type Protocol struct {
 	sweeping bool
 	tick     time.Duration
 
-	wills     map[string]*time.Timer // delayed v5 wills by client key, under mu
+	wills     map[string]*pendingWill // delayed v5 wills by client key, under mu
+	willStore willStore
 	retain    retainStore
 	takeovers takeoverStore
 	persist   persistStore
@@ -153,7 +161,7 @@ func New(cfg Config) *Protocol {
 		cfg:     cfg.withDefaults(),
 		conns:   map[*conn]struct{}{},
 		clients: map[string]*conn{},
-		wills:   map[string]*time.Timer{},
+		wills:   map[string]*pendingWill{},
 		tick:    time.Second,
 	}
 }
@@ -176,35 +184,4 @@ func (p *Protocol) Open(s *bridge.Session) bridge.Handler {
 	c := newConn(p, s)
 	p.track(c)
 	return c
-}
-
-// delayWill publishes a will after delay unless the client comes back
-// first. The timer lives in this gateway only: a client that reconnects to
-// another gateway does not cancel it.
-func (p *Protocol) delayWill(key string, delay time.Duration, publish func()) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if t := p.wills[key]; t != nil {
-		t.Stop()
-	}
-	var t *time.Timer
-	t = time.AfterFunc(delay, func() {
-		p.mu.Lock()
-		if p.wills[key] == t {
-			delete(p.wills, key)
-		}
-		p.mu.Unlock()
-		publish()
-	})
-	p.wills[key] = t
-}
-
-// cancelWill drops the delayed will of a returning client.
-func (p *Protocol) cancelWill(key string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if t := p.wills[key]; t != nil {
-		t.Stop()
-		delete(p.wills, key)
-	}
 }

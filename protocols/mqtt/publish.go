@@ -267,25 +267,3 @@ func (c *conn) requestContext() context.Context {
 	}
 	return c.ctx
 }
-
-// publishWill publishes the will message at QoS 0 semantics with its QoS
-// header (OnClose applies the v5 Will Delay Interval). It may run after
-// the connection has gone, with the permissions it had; a will is due when
-// the session ends [MQTT-3.1.3-9].
-func (c *conn) publishWill(w *Will) {
-	subject, err := subjects.MQTTTopicToSubject(w.Topic)
-	if err != nil {
-		return
-	}
-	p := &Packet{Topic: w.Topic, QoS: w.QoS, Retain: w.Retain, Payload: w.Payload, Props: w.Props}
-	hdr := c.inHeaders(p)
-	if err := c.s.Publish(subject, "", hdr, w.Payload); err != nil {
-		c.s.Logger().Debug("will refused", "topic", w.Topic, "err", err)
-		return
-	}
-	if w.Retain {
-		if kv := c.p.retained(c.s); kv != nil {
-			c.storeRetained(kv, subject, hdr, w.Payload, func(bool) {})
-		}
-	}
-}

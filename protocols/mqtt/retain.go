@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +34,13 @@ type retainStore struct {
 	mu    sync.Mutex
 	kv    *bridge.KV
 	retry time.Time
+}
+
+// bucket is the retained bucket if it is open.
+func (r *retainStore) bucket() *bridge.KV {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.kv
 }
 
 func (p *Protocol) retained(s *bridge.Session) *bridge.KV {
@@ -91,11 +99,15 @@ func kvKey(subject string) string {
 // must not block) reports whether it did. Updates from one gateway reach
 // the bucket in the order they were made.
 func (c *conn) storeRetained(kv *bridge.KV, subject string, hdr bridge.Header, data []byte, done func(ok bool)) {
+	c.p.storeRetained(kv, subject, hdr, data, c.s.Logger(), done)
+}
+
+func (p *Protocol) storeRetained(kv *bridge.KV, subject string, hdr bridge.Header, data []byte, log *slog.Logger, done func(ok bool)) {
 	key := kvKey(subject)
 	if len(data) == 0 {
 		kv.DeleteAsync(key, func(err error) {
 			if err != nil {
-				c.s.Logger().Warn("mqtt retained delete failed", "subject", subject, "err", err)
+				log.Warn("mqtt retained delete failed", "subject", subject, "err", err)
 			}
 			done(err == nil)
 		})
@@ -103,14 +115,16 @@ func (c *conn) storeRetained(kv *bridge.KV, subject string, hdr bridge.Header, d
 	}
 	h := bridge.Header{}
 	for k, v := range hdr {
-		if k != HeaderRetain && k != HeaderStored {
+		// Neither the delivery flags nor who published it: a retained
+		// message is sent later to others, never with Wsgate-* headers.
+		if k != HeaderRetain && k != HeaderStored && !strings.HasPrefix(k, "Wsgate-") {
 			h[k] = v
 		}
 	}
 	b, _ := json.Marshal(retainedRecord{Subject: subject, Header: h, Data: data})
 	kv.PutAsync(key, b, func(_ uint64, err error) {
 		if err != nil {
-			c.s.Logger().Warn("mqtt retained store failed", "subject", subject, "err", err)
+			log.Warn("mqtt retained store failed", "subject", subject, "err", err)
 		}
 		done(err == nil)
 	})

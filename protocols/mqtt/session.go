@@ -111,6 +111,9 @@ func (p *Protocol) persistence(s *bridge.Session) *persistence {
 		s.Logger().Warn("mqtt session consumers not watched: storing every QoS 1/2 message", "err", err)
 	}
 	ps.p = &persistence{js: js, kv: kv, stream: p.cfg.SessionStream, prefix: prefix, consumers: watch}
+	// Wills left waiting by a gateway that stopped are taken over now,
+	// not at this gateway's first delayed will.
+	go p.willsKV(s)
 	return ps.p
 }
 

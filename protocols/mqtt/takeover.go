@@ -22,6 +22,13 @@ type takeoverStore struct {
 	retry time.Time
 }
 
+// bucket is the clients bucket if it is open.
+func (t *takeoverStore) bucket() *bridge.KV {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.kv
+}
+
 // clientsKV opens the bucket and starts the watch, once.
 func (p *Protocol) clientsKV(s *bridge.Session) *bridge.KV {
 	t := &p.takeovers
@@ -37,7 +44,9 @@ func (p *Protocol) clientsKV(s *bridge.Session) *bridge.KV {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	kv, err := js.KV(ctx, p.cfg.ClientsBucket, bridge.KVConfig{TTL: 24 * time.Hour})
+	// Two values per key: a claim that has since been released still
+	// shows, for delayed wills (will.go).
+	kv, err := js.KV(ctx, p.cfg.ClientsBucket, bridge.KVConfig{TTL: 24 * time.Hour, History: 2})
 	if err == nil {
 		// The watch lives as long as the process: one per gateway.
 		_, err = kv.Watch(context.Background(), ">", p.remoteTakeover)
