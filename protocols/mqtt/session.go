@@ -64,6 +64,10 @@ type persistence struct {
 	// nobody (interest retention), so it is not stored at all and QoS 1/2
 	// costs about what QoS 0 does.
 	consumers *bridge.ConsumerWatch
+	// sessions says whether the sessions bucket may hold a session: while
+	// it holds none (anywhere), a clean-session CONNECT has nothing to
+	// look up and drop.
+	sessions *bridge.EmptyWatch
 }
 
 // wanted reports whether storing a message may serve a session.
@@ -110,7 +114,11 @@ func (p *Protocol) persistence(s *bridge.Session) *persistence {
 	if err != nil {
 		s.Logger().Warn("mqtt session consumers not watched: storing every QoS 1/2 message", "err", err)
 	}
-	ps.p = &persistence{js: js, kv: kv, stream: p.cfg.SessionStream, prefix: prefix, consumers: watch}
+	empty, err := kv.WatchEmpty()
+	if err != nil {
+		s.Logger().Warn("mqtt sessions bucket not watched: every CONNECT looks its session up", "err", err)
+	}
+	ps.p = &persistence{js: js, kv: kv, stream: p.cfg.SessionStream, prefix: prefix, consumers: watch, sessions: empty}
 	// Wills left waiting by a gateway that stopped are taken over now,
 	// not at this gateway's first delayed will.
 	go p.willsKV(s)
@@ -199,6 +207,9 @@ func (c *conn) openSession(persistent, cleanStart bool) *sessionState {
 	ps := c.p.persistence(c.s)
 	if ps == nil {
 		return nil
+	}
+	if !persistent && ps.sessions != nil && !ps.sessions.MayHaveKeys() {
+		return nil // no session stored anywhere: nothing to drop
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
