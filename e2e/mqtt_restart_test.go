@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wsgate/wsgate/protocols/mqtt"
 )
@@ -147,5 +150,68 @@ func TestMQTTPubrelSurvivesRestart(t *testing.T) {
 	r.expect(mqtt.CONNACK)
 	if extra, err := r.read(500 * time.Millisecond); err == nil {
 		t.Fatalf("after completion: packet type %d id %d", extra.Type, extra.ID)
+	}
+}
+
+// TestMQTTWorkerMessageForOfflineSession follows the README's recipe for
+// a NATS service whose message must reach a persistent session that is
+// offline: store it in the session stream through JetStream, and publish it
+// live marked as stored. An offline session gets it on return; connected
+// clients get it once, a clean session live, a persistent one from its
+// consumer.
+func TestMQTTWorkerMessageForOfflineSession(t *testing.T) {
+	g := startGateway(t, gwOpts{})
+	nc := natsConn(t, g.NATSURL)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var expiry mqtt.Properties
+	expiry.Has, expiry.SessionExpiry = mqtt.HasSessionExpiry, 300
+	persistent := func(id string) *raw {
+		r := dialRaw(t, g, mqtt.V5)
+		r.connect(&mqtt.Connect{ClientID: id}, expiry)
+		r.expect(mqtt.CONNACK)
+		return r
+	}
+	away := persistent("away")
+	away.send(&mqtt.Packet{Type: mqtt.SUBSCRIBE, ID: 1, Filters: []mqtt.Filter{{Filter: "cmd/+", QoS: 1}}})
+	away.expect(mqtt.SUBACK)
+	away.send(&mqtt.Packet{Type: mqtt.DISCONNECT})
+	away.closed(5 * time.Second)
+	here := persistent("here")
+	here.send(&mqtt.Packet{Type: mqtt.SUBSCRIBE, ID: 1, Filters: []mqtt.Filter{{Filter: "cmd/+", QoS: 1}}})
+	here.expect(mqtt.SUBACK)
+	clean := dialRaw(t, g, mqtt.V5)
+	clean.connect(&mqtt.Connect{ClientID: "clean", CleanStart: true}, mqtt.Properties{})
+	clean.expect(mqtt.CONNACK)
+	clean.send(&mqtt.Packet{Type: mqtt.SUBSCRIBE, ID: 1, Filters: []mqtt.Filter{{Filter: "cmd/+", QoS: 1}}})
+	clean.expect(mqtt.SUBACK)
+
+	// The recipe.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	hdr := nats.Header{"Mqtt-Qos": {"1"}}
+	if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: "wsgate.mqtt.msgs.cmd.d1", Header: hdr, Data: []byte("reboot")}); err != nil {
+		t.Fatal(err)
+	}
+	live := nats.Header{"Mqtt-Qos": {"1"}, "Mqtt-Stored": {"1"}}
+	if err := nc.PublishMsg(&nats.Msg{Subject: "cmd.d1", Header: live, Data: []byte("reboot")}); err != nil {
+		t.Fatal(err)
+	}
+
+	for name, r := range map[string]*raw{"clean": clean, "persistent": here} {
+		p := r.expect(mqtt.PUBLISH)
+		if p.Topic != "cmd/d1" || string(p.Payload) != "reboot" || p.QoS != 1 {
+			t.Fatalf("%s: got %s %q QoS %d", name, p.Topic, p.Payload, p.QoS)
+		}
+		r.send(&mqtt.Packet{Type: mqtt.PUBACK, ID: p.ID})
+		if extra, err := r.read(300 * time.Millisecond); err == nil {
+			t.Fatalf("%s: second copy %s %q", name, extra.Topic, extra.Payload)
+		}
+	}
+	away = persistent("away")
+	if p := away.expect(mqtt.PUBLISH); p.Topic != "cmd/d1" || string(p.Payload) != "reboot" {
+		t.Fatalf("back: got %s %q", p.Topic, p.Payload)
 	}
 }
