@@ -8,15 +8,15 @@ import (
 	"github.com/wsgate/wsgate/bridge"
 )
 
-// inbound is the ordered pipeline of a connection's PUBLISHes. A QoS 1/2
-// message that goes to the session stream first waits for JetStream's
-// acknowledgement, but the reader does not: it goes on decoding, so one
-// connection has many stores in flight instead of paying a round trip per
-// message. Each message's effects — the live NATS publish, the retained
-// store, the PUBACK or PUBREC — happen in arrival order once every message
-// before it is done, because MQTT wants acknowledgements in order
-// [MQTT-4.6.0-2/3] and subscribers want messages in order. A message that
-// needs no store runs at once when nothing is ahead of it.
+// inbound is the ordered pipeline of a connection's PUBLISHes. A message
+// that is stored first — in the session stream (QoS 1/2), as the retained
+// message — waits for JetStream's acknowledgement, but the reader does
+// not: it goes on decoding, so one connection has many stores in flight
+// instead of paying a round trip per message. Each message's effects — the
+// live NATS publish, the PUBACK or PUBREC — happen in arrival order once
+// every message before it is done, because MQTT wants acknowledgements in
+// order [MQTT-4.6.0-2/3] and subscribers want messages in order. A message
+// that needs no store runs at once when nothing is ahead of it.
 type inbound struct {
 	mu       sync.Mutex
 	more     sync.Cond // signalled when the queue shrinks
@@ -55,8 +55,8 @@ func (c *conn) inbound() *inbound {
 
 // submit runs e's effects now if nothing is ahead of it, else queues it
 // behind. store, when set, starts e's store; it must call stored exactly
-// once. The reader waits while depth messages are queued: that is the
-// connection's backpressure.
+// once. The reader waits while receive_maximum messages are queued: that
+// is the connection's backpressure.
 func (c *conn) submit(e *inPub, store func(e *inPub)) {
 	in := c.inbound()
 	in.mu.Lock()
@@ -71,9 +71,9 @@ func (c *conn) submit(e *inPub, store func(e *inPub)) {
 	// The payload aliases the read buffer, valid only during HandleMessage.
 	e.payload = bytes.Clone(e.payload)
 	e.done = store == nil
+	c.wg.Add(1) // before a drainer can see e (and call Done)
 	in.queue = append(in.queue, e)
 	in.mu.Unlock()
-	c.wg.Add(1)
 	if store != nil {
 		store(e)
 		return
