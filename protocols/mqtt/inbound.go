@@ -36,10 +36,9 @@ type inPub struct {
 	ackOnly bool // no publish: only the acknowledgement, with rc
 	rc      byte
 	done    bool // ready to complete
-	stored  bool // the session stream has it
+	stored  bool // the session stream has it (set by its store's callback)
 
-	waits    atomic.Int32 // stores still running
-	inStream bool         // set by the stream store's callback
+	waits atomic.Int32 // stores still running
 }
 
 // inbound returns the connection's pipeline, made on the first PUBLISH (a
@@ -54,8 +53,8 @@ func (c *conn) inbound() *inbound {
 }
 
 // submit runs e's effects now if nothing is ahead of it, else queues it
-// behind. store, when set, starts e's store; it must call stored exactly
-// once. The reader waits while receive_maximum messages are queued: that
+// behind. store, when set, starts e's stores; they must call stored
+// exactly once. The reader waits while receive_maximum messages are queued: that
 // is the connection's backpressure.
 func (c *conn) submit(e *inPub, store func(e *inPub)) {
 	in := c.inbound()
@@ -81,10 +80,10 @@ func (c *conn) submit(e *inPub, store func(e *inPub)) {
 	c.drain()
 }
 
-// stored is the store's completion: it marks e done and drains.
-func (c *conn) stored(e *inPub, ok bool) {
+// stored is the stores' completion: it marks e done and drains.
+func (c *conn) stored(e *inPub) {
 	c.in.mu.Lock()
-	e.done, e.stored = true, ok
+	e.done = true
 	c.in.mu.Unlock()
 	c.drain()
 }

@@ -144,9 +144,9 @@ type Protocol struct {
 	tick     time.Duration
 
 	wills     map[string]*pendingWill // delayed v5 wills by client key, under mu
-	willStore willStore
-	retain    retainStore
-	takeovers takeoverStore
+	willStore kvOnce                  // wills_bucket
+	retain    kvOnce                  // retained_bucket
+	takeovers kvOnce                  // clients_bucket
 	persist   persistStore
 }
 

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/wsgate/wsgate/bridge"
@@ -28,43 +27,10 @@ type retainedRecord struct {
 	Data    []byte        `json:"d"`
 }
 
-// retainStore opens the bucket once, retrying at most every 10s after a
-// failure (an external NATS without JetStream).
-type retainStore struct {
-	mu    sync.Mutex
-	kv    *bridge.KV
-	retry time.Time
-}
-
-// bucket is the retained bucket if it is open.
-func (r *retainStore) bucket() *bridge.KV {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.kv
-}
-
+// retained is the retained bucket, opened on first use; nil without
+// JetStream.
 func (p *Protocol) retained(s *bridge.Session) *bridge.KV {
-	r := &p.retain
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.kv != nil || time.Now().Before(r.retry) {
-		return r.kv
-	}
-	js := s.JetStream()
-	if js == nil {
-		r.retry = time.Now().Add(10 * time.Second)
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	kv, err := js.KV(ctx, p.cfg.RetainedBucket, bridge.KVConfig{})
-	if err != nil {
-		s.Logger().Warn("mqtt retained messages unavailable", "bucket", p.cfg.RetainedBucket, "err", err)
-		r.retry = time.Now().Add(10 * time.Second)
-		return nil
-	}
-	r.kv = kv
-	return kv
+	return p.retain.open(s, p.cfg.RetainedBucket, bridge.KVConfig{}, "mqtt retained messages unavailable", nil)
 }
 
 // kvToken maps one subject token (or '*' / '>') to a key token: KV keys

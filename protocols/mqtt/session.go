@@ -312,7 +312,7 @@ func (c *conn) store(ps *persistence, e *inPub) {
 	e.waits.Store(n)
 	finish := func() {
 		if e.waits.Add(-1) == 0 {
-			c.stored(e, e.inStream)
+			c.stored(e)
 		}
 	}
 	if e.kv != nil {
@@ -327,7 +327,7 @@ func (c *conn) store(ps *persistence, e *inPub) {
 		if err != nil {
 			c.s.Logger().Warn("mqtt store failed: delivering live only", "subject", e.subject, "err", err)
 		}
-		e.inStream = err == nil
+		e.stored = err == nil
 		finish()
 	})
 }

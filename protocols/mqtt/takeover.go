@@ -2,7 +2,6 @@ package mqtt
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/wsgate/wsgate/bridge"
@@ -16,48 +15,16 @@ import (
 // the old connection at once. Ids the gateway assigns are unique and are
 // not written.
 
-type takeoverStore struct {
-	mu    sync.Mutex
-	kv    *bridge.KV
-	retry time.Time
-}
-
-// bucket is the clients bucket if it is open.
-func (t *takeoverStore) bucket() *bridge.KV {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.kv
-}
-
 // clientsKV opens the bucket and starts the watch, once.
 func (p *Protocol) clientsKV(s *bridge.Session) *bridge.KV {
-	t := &p.takeovers
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.kv != nil || time.Now().Before(t.retry) {
-		return t.kv
-	}
-	js := s.JetStream()
-	if js == nil {
-		t.retry = time.Now().Add(10 * time.Second)
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
 	// Two values per key: a claim that has since been released still
-	// shows, for delayed wills (will.go).
-	kv, err := js.KV(ctx, p.cfg.ClientsBucket, bridge.KVConfig{TTL: 24 * time.Hour, History: 2})
-	if err == nil {
-		// The watch lives as long as the process: one per gateway.
-		_, err = kv.Watch(context.Background(), ">", p.remoteTakeover)
-	}
-	if err != nil {
-		s.Logger().Warn("mqtt takeover across gateways unavailable", "bucket", p.cfg.ClientsBucket, "err", err)
-		t.retry = time.Now().Add(10 * time.Second)
-		return nil
-	}
-	t.kv = kv
-	return kv
+	// shows, for delayed wills (will.go). The watch lives as long as the
+	// process: one per gateway.
+	return p.takeovers.open(s, p.cfg.ClientsBucket, bridge.KVConfig{TTL: 24 * time.Hour, History: 2},
+		"mqtt takeover across gateways unavailable", func(_ *bridge.JetStream, kv *bridge.KV) error {
+			_, err := kv.Watch(context.Background(), ">", p.remoteTakeover)
+			return err
+		})
 }
 
 // remoteTakeover closes the local connection of a client id another

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/wsgate/wsgate/bridge"
@@ -45,50 +44,17 @@ type pendingWill struct {
 	rev   uint64 // of its record; 0: not stored
 }
 
-type willStore struct {
-	mu    sync.Mutex
-	kv    *bridge.KV
-	retry time.Time
-}
-
-func (ws *willStore) bucket() *bridge.KV {
-	ws.mu.Lock()
-	defer ws.mu.Unlock()
-	return ws.kv
-}
-
-// willsKV opens the wills bucket once and schedules what it holds; nil
-// without JetStream (wills then wait in this gateway only).
+// willsKV opens the wills bucket once and starts its watch, which
+// schedules every will waiting now, left by any gateway; nil without
+// JetStream (wills then wait in this gateway only).
 func (p *Protocol) willsKV(s *bridge.Session) *bridge.KV {
-	ws := &p.willStore
-	ws.mu.Lock()
-	defer ws.mu.Unlock()
-	if ws.kv != nil || time.Now().Before(ws.retry) {
-		return ws.kv
-	}
-	js := s.JetStream()
-	if js == nil {
-		ws.retry = time.Now().Add(10 * time.Second)
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	kv, err := js.KV(ctx, p.cfg.WillsBucket, bridge.KVConfig{TTL: p.cfg.MaxSessionExpiry + time.Hour})
-	if err != nil {
-		s.Logger().Warn("mqtt delayed wills kept in this gateway only", "bucket", p.cfg.WillsBucket, "err", err)
-		ws.retry = time.Now().Add(10 * time.Second)
-		return nil
-	}
-	// The watch lives as long as the process: one per gateway. It starts
-	// with every will waiting now, left by any gateway.
 	log := s.Logger()
-	if _, err := kv.Watch(context.Background(), ">", func(e bridge.KVEntry) { p.willEntry(js, kv, e, log) }); err != nil {
-		s.Logger().Warn("mqtt delayed wills kept in this gateway only", "bucket", p.cfg.WillsBucket, "err", err)
-		ws.retry = time.Now().Add(10 * time.Second)
-		return nil
-	}
-	ws.kv = kv
-	return kv
+	return p.willStore.open(s, p.cfg.WillsBucket, bridge.KVConfig{TTL: p.cfg.MaxSessionExpiry + time.Hour},
+		"mqtt delayed wills kept in this gateway only", func(js *bridge.JetStream, kv *bridge.KV) error {
+			// The watch lives as long as the process: one per gateway.
+			_, err := kv.Watch(context.Background(), ">", func(e bridge.KVEntry) { p.willEntry(js, kv, e, log) })
+			return err
+		})
 }
 
 // willEntry follows the wills bucket: a stored will gets a timer here too;
@@ -113,9 +79,8 @@ func (c *conn) delayWill(w *Will, delay time.Duration, closedAt time.Time) {
 	if err != nil || c.s.CheckPublish(subject) != nil {
 		return
 	}
-	p := &Packet{Topic: w.Topic, QoS: w.QoS, Retain: w.Retain, Payload: w.Payload, Props: w.Props}
 	hdr := c.s.Headers(bridge.EventMessage, "")
-	for k, v := range c.inHeaders(p) {
+	for k, v := range c.willHeaders(w) {
 		hdr[k] = v
 	}
 	rec := willRecord{Subject: subject, Header: hdr, Payload: w.Payload, Retain: w.Retain,
@@ -238,8 +203,7 @@ func (c *conn) publishWill(w *Will) {
 	if err != nil {
 		return
 	}
-	p := &Packet{Topic: w.Topic, QoS: w.QoS, Retain: w.Retain, Payload: w.Payload, Props: w.Props}
-	hdr := c.inHeaders(p)
+	hdr := c.willHeaders(w)
 	if err := c.s.Publish(subject, "", hdr, w.Payload); err != nil {
 		c.s.Logger().Debug("will refused", "topic", w.Topic, "err", err)
 		return
@@ -249,4 +213,9 @@ func (c *conn) publishWill(w *Will) {
 			c.storeRetained(kv, subject, hdr, w.Payload, func(bool) {})
 		}
 	}
+}
+
+// willHeaders are the NATS headers of the will as a PUBLISH of its own.
+func (c *conn) willHeaders(w *Will) bridge.Header {
+	return c.inHeaders(&Packet{Topic: w.Topic, QoS: w.QoS, Retain: w.Retain, Payload: w.Payload, Props: w.Props})
 }
