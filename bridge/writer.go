@@ -16,6 +16,7 @@ type writer struct {
 	queued  int  // bytes queued or being written
 	running bool // a writeLoop goroutine owns the socket's write side
 	closing bool // a close frame is queued: nothing more is accepted
+	dropped bool // the close is a slow consumer's: it gets closeGrace only
 	stopped bool // the socket's write side is finished
 	drained chan struct{}
 }
@@ -68,6 +69,7 @@ func (s *Session) enqueueClose(code int, reason string, drop bool) {
 	}
 	w.closing = true
 	if drop {
+		w.dropped = true
 		for _, f := range w.queue {
 			w.queued -= f.Len()
 		}
@@ -120,6 +122,7 @@ func (s *Session) writeLoop() {
 			return
 		}
 		batch, w.queue = w.queue, batch[:0]
+		dropped := w.dropped
 		w.mu.Unlock()
 
 		*bufs = (*bufs)[:0]
@@ -137,10 +140,16 @@ func (s *Session) writeLoop() {
 				break
 			}
 		}
+		// Every write has its own deadline, the close frame's too: one
+		// written under the deadline of the last data write would fail at
+		// once after a quiet spell, and the client would see no close code.
+		// A slow consumer's close gets only closeGrace: its socket is full.
 		now := time.Now()
-		if !closing {
-			_ = s.netConn.SetWriteDeadline(now.Add(s.gw.cfg.WriteTimeout))
+		timeout := s.gw.cfg.WriteTimeout
+		if closing && dropped {
+			timeout = min(timeout, closeGrace)
 		}
+		_ = s.netConn.SetWriteDeadline(now.Add(timeout))
 		v := *bufs
 		_, err := v.WriteTo(s.netConn)
 		clear(*bufs)
