@@ -20,6 +20,7 @@ type frameParser struct {
 
 	msg   []byte // fragments of the data message being reassembled
 	msgOp byte   // its opcode; 0 when no message is in progress
+	valid int    // bytes of a fragmented text message known to be whole UTF-8
 }
 
 // CloseError ends a connection with a WebSocket close code and reason.
@@ -161,12 +162,15 @@ func (p *frameParser) message(f parsedFrame) (byte, []byte, error) {
 			return 0, nil, protoErr("continuation frame without a message")
 		}
 		p.msg = append(p.msg, f.payload...)
+		if err := p.checkFragment(f.fin); err != nil {
+			return 0, nil, err
+		}
 		if !f.fin {
 			return 0, nil, nil
 		}
 		op, data := p.msgOp, p.msg
-		p.msgOp, p.msg = 0, nil
-		return op, data, p.checkText(op, data)
+		p.msgOp, p.msg, p.valid = 0, nil, 0
+		return op, data, nil
 	default: // text or binary
 		if p.msgOp != 0 {
 			return 0, nil, protoErr("new message before the last one's final fragment")
@@ -174,7 +178,8 @@ func (p *frameParser) message(f parsedFrame) (byte, []byte, error) {
 		if !f.fin {
 			p.msgOp = f.op
 			p.msg = append(make([]byte, 0, len(f.payload)*2), f.payload...)
-			return 0, nil, nil
+			p.valid = 0
+			return 0, nil, p.checkFragment(false)
 		}
 		return f.op, f.payload, p.checkText(f.op, f.payload)
 	}
@@ -186,6 +191,43 @@ func (p *frameParser) checkText(op byte, data []byte) error {
 		return &CloseError{Code: CloseInvalidUTF8, Reason: "text message is not valid UTF-8"}
 	}
 	return nil
+}
+
+// checkFragment validates the text of a fragmented message as it grows, so
+// that invalid UTF-8 fails at the fragment that breaks it, not after the
+// whole message has been buffered (Autobahn's strict behaviour, [RFC 6455
+// 8.1]). A rune split across fragments is fine until the last one.
+func (p *frameParser) checkFragment(fin bool) error {
+	if p.msgOp != opText {
+		return nil
+	}
+	n, ok := validUTF8Prefix(p.msg[p.valid:])
+	p.valid += n
+	if !ok || fin && p.valid != len(p.msg) {
+		return &CloseError{Code: CloseInvalidUTF8, Reason: "text message is not valid UTF-8"}
+	}
+	return nil
+}
+
+// validUTF8Prefix returns the length of the longest prefix of b made of
+// whole, valid UTF-8 sequences. ok is false when b holds an invalid
+// sequence; a sequence that is merely cut short at the end of b is not one.
+func validUTF8Prefix(b []byte) (n int, ok bool) {
+	for n < len(b) {
+		if b[n] < utf8.RuneSelf {
+			n++
+			continue
+		}
+		if !utf8.FullRune(b[n:]) {
+			return n, true // cut short: the next fragment may complete it
+		}
+		r, size := utf8.DecodeRune(b[n:])
+		if r == utf8.RuneError && size == 1 {
+			return n, false
+		}
+		n += size
+	}
+	return n, true
 }
 
 // parseClose reads a close frame's code and reason (RFC 6455 section 5.5.1).

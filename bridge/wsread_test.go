@@ -271,3 +271,97 @@ func FuzzFrameRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// TestFragmentedTextFailsFast: invalid UTF-8 in a fragmented text message
+// fails at the fragment that breaks it, before the final fragment arrives;
+// a rune split between fragments is fine.
+func TestFragmentedTextFailsFast(t *testing.T) {
+	euro := "\u20ac" // 3 bytes: e2 82 ac
+	tests := []struct {
+		name    string
+		frags   []string // all but the last are sent without FIN
+		fin     bool     // send a final fragment after them
+		wantErr bool
+	}{
+		{"rune split across fragments", []string{"a" + euro[:1], euro[1:2], euro[2:] + "b"}, true, false},
+		{"bad byte in the first fragment", []string{"ok\xffmore"}, false, true},
+		{"bad byte in a middle fragment", []string{"ok", "\xc0\xaf", "x"}, false, true},
+		{"surrogate half", []string{"\xed\xa0", "\x80"}, false, true},
+		{"above U+10FFFF", []string{"\xf4\x90"}, false, true},
+		{"cut short at the end", []string{"a" + euro[:2]}, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var chunks [][]byte
+			for i, f := range tt.frags {
+				op := byte(0)
+				if i == 0 {
+					op = opText
+				}
+				chunks = append(chunks, clientFrame(false, op, []byte(f), false))
+			}
+			if tt.fin {
+				chunks = append(chunks, clientFrame(true, 0, nil, false))
+			}
+			got, err := feedChunks(1<<20, chunks...)
+			if tt.wantErr {
+				if closeCode(err) != CloseInvalidUTF8 {
+					t.Fatalf("err = %v, want close 1007", err)
+				}
+				return
+			}
+			if err != nil || len(got) != 1 || got[0].data != strings.Join(tt.frags, "") {
+				t.Fatalf("got %q, %v", got, err)
+			}
+		})
+	}
+}
+
+func TestValidUTF8Prefix(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		n    int
+		ok   bool
+		full bool // the whole input is valid UTF-8
+	}{
+		{"", 0, true, true},
+		{"abc", 3, true, true},
+		{"a\u20ac", 4, true, true},
+		{"a\xe2\x82", 1, true, false},
+		{"a\xff", 1, false, false},
+		{"\xf0\x9f\x98", 0, true, false},
+		{"\xf0\x9f\x98\x80", 4, true, true},
+	} {
+		n, ok := validUTF8Prefix([]byte(tt.in))
+		if n != tt.n || ok != tt.ok {
+			t.Errorf("validUTF8Prefix(%q) = %d %v, want %d %v", tt.in, n, ok, tt.n, tt.ok)
+		}
+		if full := ok && n == len(tt.in); full != utf8.ValidString(tt.in) || full != tt.full {
+			t.Errorf("%q: full %v, utf8.Valid %v", tt.in, full, utf8.ValidString(tt.in))
+		}
+	}
+}
+
+// FuzzValidUTF8Prefix: the prefix is valid UTF-8, the input is valid exactly
+// when the whole of it is the prefix, and a rejected input is really
+// invalid, however it continues.
+func FuzzValidUTF8Prefix(f *testing.F) {
+	for _, s := range []string{"", "abc", "a\u20ac", "a\xe2\x82", "\xff", "\xed\xa0\x80", "\xf4\x90\x80\x80"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		n, ok := validUTF8Prefix(b)
+		if !utf8.Valid(b[:n]) {
+			t.Fatalf("prefix %q not valid", b[:n])
+		}
+		if whole := ok && n == len(b); whole != utf8.Valid(b) {
+			t.Fatalf("%q: whole %v, utf8.Valid %v", b, whole, utf8.Valid(b))
+		}
+		if !ok && utf8.Valid(append(b[:len(b):len(b)], "\x80\x80\x80"...)) {
+			t.Fatalf("%q refused, but a continuation makes it valid", b)
+		}
+		if ok && n < len(b) && len(b)-n > 3 {
+			t.Fatalf("%q: %d unvalidated bytes kept", b, len(b)-n)
+		}
+	})
+}
