@@ -46,36 +46,64 @@ func newPoller(log *slog.Logger) (*poller, error) {
 	return p, nil
 }
 
+// The poller touches a socket's descriptor only inside its RawConn's
+// Control, which holds the socket open for the call: a socket closed by
+// another goroutine meanwhile makes the call fail instead of reaching a
+// descriptor number the kernel may already have given to another
+// connection. Safety comes from that, not from callers' ordering.
+
 // add registers s's socket and arms it.
-func (p *poller) add(s *Session, fd int) error {
-	p.mu.Lock()
-	p.fds[int32(fd)] = s
-	p.mu.Unlock()
-	ev := syscall.EpollEvent{Events: pollEvents, Fd: int32(fd)}
-	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		p.remove(s, fd)
-		return err
-	}
-	return nil
+func (p *poller) add(s *Session, raw syscall.RawConn) error {
+	return withFD(raw, func(fd int) error {
+		p.mu.Lock()
+		p.fds[int32(fd)] = s
+		p.mu.Unlock()
+		ev := syscall.EpollEvent{Events: pollEvents, Fd: int32(fd)}
+		if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+			p.forget(s, fd)
+			return err
+		}
+		return nil
+	})
 }
 
-// arm asks for the next event on fd. If the socket is readable already, the
+// arm asks for the next event on the socket. If it is readable already, the
 // event comes at once, so no wake-up is lost between a read that found
 // nothing and this call.
-func (p *poller) arm(fd int) error {
-	ev := syscall.EpollEvent{Events: pollEvents, Fd: int32(fd)}
-	return syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, fd, &ev)
+func (p *poller) arm(raw syscall.RawConn) error {
+	return withFD(raw, func(fd int) error {
+		ev := syscall.EpollEvent{Events: pollEvents, Fd: int32(fd)}
+		return syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, fd, &ev)
+	})
 }
 
-// remove forgets s's socket. It must run before the socket is closed, as
-// the number may be reused at once.
-func (p *poller) remove(s *Session, fd int) {
-	_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
+// remove forgets s's socket. It must run before the socket is closed: a
+// closed socket can no longer be named, and its registration would then
+// linger until the kernel drops it with the last reference.
+func (p *poller) remove(s *Session, raw syscall.RawConn) {
+	_ = withFD(raw, func(fd int) error {
+		_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
+		p.forget(s, fd)
+		return nil
+	})
+}
+
+func (p *poller) forget(s *Session, fd int) {
 	p.mu.Lock()
 	if p.fds[int32(fd)] == s {
 		delete(p.fds, int32(fd))
 	}
 	p.mu.Unlock()
+}
+
+// withFD runs f with the socket's descriptor while the socket cannot be
+// closed under it.
+func withFD(raw syscall.RawConn, f func(fd int) error) error {
+	var err error
+	if cerr := raw.Control(func(fd uintptr) { err = f(int(fd)) }); cerr != nil {
+		return cerr
+	}
+	return err
 }
 
 func (p *poller) run() {

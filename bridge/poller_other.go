@@ -5,6 +5,7 @@ package bridge
 import (
 	"errors"
 	"log/slog"
+	"syscall"
 )
 
 // poller is Linux-only (epoll); elsewhere every connection has a blocking
@@ -12,7 +13,7 @@ import (
 type poller struct{}
 
 func newPoller(*slog.Logger) (*poller, error) { return nil, errors.New("bridge: no poller on this OS") }
-func (p *poller) add(*Session, int) error     { return errors.New("bridge: no poller") }
-func (p *poller) arm(int) error               { return nil }
-func (p *poller) remove(*Session, int)        {}
-func (p *poller) close()                      {}
+func (p *poller) add(*Session, syscall.RawConn) error { return errors.New("bridge: no poller") }
+func (p *poller) arm(syscall.RawConn) error           { return nil }
+func (p *poller) remove(*Session, syscall.RawConn)    {}
+func (p *poller) close()                              {}

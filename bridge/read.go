@@ -28,8 +28,7 @@ var readBufPool = sync.Pool{New: func() any { b := make([]byte, 0, readBufSize);
 // plain TCP, a blocking goroutine otherwise (TLS, non-Linux).
 type reader struct {
 	state atomic.Int32
-	fd    int // socket descriptor in the poller; -1 in blocking mode
-	raw   syscall.RawConn
+	raw   syscall.RawConn // the socket, when read through the poller; nil in blocking mode
 	buf   *[]byte // bytes read and not yet parsed; nil when there are none
 	fp    frameParser
 
@@ -41,28 +40,22 @@ type reader struct {
 // by a blocking goroutine. Until startReading, wakes are only remembered.
 func (s *Session) initReader() {
 	r := &s.r
-	r.fd = -1
 	r.fp.max = s.gw.cfg.MaxMessageBytes
 	r.state.Store(readRunning)
 	tc, ok := s.netConn.(*net.TCPConn)
 	if !ok || s.gw.poll == nil {
 		return
 	}
-	raw, err := tc.SyscallConn()
-	if err != nil {
-		return
-	}
-	fd := -1
-	if raw.Control(func(f uintptr) { fd = int(f) }) == nil && fd >= 0 {
-		r.raw, r.fd = raw, fd
+	if raw, err := tc.SyscallConn(); err == nil {
+		r.raw = raw
 	}
 }
 
 // startReading begins reading the connection.
 func (s *Session) startReading() {
 	r := &s.r
-	if r.fd >= 0 {
-		if err := s.gw.poll.add(s, r.fd); err == nil {
+	if r.raw != nil {
+		if err := s.gw.poll.add(s, r.raw); err == nil {
 			// add armed the socket: bytes already waiting raise an event at
 			// once, and a wake that came meanwhile left readAgain.
 			if !r.state.CompareAndSwap(readRunning, readIdle) {
@@ -72,6 +65,7 @@ func (s *Session) startReading() {
 			return
 		}
 		s.Logger().Warn("poller refused the socket: reading it with a goroutine")
+		r.raw = nil
 	}
 	go s.readBlocking()
 }
@@ -108,7 +102,7 @@ func (s *Session) readBurst() {
 			s.finish(err)
 			return
 		}
-		if err := s.gw.poll.arm(r.fd); err != nil {
+		if err := s.gw.poll.arm(r.raw); err != nil {
 			s.finish(err)
 			return
 		}
@@ -265,8 +259,8 @@ var errClientClosed = errors.New("bridge: client closed")
 // the reader so that it notices and tears the session down.
 func (s *Session) closeSocket() {
 	s.r.sockOnce.Do(func() {
-		if s.r.fd >= 0 {
-			s.gw.poll.remove(s, s.r.fd)
+		if s.r.raw != nil {
+			s.gw.poll.remove(s, s.r.raw)
 		}
 		_ = s.netConn.Close()
 	})
