@@ -29,7 +29,7 @@ var readBufPool = sync.Pool{New: func() any { b := make([]byte, 0, readBufSize);
 type reader struct {
 	state atomic.Int32
 	raw   syscall.RawConn // the socket, when read through the poller; nil in blocking mode
-	buf   *[]byte // bytes read and not yet parsed; nil when there are none
+	buf   *[]byte         // bytes read and not yet parsed; nil when there are none
 	fp    frameParser
 
 	sockOnce sync.Once
