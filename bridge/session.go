@@ -82,6 +82,9 @@ type Session struct {
 
 	subsMu sync.Mutex
 	subs   []*Subscription // each knows its index: a slice costs less than a map
+	// subsAtEnd is how many subscriptions the connection held when it
+	// ended, for the info in $disconnect and the disconnect event.
+	subsAtEnd int
 	ctrl   *nats.Subscription
 
 	// Until the upgrade completes, worker pushes and a close wait here.
@@ -322,10 +325,14 @@ func (s *Session) Subscribe(pattern, queue string, deliver func(d *Delivery)) (*
 	return sub, nil
 }
 
-// Subscriptions is the number of live subscriptions of the connection.
+// Subscriptions is the number of live subscriptions of the connection; once
+// it has ended, the number it held at the end.
 func (s *Session) Subscriptions() int {
 	s.subsMu.Lock()
 	defer s.subsMu.Unlock()
+	if s.subs == nil {
+		return s.subsAtEnd
+	}
 	return len(s.subs)
 }
 
@@ -389,7 +396,7 @@ func (s *Session) finish(err error) {
 
 		s.subsMu.Lock()
 		subs := s.subs
-		s.subs = nil
+		s.subs, s.subsAtEnd = nil, len(subs)
 		s.subsMu.Unlock()
 		for _, sub := range subs {
 			s.gw.hub.remove(sub)

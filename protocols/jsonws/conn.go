@@ -64,7 +64,11 @@ func (c *conn) handle(data []byte) {
 	}
 	id := clientID(b)
 	if r == nil {
-		if !isObject {
+		switch {
+		case b.deep:
+			c.fail("", id, errBadJSON, fmt.Sprintf("message is nested more than %d levels deep and there is no $default route", maxDepth))
+			return
+		case !isObject:
 			c.fail("", id, errBadJSON, "message is not a JSON object and there is no $default route")
 			return
 		}
@@ -170,7 +174,7 @@ func (c *conn) failErr(route string, id json.RawMessage, err error) {
 // subject works out the route's subject for a message.
 func (c *conn) subject(r *route, b *body) (string, error) {
 	if r.subject == nil {
-		v, ok := b.scalar(r.subjVar)
+		v, ok := b.str(r.subjVar)
 		if !ok || v == "" {
 			return "", fmt.Errorf("the message needs a string %q member naming the subject", pathString(r.subjVar))
 		}
@@ -202,12 +206,20 @@ func (c *conn) lookup(r *route, b *body, name string) (string, bool) {
 	return "", false
 }
 
-func (c *conn) queue(r *route, b *body) string {
-	if r.queueV != nil {
-		v, _ := b.scalar(r.queueV)
-		return v
+// queue works out the route's queue group: a client-named one must be a
+// JSON string when present.
+func (c *conn) queue(r *route, b *body) (string, error) {
+	if r.queueV == nil {
+		return r.queue, nil
 	}
-	return r.queue
+	if _, present := b.lookup(r.queueV); !present {
+		return "", nil
+	}
+	v, ok := b.str(r.queueV)
+	if !ok {
+		return "", fmt.Errorf("the %q member names a queue group: it must be a string", pathString(r.queueV))
+	}
+	return v, nil
 }
 
 // payload is what a route forwards of a message.
@@ -241,7 +253,12 @@ func (c *conn) subscribe(r *route, b *body, id json.RawMessage) {
 		c.failErr(r.key, id, err)
 		return
 	}
-	k := subKey{subj, c.queue(r, b)}
+	q, err := c.queue(r, b)
+	if err != nil {
+		c.failErr(r.key, id, err)
+		return
+	}
+	k := subKey{subj, q}
 	c.mu.Lock()
 	_, dup := c.subs[k]
 	c.mu.Unlock()
@@ -288,7 +305,11 @@ func (c *conn) unsubscribe(r *route, b *body, id json.RawMessage) {
 		c.failErr(r.key, id, err)
 		return
 	}
-	q := c.queue(r, b)
+	q, err := c.queue(r, b)
+	if err != nil {
+		c.failErr(r.key, id, err)
+		return
+	}
 	var gone []*bridge.Subscription
 	c.mu.Lock()
 	for k, sub := range c.subs {
