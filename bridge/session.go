@@ -80,12 +80,14 @@ type Session struct {
 
 	w writer
 
+	beside beside // requests running beside the reader
+
 	subsMu sync.Mutex
 	subs   []*Subscription // each knows its index: a slice costs less than a map
 	// subsAtEnd is how many subscriptions the connection held when it
 	// ended, for the info in $disconnect and the disconnect event.
 	subsAtEnd int
-	ctrl   *nats.Subscription
+	ctrl      *nats.Subscription
 
 	// Until the upgrade completes, worker pushes and a close wait here.
 	earlyMu      sync.Mutex
@@ -403,6 +405,7 @@ func (s *Session) finish(err error) {
 		}
 		s.gw.unregister(s)
 		s.gw.adm.release(s.sourceIP)
+		s.endBeside()
 		if cl, ok := s.handler.(Closer); ok {
 			cl.OnClose(c)
 		}

@@ -16,14 +16,8 @@ import (
 
 // conn is one JSON connection.
 type conn struct {
-	p        *Protocol
-	s        *bridge.Session
-	inflight chan struct{} // semaphore of running request/http integrations
-	wg       sync.WaitGroup
-	// ctx cancels running integrations when the connection ends; made on
-	// the first two-way message, so an idle connection carries none.
-	ctx    context.Context
-	cancel context.CancelFunc
+	p *Protocol
+	s *bridge.Session
 
 	mu   sync.Mutex
 	subs map[subKey]*bridge.Subscription
@@ -90,21 +84,11 @@ func (c *conn) handle(data []byte) {
 	case kindRequest, kindHTTP:
 		// Two-way routes run beside the reader so a slow integration does
 		// not hold up the connection; replies may come out of order.
-		select {
-		case c.inflight <- struct{}{}:
-		default:
-			c.fail(r.key, id, errTooMany, fmt.Sprintf("more than %d requests waiting", cap(c.inflight)))
-			return
-		}
 		b.raw = append([]byte(nil), b.raw...) // the read buffer is reused
-		if c.ctx == nil {
-			c.ctx, c.cancel = context.WithCancel(context.Background())
+		err := c.s.Beside(c.p.c.cfg.MaxInflight, func(ctx context.Context) { c.twoWay(ctx, r, b, id) })
+		if errors.Is(err, bridge.ErrTooManyRequests) {
+			c.fail(r.key, id, errTooMany, fmt.Sprintf("more than %d requests waiting", c.p.c.cfg.MaxInflight))
 		}
-		c.wg.Add(1)
-		go func() {
-			defer func() { <-c.inflight; c.wg.Done() }()
-			c.twoWay(c.ctx, r, b, id)
-		}()
 	}
 }
 
@@ -151,19 +135,20 @@ func (c *conn) fail(route string, id json.RawMessage, code, msg string) {
 // failErr sends the error frame that err calls for.
 func (c *conn) failErr(route string, id json.RawMessage, err error) {
 	code := errBadRequest
-	switch {
-	case errors.Is(err, bridge.ErrForbidden), errors.Is(err, bridge.ErrReserved):
+	switch bridge.KindOf(err) {
+	case bridge.KindForbidden:
 		code = errForbidden
-	case errors.Is(err, bridge.ErrTimeout):
+	case bridge.KindTimeout:
 		code = errTimeout
-	case errors.Is(err, bridge.ErrNoResponders):
+	case bridge.KindNoResponders:
 		code = errNoResponders
-	case errors.Is(err, bridge.ErrNotSubscribed):
+	case bridge.KindNotSubscribed:
 		code = errNotSubbed
-	case errors.Is(err, errUpstream):
-		code = errIntegration
-	case errors.Is(err, bridge.ErrLimit):
+	case bridge.KindLimit:
 		code = errLimit
+	}
+	if errors.Is(err, errUpstream) {
+		code = errIntegration
 	}
 	if code == errTimeout || code == errNoResponders || code == errIntegration {
 		c.s.Metrics().IntegrationError(route, code)
@@ -362,13 +347,9 @@ func (c *conn) twoWay(ctx context.Context, r *route, b *body, id json.RawMessage
 	_ = c.s.Send(env.frame())
 }
 
-// OnClose implements bridge.Closer: it stops the connection's running
-// integrations and runs the $disconnect route.
+// OnClose implements bridge.Closer: it runs the $disconnect route (the
+// session has stopped the connection's running integrations already).
 func (c *conn) OnClose(ci bridge.CloseInfo) {
-	if c.cancel != nil {
-		c.cancel()
-	}
-	c.wg.Wait()
 	r := c.p.c.routes[routeDisconnect]
 	if r == nil {
 		return

@@ -48,7 +48,6 @@ type conn struct {
 
 	claimRev atomic.Uint64 // revision of this connection's claim on its client id
 	seenRev  atomic.Uint64 // newest other claim the watch saw before claimRev was known
-	reqs     atomic.Int32  // requests running
 	clean    atomic.Bool   // client sent DISCONNECT: no will
 	goodbye  atomic.Int32  // v5 reason for Goodbye, set before a server close; 0: derive
 	saidBye  atomic.Bool   // a DISCONNECT was already sent
@@ -57,9 +56,7 @@ type conn struct {
 
 	mu         sync.Mutex
 	out        outbound
-	outAliases aliasTable      // v5 outbound topic aliases (alias.go)
-	ctx        context.Context // of requests, made by the first; cancelled at close
-	cancel     context.CancelFunc
+	outAliases aliasTable // v5 outbound topic aliases (alias.go)
 }
 
 var (
@@ -381,17 +378,13 @@ func (c *conn) Refuse(_ bool, _ []byte, err error) error {
 	return c.fail("rate_limited", rcMessageRateTooHigh, err.Error())
 }
 
-// OnClose implements bridge.Closer: it stops requests, forgets the client
+// OnClose implements bridge.Closer (the session has stopped the
+// connection's requests already): it forgets the client
 // id and publishes the will unless the client disconnected cleanly
 // [MQTT-3.1.2-8/10].
 func (c *conn) OnClose(bridge.CloseInfo) {
 	c.p.untrack(c)
 	c.closeSession()
-	c.mu.Lock()
-	if c.cancel != nil {
-		c.cancel()
-	}
-	c.mu.Unlock()
 	closedAt := time.Now()
 	c.wg.Wait() // the claim too, which a delayed will records
 	if w := c.will; w != nil && !c.clean.Load() {
