@@ -16,6 +16,7 @@ import (
 // written under the deadline of the last data write fails at once after a
 // quiet spell, and the client sees 1006 instead.
 func TestCloseAfterQuiet(t *testing.T) {
+	long(t)
 	const writeTimeout = time.Second
 	g := startGateway(t, gwOpts{Config: "gateway:\n  write_timeout: 1s\n  ping_interval: -1s\n"})
 	nc := natsConn(t, g.NATSURL)
