@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats.go"
 	"golang.org/x/time/rate"
 
@@ -30,20 +29,6 @@ var (
 	ErrClosed        = errors.New("bridge: connection closed")
 	ErrSlowConsumer  = errors.New("bridge: slow consumer")
 	ErrNotSubscribed = errors.New("bridge: not subscribed")
-)
-
-// Close codes the gateway uses (RFC 6455 section 7.4.1).
-const (
-	CloseNormal        = websocket.CloseNormalClosure
-	CloseGoingAway     = websocket.CloseGoingAway
-	CloseProtocolError = websocket.CloseProtocolError
-	CloseInvalidUTF8   = websocket.CloseInvalidFramePayloadData
-	CloseUnsupported   = websocket.CloseUnsupportedData
-	ClosePolicy        = websocket.ClosePolicyViolation
-	CloseTooBig        = websocket.CloseMessageTooBig
-	CloseInternal      = websocket.CloseInternalServerErr
-	CloseTryLater      = websocket.CloseTryAgainLater
-	closeAbnormal      = websocket.CloseAbnormalClosure
 )
 
 // closeGrace is how long a closing connection waits for the client's close

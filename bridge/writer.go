@@ -4,6 +4,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/wsgate/wsgate/bridge/internal/wire"
 )
 
 // writer is a connection's outbound queue, bounded in bytes, and the state
@@ -77,7 +79,7 @@ func (s *Session) enqueueClose(code int, reason string, drop bool) {
 		w.queue = w.queue[:0]
 		_ = s.netConn.SetWriteDeadline(time.Now().Add(closeGrace))
 	}
-	f := closeFrame(code, reason)
+	f := wire.CloseFrame(code, reason)
 	w.queue = append(w.queue, f)
 	w.queued += f.Len()
 	start := !w.running
@@ -128,12 +130,12 @@ func (s *Session) writeLoop() {
 		*bufs = (*bufs)[:0]
 		size, data, closing := 0, 0, false
 		for _, f := range batch {
-			*bufs = append(*bufs, f.b)
-			size += len(f.b)
-			switch op := f.b[0] & 0x0f; {
-			case op == opClose:
+			*bufs = append(*bufs, f.Bytes())
+			size += f.Len()
+			switch op := f.Op(); {
+			case op == wire.OpClose:
 				closing = true
-			case op < opClose:
+			case op < wire.OpClose:
 				data++
 			}
 			if closing {
@@ -155,7 +157,7 @@ func (s *Session) writeLoop() {
 		clear(*bufs)
 		total := 0
 		for _, f := range batch {
-			total += len(f.b)
+			total += f.Len()
 		}
 		clear(batch)
 

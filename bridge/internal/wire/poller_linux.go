@@ -1,4 +1,4 @@
-package bridge
+package wire
 
 import (
 	"errors"
@@ -7,32 +7,37 @@ import (
 	"syscall"
 )
 
-// poller watches idle connections with one epoll instance, so a connection
+// Waker is what the poller wakes when its socket has something to read.
+// Wake must not block.
+type Waker interface{ Wake() }
+
+// Poller watches idle connections with one epoll instance, so a connection
 // with nothing to read has no goroutine — and no goroutine stack — of its
-// own. Each socket is registered one-shot: an event wakes the session, which
+// own. Each socket is registered one-shot: an event wakes its Waker, which
 // reads everything available on a short-lived goroutine and re-arms the
 // registration when the socket runs dry.
 //
 // Go's runtime poller watches the same sockets for the writer; a socket may
 // sit in several epoll sets, and the reader never uses the runtime's
 // read path, so the two do not interfere.
-type poller struct {
+type Poller struct {
 	epfd int
 	wake [2]int // a pipe: writing to wake[1] stops run
 	log  *slog.Logger
 	mu   sync.RWMutex
-	fds  map[int32]*Session
+	fds  map[int32]Waker
 	done chan struct{}
 }
 
 const pollEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
 
-func newPoller(log *slog.Logger) (*poller, error) {
+// NewPoller starts a poller; Close stops it.
+func NewPoller(log *slog.Logger) (*Poller, error) {
 	fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, err
 	}
-	p := &poller{epfd: fd, log: log, fds: map[int32]*Session{}, done: make(chan struct{})}
+	p := &Poller{epfd: fd, log: log, fds: map[int32]Waker{}, done: make(chan struct{})}
 	if err := syscall.Pipe2(p.wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
 		_ = syscall.Close(fd)
 		return nil, err
@@ -52,45 +57,45 @@ func newPoller(log *slog.Logger) (*poller, error) {
 // descriptor number the kernel may already have given to another
 // connection. Safety comes from that, not from callers' ordering.
 
-// add registers s's socket and arms it.
-func (p *poller) add(s *Session, raw syscall.RawConn) error {
+// Add registers the socket of w and arms it.
+func (p *Poller) Add(w Waker, raw syscall.RawConn) error {
 	return withFD(raw, func(fd int) error {
 		p.mu.Lock()
-		p.fds[int32(fd)] = s
+		p.fds[int32(fd)] = w
 		p.mu.Unlock()
 		ev := syscall.EpollEvent{Events: pollEvents, Fd: int32(fd)}
 		if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
-			p.forget(s, fd)
+			p.forget(w, fd)
 			return err
 		}
 		return nil
 	})
 }
 
-// arm asks for the next event on the socket. If it is readable already, the
+// Arm asks for the next event on the socket. If it is readable already, the
 // event comes at once, so no wake-up is lost between a read that found
 // nothing and this call.
-func (p *poller) arm(raw syscall.RawConn) error {
+func (p *Poller) Arm(raw syscall.RawConn) error {
 	return withFD(raw, func(fd int) error {
 		ev := syscall.EpollEvent{Events: pollEvents, Fd: int32(fd)}
 		return syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, fd, &ev)
 	})
 }
 
-// remove forgets s's socket. It must run before the socket is closed: a
+// Remove forgets the socket of w. It must run before the socket is closed: a
 // closed socket can no longer be named, and its registration would then
 // linger until the kernel drops it with the last reference.
-func (p *poller) remove(s *Session, raw syscall.RawConn) {
+func (p *Poller) Remove(w Waker, raw syscall.RawConn) {
 	_ = withFD(raw, func(fd int) error {
 		_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
-		p.forget(s, fd)
+		p.forget(w, fd)
 		return nil
 	})
 }
 
-func (p *poller) forget(s *Session, fd int) {
+func (p *Poller) forget(w Waker, fd int) {
 	p.mu.Lock()
-	if p.fds[int32(fd)] == s {
+	if p.fds[int32(fd)] == w {
 		delete(p.fds, int32(fd))
 	}
 	p.mu.Unlock()
@@ -106,7 +111,7 @@ func withFD(raw syscall.RawConn, f func(fd int) error) error {
 	return err
 }
 
-func (p *poller) run() {
+func (p *Poller) run() {
 	defer close(p.done)
 	events := make([]syscall.EpollEvent, 256)
 	for {
@@ -126,22 +131,22 @@ func (p *poller) run() {
 				p.mu.RUnlock()
 				return
 			}
-			if s := p.fds[events[i].Fd]; s != nil {
-				s.wake()
+			if w := p.fds[events[i].Fd]; w != nil {
+				w.Wake()
 			}
 		}
 		p.mu.RUnlock()
 	}
 }
 
-// close stops the poller and waits for it.
-func (p *poller) close() {
+// Close stops the poller and waits for it.
+func (p *Poller) Close() {
 	_, _ = syscall.Write(p.wake[1], []byte{1})
 	<-p.done
 	p.closeFDs()
 }
 
-func (p *poller) closeFDs() {
+func (p *Poller) closeFDs() {
 	_ = syscall.Close(p.wake[0])
 	_ = syscall.Close(p.wake[1])
 	_ = syscall.Close(p.epfd)

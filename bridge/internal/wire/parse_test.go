@@ -1,4 +1,4 @@
-package bridge
+package wire
 
 import (
 	"bytes"
@@ -51,12 +51,12 @@ type gotMsg struct {
 // feedChunks feeds chunks to a parser the way the reader does, keeping the
 // unused tail, and collects what it delivers.
 func feedChunks(max int64, chunks ...[]byte) ([]gotMsg, error) {
-	p := &frameParser{max: max}
+	p := &Parser{Max: max}
 	var buf, out []byte
 	var got []gotMsg
 	for _, c := range chunks {
 		buf = append(buf, c...)
-		used, err := p.feed(buf, func(op byte, data []byte) error {
+		used, err := p.Feed(buf, func(op byte, data []byte) error {
 			got = append(got, gotMsg{op, string(data)})
 			return nil
 		})
@@ -85,30 +85,30 @@ func TestFrameParser(t *testing.T) {
 		want   []gotMsg
 		wantCl int // expected close code, 0 for none
 	}{
-		{"text", [][]byte{clientFrame(true, opText, []byte("hello"), false)}, []gotMsg{{opText, "hello"}}, 0},
-		{"binary with NUL", [][]byte{clientFrame(true, opBinary, []byte{0, 1, 2}, false)}, []gotMsg{{opBinary, "\x00\x01\x02"}}, 0},
-		{"empty", [][]byte{clientFrame(true, opText, nil, false)}, []gotMsg{{opText, ""}}, 0},
-		{"126 bytes (16-bit length)", [][]byte{clientFrame(true, opText, bytes.Repeat([]byte("a"), 126), false)}, []gotMsg{{opText, strings.Repeat("a", 126)}}, 0},
-		{"70000 bytes (64-bit length)", [][]byte{clientFrame(true, opBinary, []byte(long), false)}, []gotMsg{{opBinary, long}}, 0},
-		{"two frames in one read", [][]byte{append(clientFrame(true, opText, []byte("a"), false), clientFrame(true, opText, []byte("b"), false)...)}, []gotMsg{{opText, "a"}, {opText, "b"}}, 0},
+		{"text", [][]byte{clientFrame(true, OpText, []byte("hello"), false)}, []gotMsg{{OpText, "hello"}}, 0},
+		{"binary with NUL", [][]byte{clientFrame(true, OpBinary, []byte{0, 1, 2}, false)}, []gotMsg{{OpBinary, "\x00\x01\x02"}}, 0},
+		{"empty", [][]byte{clientFrame(true, OpText, nil, false)}, []gotMsg{{OpText, ""}}, 0},
+		{"126 bytes (16-bit length)", [][]byte{clientFrame(true, OpText, bytes.Repeat([]byte("a"), 126), false)}, []gotMsg{{OpText, strings.Repeat("a", 126)}}, 0},
+		{"70000 bytes (64-bit length)", [][]byte{clientFrame(true, OpBinary, []byte(long), false)}, []gotMsg{{OpBinary, long}}, 0},
+		{"two frames in one read", [][]byte{append(clientFrame(true, OpText, []byte("a"), false), clientFrame(true, OpText, []byte("b"), false)...)}, []gotMsg{{OpText, "a"}, {OpText, "b"}}, 0},
 		{"fragmented with a ping between", [][]byte{
-			clientFrame(false, opText, []byte("hel"), false),
-			clientFrame(true, opPing, []byte("p"), false),
+			clientFrame(false, OpText, []byte("hel"), false),
+			clientFrame(true, OpPing, []byte("p"), false),
 			clientFrame(false, 0, []byte("lo "), false),
 			clientFrame(true, 0, []byte("world"), false),
-		}, []gotMsg{{opPing, "p"}, {opText, "hello world"}}, 0},
-		{"close", [][]byte{clientFrame(true, opClose, []byte{0x03, 0xe8, 'b', 'y', 'e'}, false)}, []gotMsg{{opClose, "\x03\xe8bye"}}, 0},
-		{"unmasked", [][]byte{clientFrame(true, opText, []byte("x"), true)}, nil, CloseProtocolError},
-		{"reserved bit", [][]byte{func() []byte { b := clientFrame(true, opText, []byte("x"), false); b[0] |= 0x40; return b }()}, nil, CloseProtocolError},
+		}, []gotMsg{{OpPing, "p"}, {OpText, "hello world"}}, 0},
+		{"close", [][]byte{clientFrame(true, OpClose, []byte{0x03, 0xe8, 'b', 'y', 'e'}, false)}, []gotMsg{{OpClose, "\x03\xe8bye"}}, 0},
+		{"unmasked", [][]byte{clientFrame(true, OpText, []byte("x"), true)}, nil, CloseProtocolError},
+		{"reserved bit", [][]byte{func() []byte { b := clientFrame(true, OpText, []byte("x"), false); b[0] |= 0x40; return b }()}, nil, CloseProtocolError},
 		{"unknown opcode", [][]byte{clientFrame(true, 0x3, []byte("x"), false)}, nil, CloseProtocolError},
-		{"fragmented control", [][]byte{clientFrame(false, opPing, []byte("x"), false)}, nil, CloseProtocolError},
-		{"long control", [][]byte{clientFrame(true, opPing, bytes.Repeat([]byte("x"), 126), false)}, nil, CloseProtocolError},
+		{"fragmented control", [][]byte{clientFrame(false, OpPing, []byte("x"), false)}, nil, CloseProtocolError},
+		{"long control", [][]byte{clientFrame(true, OpPing, bytes.Repeat([]byte("x"), 126), false)}, nil, CloseProtocolError},
 		{"continuation without start", [][]byte{clientFrame(true, 0, []byte("x"), false)}, nil, CloseProtocolError},
-		{"new message inside a fragmented one", [][]byte{clientFrame(false, opText, []byte("x"), false), clientFrame(true, opText, []byte("y"), false)}, nil, CloseProtocolError},
-		{"invalid UTF-8 text", [][]byte{clientFrame(true, opText, []byte{0xff, 0xfe}, false)}, nil, CloseInvalidUTF8},
-		{"invalid UTF-8 split over fragments is checked whole", [][]byte{clientFrame(false, opText, []byte{0xe6, 0x97}, false), clientFrame(true, 0, []byte{0xa5}, false)}, []gotMsg{{opText, "日"}}, 0},
-		{"too big in one frame", [][]byte{clientFrame(true, opBinary, bytes.Repeat([]byte("x"), 1025), false)}, nil, CloseTooBig},
-		{"too big across fragments", [][]byte{clientFrame(false, opBinary, bytes.Repeat([]byte("x"), 600), false), clientFrame(true, 0, bytes.Repeat([]byte("x"), 600), false)}, nil, CloseTooBig},
+		{"new message inside a fragmented one", [][]byte{clientFrame(false, OpText, []byte("x"), false), clientFrame(true, OpText, []byte("y"), false)}, nil, CloseProtocolError},
+		{"invalid UTF-8 text", [][]byte{clientFrame(true, OpText, []byte{0xff, 0xfe}, false)}, nil, CloseInvalidUTF8},
+		{"invalid UTF-8 split over fragments is checked whole", [][]byte{clientFrame(false, OpText, []byte{0xe6, 0x97}, false), clientFrame(true, 0, []byte{0xa5}, false)}, []gotMsg{{OpText, "日"}}, 0},
+		{"too big in one frame", [][]byte{clientFrame(true, OpBinary, bytes.Repeat([]byte("x"), 1025), false)}, nil, CloseTooBig},
+		{"too big across fragments", [][]byte{clientFrame(false, OpBinary, bytes.Repeat([]byte("x"), 600), false), clientFrame(true, 0, bytes.Repeat([]byte("x"), 600), false)}, nil, CloseTooBig},
 		{"huge declared length refused before its bytes arrive", [][]byte{{0x82, 0xff, 0, 0, 0, 1, 0, 0, 0, 0}}, nil, CloseTooBig},
 		{"length with top bit set", [][]byte{{0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0}}, nil, CloseProtocolError},
 	}
@@ -150,9 +150,9 @@ func TestFrameParserOneByteAtATime(t *testing.T) {
 	var stream []byte
 	want := []gotMsg{}
 	for i, s := range []string{"a", strings.Repeat("b", 200), "", strings.Repeat("c", 70000)} {
-		op := byte(opText)
+		op := byte(OpText)
 		if i%2 == 1 {
-			op = opBinary
+			op = OpBinary
 		}
 		stream = append(stream, clientFrame(true, op, []byte(s), false)...)
 		want = append(want, gotMsg{op, s})
@@ -186,7 +186,7 @@ func TestParseClose(t *testing.T) {
 		{[]byte{0x03, 0xf3}, 1011, "", 0},                   // internal error
 	}
 	for _, tc := range cases {
-		code, reason, err := parseClose(tc.in)
+		code, reason, err := ParseClose(tc.in)
 		if c := closeCode(err); c != tc.errCl {
 			t.Errorf("%x: close code %d, want %d", tc.in, c, tc.errCl)
 			continue
@@ -216,11 +216,11 @@ func TestMask(t *testing.T) {
 // parser must never panic, never deliver a text message that is not UTF-8,
 // and never deliver more than max bytes.
 func FuzzFrameParser(f *testing.F) {
-	f.Add(clientFrame(true, opText, []byte("hello"), false), uint16(3))
-	f.Add(append(clientFrame(false, opText, []byte("he"), false), clientFrame(true, 0, []byte("llo"), false)...), uint16(7))
-	f.Add(clientFrame(true, opClose, []byte{3, 232}, false), uint16(1))
+	f.Add(clientFrame(true, OpText, []byte("hello"), false), uint16(3))
+	f.Add(append(clientFrame(false, OpText, []byte("he"), false), clientFrame(true, 0, []byte("llo"), false)...), uint16(7))
+	f.Add(clientFrame(true, OpClose, []byte{3, 232}, false), uint16(1))
 	f.Add([]byte{0x82, 0xff, 0, 0, 0, 1, 0, 0, 0, 0}, uint16(2))
-	f.Add(clientFrame(true, opBinary, bytes.Repeat([]byte{0}, 300), false), uint16(100))
+	f.Add(clientFrame(true, OpBinary, bytes.Repeat([]byte{0}, 300), false), uint16(100))
 	f.Fuzz(func(t *testing.T, data []byte, split uint16) {
 		s := int(split) % (len(data) + 1)
 		const max = 4096
@@ -229,7 +229,7 @@ func FuzzFrameParser(f *testing.F) {
 			if len(m.data) > max {
 				t.Fatalf("delivered %d bytes, max %d", len(m.data), max)
 			}
-			if m.op == opText && !utf8.ValidString(m.data) {
+			if m.op == OpText && !utf8.ValidString(m.data) {
 				t.Fatalf("delivered invalid UTF-8 text %q", m.data)
 			}
 		}
@@ -246,7 +246,7 @@ func FuzzFrameRoundTrip(f *testing.F) {
 		var stream []byte
 		var want []gotMsg
 		for _, m := range [][]byte{a, b} {
-			op := byte(opBinary)
+			op := byte(OpBinary)
 			for i := 0; ; i += fragSize {
 				end := min(i+fragSize, len(m))
 				fop := op
@@ -296,7 +296,7 @@ func TestFragmentedTextFailsFast(t *testing.T) {
 			for i, f := range tt.frags {
 				op := byte(0)
 				if i == 0 {
-					op = opText
+					op = OpText
 				}
 				chunks = append(chunks, clientFrame(false, op, []byte(f), false))
 			}
