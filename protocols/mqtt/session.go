@@ -293,7 +293,7 @@ func (sb *sub) deliverDurable(dm *bridge.DurableMessage) {
 	p.Dup = dm.Delivered > 1 // [MQTT-3.3.1-1]
 	p.Retain = c.version == V5 && sb.opts.RetainAsPublished && m.Header.Get(HeaderRetain) == "1"
 	c.mu.Lock()
-	c.queueFlight(&flight{p: p, dm: dm})
+	c.queueFlight(&flight{p: p, dm: dm, expires: expiryDeadline(m.Header, dm.Time)})
 	c.mu.Unlock()
 }
 
