@@ -1,10 +1,14 @@
 package e2e
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wsgate/wsgate/protocols/mqtt"
 )
@@ -21,6 +25,60 @@ func withExpiry(s uint32) mqtt.Properties {
 	var p mqtt.Properties
 	p.Has, p.SessionExpiry = mqtt.HasSessionExpiry, s
 	return p
+}
+
+// sessionStore reads what JetStream keeps for MQTT sessions on a
+// gateway's NATS (the default stream and bucket names).
+type sessionStore struct {
+	t  *testing.T
+	js jetstream.JetStream
+}
+
+func newSessionStore(t *testing.T, g *gateway) *sessionStore {
+	js, err := jetstream.New(natsConn(t, g.NATSURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &sessionStore{t: t, js: js}
+}
+
+// held describes what is kept: the session stream's consumers and
+// messages and the sessions bucket's keys.
+func (s *sessionStore) held() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var consumers int
+	var msgs uint64
+	if st, err := s.js.Stream(ctx, "WSGATE_MQTT_MSGS"); err == nil {
+		info, err := st.Info(ctx)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		consumers, msgs = info.State.Consumers, info.State.Msgs
+	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		s.t.Fatal(err)
+	}
+	var keys []string
+	if kv, err := s.js.KeyValue(ctx, "wsgate_mqtt_sessions"); err == nil {
+		keys, err = kv.Keys(ctx)
+		if err != nil && !errors.Is(err, jetstream.ErrNoKeysFound) {
+			s.t.Fatal(err)
+		}
+	} else if !errors.Is(err, jetstream.ErrBucketNotFound) {
+		s.t.Fatal(err)
+	}
+	return fmt.Sprintf("%d consumers, %d messages, sessions %v", consumers, msgs, keys)
+}
+
+// empty waits until nothing is kept.
+func (s *sessionStore) empty(timeout time.Duration) {
+	s.t.Helper()
+	eventually(s.t, timeout, func() error {
+		if h := s.held(); h != "0 consumers, 0 messages, sessions []" {
+			return errors.New(h)
+		}
+		return nil
+	})
 }
 
 // persistentSub connects id with CONNECT properties props, subscribes to
@@ -68,6 +126,69 @@ func (r *raw) expectPublish(topic, payload string) *mqtt.Packet {
 		r.send(&mqtt.Packet{Type: mqtt.PUBACK, ID: p.ID})
 	}
 	return p
+}
+
+// TestMQTTSessionResumeWithoutExpiry: Clean Start 0 without a Session
+// Expiry Interval resumes a stored session [MQTT-3.1.2-5] with Session
+// Present 1 [MQTT-3.2.2-3] — subscriptions and queued messages — and the
+// session then ends with that connection (§3.1.2.11.2), in JetStream
+// too. A DISCONNECT may not give such a connection an expiry (§3.14.2.2.2).
+func TestMQTTSessionResumeWithoutExpiry(t *testing.T) {
+	g := startGateway(t, gwOpts{})
+	store := newSessionStore(t, g)
+	pub := connectV5(t, g, nil)
+
+	persistentSub(t, g, "zero", "z/#", withExpiry(60)).bye(mqtt.Properties{})
+	pub.publish(t, &paho.Publish{Topic: "z/queued", QoS: 1, Payload: []byte("q")})
+
+	r, present := resume(t, g, "zero", mqtt.Properties{})
+	if !present {
+		t.Fatal("Session Present 0: the stored session was not resumed")
+	}
+	r.expectPublish("z/queued", "q")
+	pub.publish(t, &paho.Publish{Topic: "z/live", QoS: 1, Payload: []byte("l")})
+	r.expectPublish("z/live", "l")
+	r.bye(mqtt.Properties{})
+
+	store.empty(5 * time.Second)
+	r, present = resume(t, g, "zero", mqtt.Properties{})
+	if present {
+		t.Fatal("Session Present 1 after a session without expiry ended")
+	}
+	pub.publish(t, &paho.Publish{Topic: "z/after", QoS: 1, Payload: []byte("a")})
+	if p, err := r.read(300 * time.Millisecond); err == nil {
+		t.Fatalf("delivered after the session ended: %s", p.Topic)
+	}
+
+	// Connected with expiry 0, a DISCONNECT that sets one is a protocol error.
+	r.send(&mqtt.Packet{Type: mqtt.DISCONNECT, Props: withExpiry(30)})
+	if d := r.expect(mqtt.DISCONNECT); d.Reason != 0x82 {
+		t.Fatalf("DISCONNECT 0x%02x, want 0x82", d.Reason)
+	}
+}
+
+// TestMQTTSessionExpiryChangedAtDisconnect: a DISCONNECT's Session Expiry
+// Interval replaces the CONNECT's (§3.14.2.2.2).
+func TestMQTTSessionExpiryChangedAtDisconnect(t *testing.T) {
+	g := startGateway(t, gwOpts{})
+	store := newSessionStore(t, g)
+
+	// Shortened to 0: the session ends with the connection.
+	persistentSub(t, g, "short", "s/#", withExpiry(600)).bye(withExpiry(0))
+	store.empty(3 * time.Second)
+	if _, present := resume(t, g, "short", withExpiry(600)); present {
+		t.Fatal("Session Present 1 after DISCONNECT set the expiry to 0")
+	}
+
+	// Lengthened: present after the CONNECT's expiry.
+	persistentSub(t, g, "long", "l/#", withExpiry(1)).bye(withExpiry(600))
+	time.Sleep(2 * time.Second)
+	r, present := resume(t, g, "long", withExpiry(600))
+	if !present {
+		t.Fatal("Session Present 0 although DISCONNECT lengthened the expiry")
+	}
+	r.send(&mqtt.Packet{Type: mqtt.PINGREQ})
+	r.expect(mqtt.PINGRESP)
 }
 
 // TestMQTTMessageExpiry: a message queued for an offline session is dropped
