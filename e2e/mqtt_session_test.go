@@ -167,6 +167,72 @@ func TestMQTTSessionResumeWithoutExpiry(t *testing.T) {
 	}
 }
 
+// TestMQTTSessionExpiry: a session is present while its Session Expiry
+// Interval runs and absent once it has passed, and JetStream keeps
+// nothing of it (consumers, stored messages, the session) without anyone
+// coming back. A resume before the expiry keeps the session whole, even
+// after the time the previous disconnect would have ended it.
+func TestMQTTSessionExpiry(t *testing.T) {
+	g := startGateway(t, gwOpts{})
+	store := newSessionStore(t, g)
+	pub := connectV5(t, g, nil)
+	const expiry = 2 * time.Second
+
+	persistentSub(t, g, "fleeting", "e/#", withExpiry(2)).bye(mqtt.Properties{})
+	gone := time.Now()
+	pub.publish(t, &paho.Publish{Topic: "e/1", QoS: 1, Payload: []byte("1")})
+	r, present := resume(t, g, "fleeting", withExpiry(2))
+	if !present {
+		t.Fatal("Session Present 0 within the expiry")
+	}
+	r.expectPublish("e/1", "1")
+	// Connected past the first disconnect's expiry: nothing is lost.
+	time.Sleep(time.Until(gone.Add(expiry + 500*time.Millisecond)))
+	pub.publish(t, &paho.Publish{Topic: "e/2", QoS: 1, Payload: []byte("2")})
+	r.expectPublish("e/2", "2")
+	r.bye(mqtt.Properties{})
+	r, present = resume(t, g, "fleeting", withExpiry(2))
+	if !present {
+		t.Fatal("Session Present 0 after a resume within the expiry")
+	}
+	r.bye(mqtt.Properties{})
+
+	// Offline, with a message waiting; nobody comes back.
+	pub.publish(t, &paho.Publish{Topic: "e/3", QoS: 1, Payload: []byte("3")})
+	if h := store.held(); h == "0 consumers, 0 messages, sessions []" {
+		t.Fatal("nothing kept for an offline session")
+	}
+	store.empty(expiry + 3*time.Second)
+	r, present = resume(t, g, "fleeting", withExpiry(2))
+	if present {
+		t.Fatal("Session Present 1 after the session expired")
+	}
+	if p, err := r.read(300 * time.Millisecond); err == nil {
+		t.Fatalf("delivered from an expired session: %s", p.Topic)
+	}
+}
+
+// TestMQTTSessionExpiryAcrossGateways: a session whose gateway has stopped
+// is ended on time by another gateway on the same NATS, and a client that
+// comes back to any gateway after the expiry finds none.
+func TestMQTTSessionExpiryAcrossGateways(t *testing.T) {
+	g1 := startGateway(t, gwOpts{})
+	g2 := startGateway(t, gwOpts{NATSURL: g1.NATSURL})
+	store := newSessionStore(t, g1)
+	// g1 has opened the session store once a client id has connected.
+	w, _ := resume(t, g1, "warm-up", mqtt.Properties{})
+	w.bye(mqtt.Properties{})
+
+	persistentSub(t, g2, "orphan", "o/#", withExpiry(2))
+	g2.stop() // the client is closed with the gateway
+	pub := connectV5(t, g1, nil)
+	pub.publish(t, &paho.Publish{Topic: "o/1", QoS: 1, Payload: []byte("1")})
+	store.empty(2*time.Second + 3*time.Second)
+	if _, present := resume(t, g1, "orphan", withExpiry(2)); present {
+		t.Fatal("Session Present 1 after the session expired")
+	}
+}
+
 // TestMQTTSessionExpiryChangedAtDisconnect: a DISCONNECT's Session Expiry
 // Interval replaces the CONNECT's (§3.14.2.2.2).
 func TestMQTTSessionExpiryChangedAtDisconnect(t *testing.T) {

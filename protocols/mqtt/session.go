@@ -26,8 +26,10 @@ import (
 //     consumer of it, named from the client id, the session's generation
 //     and the filter;
 //   - the session — subscriptions, unreleased QoS 2 ids, the connection
-//     holding it or when it went, its expiry (expiry.go) — is a JSON value
-//     in a key-value bucket, keyed by client id.
+//     holding it or when it went, its expiry — is a JSON value in a
+//     key-value bucket, keyed by client id;
+//   - its end is scheduled in JetStream when its connection goes
+//     (expiry.go).
 //
 // While the client is connected its QoS 1/2 messages come from the
 // consumer (the live subscription skips messages marked Mqtt-Stored), so
@@ -101,6 +103,9 @@ type persistence struct {
 	// sessions says whether the sessions bucket may hold a session: while
 	// it holds none (anywhere), a CONNECT has nothing to look up.
 	sessions *bridge.EmptyWatch
+	// expiry is where session ends are scheduled (expiry.go); nil when
+	// JetStream cannot schedule (nats-server before 2.12).
+	expiry *expiryStream
 }
 
 // wanted reports whether storing a message may serve a session.
@@ -136,7 +141,9 @@ func (p *Protocol) persistence(s *bridge.Session) *persistence {
 	})
 	var kv *bridge.KV
 	if err == nil {
-		kv, err = js.KV(ctx, p.cfg.SessionsBucket, bridge.KVConfig{TTL: p.cfg.MaxSessionExpiry})
+		// A stored session outlives its expiry by a little, for the
+		// scheduled end to find it (and its consumers) there.
+		kv, err = js.KV(ctx, p.cfg.SessionsBucket, bridge.KVConfig{TTL: p.cfg.MaxSessionExpiry + time.Hour})
 	}
 	if err != nil {
 		s.Logger().Warn("mqtt persistent sessions unavailable", "err", err)
@@ -152,6 +159,10 @@ func (p *Protocol) persistence(s *bridge.Session) *persistence {
 		s.Logger().Warn("mqtt sessions bucket not watched: every CONNECT looks its session up", "err", err)
 	}
 	ps.p = &persistence{js: js, kv: kv, log: s.Logger(), stream: p.cfg.SessionStream, prefix: prefix, consumers: watch, sessions: empty}
+	if ps.p.expiry, err = p.openExpiry(ctx, s, ps.p); err != nil {
+		s.Logger().Warn("mqtt session expiry not scheduled: enforced when a client comes back, "+
+			"JetStream removes the consumers of a session nobody resumes a minute after its expiry", "err", err)
+	}
 	// Wills left waiting by a gateway that stopped are taken over now,
 	// not at this gateway's first delayed will.
 	go p.willsKV(s)
@@ -277,8 +288,8 @@ func (c *conn) sessionValue() []byte {
 //
 // Resuming claims the session — this connection's id in it — on
 // condition that it has not changed since it was read, so a CONNECT and
-// the end of the previous connection (or a CONNECT on another gateway)
-// that race settle it one way, not both.
+// a scheduled end (or a CONNECT on another gateway) that race settle it
+// one way, not both.
 func (c *conn) openSession(persistent, cleanStart bool) *sessionState {
 	ps := c.p.persistence(c.s)
 	if ps == nil {
