@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"io"
+	"net"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestCLI checks wsgate validate, version, and that run refuses a bad config.
@@ -62,4 +65,25 @@ log:
 			t.Errorf("exit %d, stderr %q", code, errOut)
 		}
 	})
+}
+
+// TestCLIReadHeaderTimeout checks gateway.read_header_timeout reaches the
+// HTTP server: a client that never finishes its request headers is cut off
+// after it, not after the old hard-coded 10s.
+func TestCLIReadHeaderTimeout(t *testing.T) {
+	g := startGateway(t, gwOpts{Config: "gateway:\n  read_header_timeout: 300ms\n"})
+	c, err := net.Dial("tcp", g.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_ = c.SetReadDeadline(time.Now().Add(8 * time.Second))
+	_, _ = io.ReadAll(c) // the server answers 408 or just closes
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("connection with unfinished headers open for %s, want about 300ms", d.Round(time.Millisecond))
+	}
 }

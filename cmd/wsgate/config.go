@@ -189,6 +189,8 @@ func (c *config) validate() error {
 		{"gateway.max_connection_duration", g.MaxConnectionDuration < 0},
 		{"gateway.write_timeout", g.WriteTimeout < 0},
 		{"gateway.request_timeout", g.RequestTimeout < 0},
+		{"gateway.shutdown_timeout", g.ShutdownTimeout < 0},
+		{"gateway.read_header_timeout", g.ReadHeaderTimeout < 0},
 	} {
 		if d.neg {
 			errs = append(errs, fmt.Errorf("%s: must not be negative", d.name))

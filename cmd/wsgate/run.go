@@ -166,7 +166,7 @@ func run(args []string) error {
 		if err != nil {
 			return fmt.Errorf("admin listen: %w", err)
 		}
-		admin := &http.Server{Handler: gw.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+		admin := &http.Server{Handler: gw.AdminHandler(), ReadHeaderTimeout: c.Gateway.WithDefaults().ReadHeaderTimeout}
 		defer admin.Close()
 		log.Info("operator endpoints listening", "addr", aln.Addr().String())
 		go func() {
@@ -199,10 +199,7 @@ wait:
 	}
 	stop()
 	log.Info("shutting down: closing connections")
-	timeout := c.Gateway.ShutdownTimeout
-	if timeout == 0 {
-		timeout = 10 * time.Second
-	}
+	timeout := c.Gateway.WithDefaults().ShutdownTimeout
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := gw.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
