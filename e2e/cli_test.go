@@ -26,7 +26,7 @@ log:
   level: debug
 `)
 		out, errOut, code := runCLI(t, "validate", "--config", f)
-		if code != 0 || strings.TrimSpace(out) != "config ok" {
+		if code != 0 || strings.TrimSpace(out) != "config ok ("+f+" and WSGATE_* environment)" {
 			t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
 		}
 	})
@@ -85,5 +85,93 @@ func TestCLIReadHeaderTimeout(t *testing.T) {
 	_, _ = io.ReadAll(c) // the server answers 408 or just closes
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("connection with unfinished headers open for %s, want about 300ms", d.Round(time.Millisecond))
+	}
+}
+
+// TestCLIHelp checks that every command has its own help, listing only its
+// own flags, printed on stdout with exit status 0 for -h and --help; and
+// that a command line that cannot run exits 2 and says where help is.
+func TestCLIHelp(t *testing.T) {
+	listed := []string{"run", "validate", "version", "bench", "hash-key", "help"}
+	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			out, errOut, code := runCLI(t, args...)
+			if code != 0 || errOut != "" {
+				t.Fatalf("exit %d, stderr %q", code, errOut)
+			}
+			for _, name := range listed {
+				n := 0
+				for line := range strings.SplitSeq(out, "\n") {
+					if f := strings.Fields(line); len(f) > 1 && f[0] == name && strings.HasPrefix(line, "  ") {
+						n++
+					}
+				}
+				if n != 1 {
+					t.Errorf("command %s on %d lines of:\n%s", name, n, out)
+				}
+			}
+			if strings.Contains(out, "bench-nats-server") {
+				t.Errorf("the hidden command is listed:\n%s", out)
+			}
+		})
+	}
+
+	cases := []struct {
+		cmd      string
+		want     []string // in stdout
+		dontWant []string
+	}{
+		{"run", []string{"Usage: wsgate [run] [flags]", "--config FILE", "--listen", "--nats-url", "--nats-listen", "--data-dir", "--log-level", "--log-format"}, nil},
+		{"validate", []string{"Usage: wsgate validate", "--config FILE"}, []string{"--listen", "--nats-url", "--nats-listen", "--data-dir", "--log-level", "--log-format"}},
+		{"version", []string{"Usage: wsgate version\n"}, []string{"Flags:"}},
+		{"hash-key", []string{"Usage: wsgate hash-key [KEY]"}, []string{"Flags:"}},
+		{"bench", []string{"Usage: wsgate bench"}, nil},
+		{"help", []string{"Usage: wsgate help [COMMAND]"}, []string{"Flags:"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.cmd+" --help", func(t *testing.T) {
+			var outs []string
+			for _, args := range [][]string{{tc.cmd, "--help"}, {tc.cmd, "-h"}, {"help", tc.cmd}} {
+				out, errOut, code := runCLI(t, args...)
+				if code != 0 || strings.Contains(out+errOut, "help requested") {
+					t.Fatalf("wsgate %v: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+				}
+				for _, w := range tc.want {
+					if !strings.Contains(out, w) {
+						t.Errorf("wsgate %v: no %q in:\n%s", args, w, out)
+					}
+				}
+				for _, w := range tc.dontWant {
+					if strings.Contains(out, w) {
+						t.Errorf("wsgate %v: %q in:\n%s", args, w, out)
+					}
+				}
+				if tc.cmd == "bench" && !strings.Contains(errOut, "-subscribers") {
+					t.Errorf("wsgate %v: bench's flags not listed: stderr %q", args, errOut)
+				}
+				outs = append(outs, out+errOut)
+			}
+			if outs[0] != outs[1] || outs[0] != outs[2] {
+				t.Errorf("--help, -h and help %s differ:\n%s\n---\n%s\n---\n%s", tc.cmd, outs[0], outs[1], outs[2])
+			}
+		})
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--bogus"}, "Run 'wsgate help run'"},
+		{[]string{"validate", "--listen", ":1"}, "Run 'wsgate help validate'"},
+		{[]string{"version", "x"}, `unexpected argument "x"`},
+		{[]string{"nope"}, `unknown command "nope"`},
+		{[]string{"help", "nope"}, `unknown command "nope"`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			out, errOut, code := runCLI(t, tc.args...)
+			if code != 2 || !strings.Contains(errOut, tc.want) || out != "" {
+				t.Errorf("exit %d, stdout %q, stderr %q: want exit 2 and %q", code, out, errOut, tc.want)
+			}
+		})
 	}
 }

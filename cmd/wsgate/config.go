@@ -95,14 +95,20 @@ type settings struct {
 	logFormat  string
 }
 
-func (s *settings) register(fs *flag.FlagSet) {
+// registerConfig defines the one flag validate shares with run.
+func (s *settings) registerConfig(fs *flag.FlagSet) {
 	fs.StringVar(&s.configFile, "config", "", "YAML config `file` (env WSGATE_CONFIG)")
+}
+
+// registerRun defines run's flags.
+func (s *settings) registerRun(fs *flag.FlagSet) {
+	s.registerConfig(fs)
 	fs.StringVar(&s.listen, "listen", "", "WebSocket and HTTP `address` (env WSGATE_LISTEN; default :8080)")
 	fs.StringVar(&s.natsURL, "nats-url", "", "external NATS `URL`s, comma-separated; nothing is embedded (env WSGATE_NATS_URL)")
 	fs.StringVar(&s.natsListen, "nats-listen", "", "embedded NATS client `address` (env WSGATE_NATS_LISTEN; default 127.0.0.1:4222)")
 	fs.StringVar(&s.dataDir, "data-dir", "", "embedded NATS JetStream storage `dir` (env WSGATE_DATA_DIR)")
-	fs.StringVar(&s.logLevel, "log-level", "", "debug, info, warn or error (env WSGATE_LOG_LEVEL)")
-	fs.StringVar(&s.logFormat, "log-format", "", "text or json (env WSGATE_LOG_FORMAT)")
+	fs.StringVar(&s.logLevel, "log-level", "", "log `level`: debug, info, warn or error (env WSGATE_LOG_LEVEL; default info)")
+	fs.StringVar(&s.logFormat, "log-format", "", "log `format`: text or json (env WSGATE_LOG_FORMAT; default text)")
 }
 
 // fromEnv fills what no flag set from WSGATE_* variables.

@@ -24,17 +24,67 @@ import (
 	"github.com/wsgate/wsgate/protocols/stomp"
 )
 
-// load parses flags, environment and the config file, and validates them.
-func load(name string, args []string) (*config, error) {
-	var s settings
-	fs := flag.NewFlagSet("wsgate "+name, flag.ContinueOnError)
-	s.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return nil, err
+// runCommand is `wsgate run`, the default command.
+func runCommand() *command {
+	return &command{
+		name:     "run",
+		synopsis: "[run] [flags]",
+		summary:  "run the gateway (the default command)",
+		about: `Runs the gateway: WebSocket and HTTP on --listen, and nats-server embedded
+(clients on --nats-listen, JetStream in --data-dir) unless --nats-url names
+an external NATS server or cluster. Each flag is also an environment
+variable and a key of the config file (README.md, Configuration): a flag
+beats the environment, which beats the file. The configuration is checked
+as 'wsgate validate' checks it before anything starts. SIGTERM or SIGINT
+stops the gateway gracefully; SIGHUP reloads the TLS certificate.`,
+		define: func(fs *flag.FlagSet) func(io.Writer) error {
+			var s settings
+			s.registerRun(fs)
+			return func(io.Writer) error {
+				if fs.NArg() > 0 {
+					return usagef("unexpected argument %q", fs.Arg(0))
+				}
+				return run(&s)
+			}
+		},
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+}
+
+// validateCommand is `wsgate validate`.
+func validateCommand() *command {
+	return &command{
+		name:     "validate",
+		synopsis: "validate [--config FILE]",
+		summary:  "check the configuration and name every wrong key",
+		about: `Checks the config file (--config, or WSGATE_CONFIG) with the WSGATE_*
+environment laid over it, as 'wsgate run' would load it, and names every
+wrong key (json.routes.say.subject: unknown variable {bdy.room}); unknown
+keys are errors too. Exits 0 and says what it checked if all is well, 1
+otherwise. Nothing is started and nothing is connected to.`,
+		define: func(fs *flag.FlagSet) func(io.Writer) error {
+			var s settings
+			s.registerConfig(fs)
+			return func(stdout io.Writer) error {
+				if fs.NArg() > 0 {
+					return usagef("unexpected argument %q", fs.Arg(0))
+				}
+				if _, err := load(&s); err != nil {
+					return err
+				}
+				if s.configFile == "" {
+					fmt.Fprintln(stdout, "config ok (no --config: built-in defaults and WSGATE_* environment)")
+				} else {
+					fmt.Fprintf(stdout, "config ok (%s and WSGATE_* environment)\n", s.configFile)
+				}
+				return nil
+			}
+		},
 	}
+}
+
+// load lays the environment under the parsed flags s, reads the config
+// file, and validates the result.
+func load(s *settings) (*config, error) {
 	s.fromEnv()
 	c, err := loadConfig(s.configFile)
 	if err != nil {
@@ -51,14 +101,6 @@ func load(name string, args []string) (*config, error) {
 	return c, nil
 }
 
-func validate(args []string) error {
-	if _, err := load("validate", args); err != nil {
-		return err
-	}
-	fmt.Println("config ok")
-	return nil
-}
-
 func newLogger(c *config) *slog.Logger {
 	lvl, _ := parseLevel(c.Log.Level)
 	opts := &slog.HandlerOptions{Level: lvl}
@@ -70,8 +112,8 @@ func newLogger(c *config) *slog.Logger {
 
 // run starts NATS (embedded unless a URL is given), the gateway, and waits
 // for SIGINT or SIGTERM to shut down gracefully.
-func run(args []string) error {
-	c, err := load("run", args)
+func run(s *settings) error {
+	c, err := load(s)
 	if err != nil {
 		return err
 	}
