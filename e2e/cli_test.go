@@ -31,6 +31,13 @@ log:
 		}
 	})
 
+	t.Run("validate without a config", func(t *testing.T) {
+		out, errOut, code := runCLI(t, "validate")
+		if code != 0 || strings.TrimSpace(out) != "config ok (no --config: built-in defaults and WSGATE_* environment)" {
+			t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+		}
+	})
+
 	bad := []struct {
 		name, config, want string
 	}{
@@ -47,12 +54,17 @@ log:
 		{"negative size", "gateway:\n  max_message_bytes: -1\n", "gateway.max_message_bytes"},
 		{"bad log level", "log:\n  level: loud\n", "log.level"},
 		{"not YAML", "json: [\n", "config"},
+		{"mqtt negative size", "mqtt:\n  max_packet_size: -1\n", "mqtt.max_packet_size: -1 must not be negative"},
+		{"mqtt negative inflight", "mqtt:\n  max_inflight: -5\n", "mqtt.max_inflight: -5 must not be negative"},
+		{"mqtt bucket name", "mqtt:\n  retained_bucket: bad bucket name!\n", `mqtt.retained_bucket: "bad bucket name!" is not a key-value bucket name`},
+		{"typo", "listne: \":1\"\n", "line 1: listne: unknown key (did you mean listen?)"},
+		{"duration without unit", "gateway:\n  ping_interval: 30\n", "line 2: gateway.ping_interval: 30 is not a duration (write 30s)"},
 	}
 	for _, tc := range bad {
 		t.Run("validate "+tc.name, func(t *testing.T) {
 			f := writeFile(t, "bad.yaml", tc.config)
 			out, errOut, code := runCLI(t, "validate", "--config", f)
-			if code == 0 || !strings.Contains(errOut, tc.want) {
+			if code != 1 || !strings.Contains(errOut, tc.want) || strings.Contains(errOut, "main.") {
 				t.Errorf("exit %d, stdout %q, stderr %q: want a failure naming %q", code, out, errOut, tc.want)
 			}
 		})

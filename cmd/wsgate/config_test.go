@@ -40,7 +40,7 @@ func TestReadHeaderTimeout(t *testing.T) {
 		t.Errorf("default %s, want 10s", d)
 	}
 	_, err = checkConfig(t, "gateway:\n  read_header_timeout: -1s\n")
-	if err == nil || !strings.Contains(err.Error(), "gateway.read_header_timeout: must not be negative") {
+	if err == nil || !strings.Contains(err.Error(), "gateway.read_header_timeout: -1s must not be negative") {
 		t.Errorf("negative: %v", err)
 	}
 }
