@@ -1,8 +1,10 @@
 package bridge
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -25,6 +27,12 @@ type EmbeddedConfig struct {
 	DataDir string `yaml:"data_dir"`
 	// ServerName names the embedded server. Default "wsgate".
 	ServerName string `yaml:"server_name"`
+
+	// Logger receives nats-server's log lines at their levels: trace
+	// (LevelTrace), debug, notice (info), warning, error and fatal
+	// (error). The server's debug and trace logging are on when Logger is
+	// enabled for them. Nil: warnings and errors go to slog.Default().
+	Logger *slog.Logger `yaml:"-"`
 }
 
 // Embedded is a running in-process nats-server with JetStream.
@@ -78,10 +86,26 @@ func StartEmbedded(c EmbeddedConfig) (*Embedded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
+	log := newNATSLogger(c.Logger)
+	srv.SetLoggerV2(log, log.enabled(slog.LevelDebug), log.enabled(LevelTrace), false)
 	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		srv.Shutdown()
-		return nil, errors.New("embedded nats: not ready after 10s (is the port in use?)")
+	// A server that cannot start (its port taken, its store unusable)
+	// says so through Fatalf and never gets ready: fail at once with its
+	// own words rather than wait out the timeout.
+	deadline := time.Now().Add(10 * time.Second)
+	for !srv.ReadyForConnections(50 * time.Millisecond) {
+		select {
+		case msg := <-log.fatal:
+			srv.Shutdown()
+			srv.WaitForShutdown()
+			return nil, fmt.Errorf("embedded nats: %s", msg)
+		default:
+		}
+		if time.Now().After(deadline) {
+			srv.Shutdown()
+			srv.WaitForShutdown()
+			return nil, errors.New("embedded nats: not ready after 10s")
+		}
 	}
 	return &Embedded{srv: srv}, nil
 }
@@ -99,6 +123,63 @@ func (e *Embedded) ClientURL() string {
 func (e *Embedded) Connect(opts ...nats.Option) (*nats.Conn, error) {
 	opts = append(opts, nats.InProcessServer(e.srv))
 	return nats.Connect("", opts...)
+}
+
+// LevelTrace is the slog level of nats-server's trace lines, below Debug.
+const LevelTrace = slog.LevelDebug - 4
+
+// natsLogger is nats-server's Logger on a slog.Logger.
+type natsLogger struct {
+	log   *slog.Logger
+	min   slog.Level  // below it nothing is logged
+	fatal chan string // the first fatal error, for StartEmbedded
+}
+
+var _ server.Logger = (*natsLogger)(nil)
+
+func newNATSLogger(log *slog.Logger) *natsLogger {
+	l := &natsLogger{log: log, min: LevelTrace, fatal: make(chan string, 1)}
+	if log == nil {
+		l.log, l.min = slog.Default(), slog.LevelWarn
+	}
+	return l
+}
+
+func (l *natsLogger) enabled(level slog.Level) bool {
+	return level >= l.min && l.log.Enabled(context.Background(), level)
+}
+
+func (l *natsLogger) logf(level slog.Level, format string, v []any) {
+	if l.enabled(level) {
+		l.log.Log(context.Background(), level, fmt.Sprintf(format, v...))
+	}
+}
+
+// Noticef implements server.Logger.
+func (l *natsLogger) Noticef(format string, v ...any) { l.logf(slog.LevelInfo, format, v) }
+
+// Warnf implements server.Logger.
+func (l *natsLogger) Warnf(format string, v ...any) { l.logf(slog.LevelWarn, format, v) }
+
+// Errorf implements server.Logger.
+func (l *natsLogger) Errorf(format string, v ...any) { l.logf(slog.LevelError, format, v) }
+
+// Debugf implements server.Logger.
+func (l *natsLogger) Debugf(format string, v ...any) { l.logf(slog.LevelDebug, format, v) }
+
+// Tracef implements server.Logger.
+func (l *natsLogger) Tracef(format string, v ...any) { l.logf(LevelTrace, format, v) }
+
+// Fatalf implements server.Logger. nats-server's own logger exits the
+// process; this one logs an error and hands the first one to
+// StartEmbedded, which stops the server and returns it.
+func (l *natsLogger) Fatalf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	l.log.Error(msg, "fatal", true)
+	select {
+	case l.fatal <- msg:
+	default:
+	}
 }
 
 // Shutdown stops the server and waits for it.

@@ -187,3 +187,48 @@ func TestCLIHelp(t *testing.T) {
 		})
 	}
 }
+
+// TestCLINATSLogs checks that the embedded nats-server logs through the
+// gateway's logger at nats.log_level, that a start it cannot make fails at
+// once with its own error, and that a normal stop logs no disconnect.
+func TestCLINATSLogs(t *testing.T) {
+	t.Run("port taken", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		start := time.Now()
+		_, errOut, code := runCLI(t, "run", "--listen", "127.0.0.1:0", "--nats-listen", ln.Addr().String(), "--data-dir", t.TempDir())
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("took %s to fail", d.Round(time.Millisecond))
+		}
+		if code != 1 || !strings.Contains(errOut, "address already in use") || !strings.Contains(errOut, ln.Addr().String()) {
+			t.Errorf("exit %d, stderr %q: want nats-server's listen error", code, errOut)
+		}
+		for _, bad := range []string{"is the port in use", "nats disconnected", "wsgate listening"} {
+			if strings.Contains(errOut, bad) {
+				t.Errorf("%q in stderr %q", bad, errOut)
+			}
+		}
+	})
+
+	t.Run("info", func(t *testing.T) {
+		g := startGateway(t, gwOpts{Config: "nats:\n  log_level: info\n"})
+		if !g.hasLog("Server is ready", map[string]any{"component": "nats", "level": "INFO"}) {
+			t.Errorf("no nats-server notice in the log:\n%s", g.logText())
+		}
+		g.stop()
+		if g.hasLog("nats disconnected", nil) {
+			t.Errorf("a disconnect logged at a normal stop:\n%s", g.logText())
+		}
+	})
+
+	t.Run("default warn", func(t *testing.T) {
+		g := startGateway(t, gwOpts{})
+		g.stop()
+		if g.hasLog("Server is ready", nil) || g.hasLog("nats disconnected", nil) {
+			t.Errorf("a nats-server notice or a disconnect in the log:\n%s", g.logText())
+		}
+	})
+}

@@ -3,7 +3,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 
 	"github.com/wsgate/wsgate/auth"
@@ -28,6 +27,9 @@ type config struct {
 		// URL of an external NATS server or cluster (comma-separated).
 		// Empty: run nats-server embedded.
 		URL string `yaml:"url"`
+		// LogLevel filters the embedded server's own log lines: trace,
+		// debug, info, warn or error. Default warn.
+		LogLevel string `yaml:"log_level"`
 		// Embedded server settings (used when URL is empty).
 		bridge.EmbeddedConfig `yaml:",inline"`
 	} `yaml:"nats"`
@@ -136,13 +138,4 @@ func (s *settings) apply(c *config) {
 	if c.Listen == "" {
 		c.Listen = ":8080"
 	}
-}
-
-func parseLevel(s string) (slog.Level, error) {
-	var l slog.Level
-	if s == "" {
-		return slog.LevelInfo, nil
-	}
-	err := l.UnmarshalText([]byte(s))
-	return l, err
 }

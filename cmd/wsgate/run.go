@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -101,15 +102,6 @@ func load(s *settings) (*config, error) {
 	return c, nil
 }
 
-func newLogger(c *config) *slog.Logger {
-	lvl, _ := parseLevel(c.Log.Level)
-	opts := &slog.HandlerOptions{Level: lvl}
-	if c.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
-}
-
 // run starts NATS (embedded unless a URL is given), the gateway, and waits
 // for SIGINT or SIGTERM to shut down gracefully.
 func run(s *settings) error {
@@ -124,7 +116,7 @@ func run(s *settings) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	log := newLogger(c)
+	log, natsLog := newLoggers(c)
 	slog.SetDefault(log)
 	if addr := os.Getenv("WSGATE_PPROF"); addr != "" {
 		startPprof(addr, log)
@@ -132,6 +124,9 @@ func run(s *settings) error {
 
 	var emb *bridge.Embedded
 	var nc *nats.Conn
+	// A disconnect without an error is our own close: at shutdown, or on
+	// the way out after a failed start. Neither is worth a warning.
+	var stopping atomic.Bool
 	natsOpts := []nats.Option{
 		nats.Name("wsgate"),
 		nats.MaxReconnects(-1),
@@ -142,11 +137,17 @@ func run(s *settings) error {
 			}
 			log.Error("nats", "subject", subj, "err", err)
 		}),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("nats disconnected", "err", err) }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil && !stopping.Load() {
+				log.Warn("nats disconnected", "err", err)
+			}
+		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "url", nc.ConnectedUrl()) }),
 	}
 	if c.NATS.URL == "" {
-		emb, err = bridge.StartEmbedded(c.NATS.EmbeddedConfig)
+		ec := c.NATS.EmbeddedConfig
+		ec.Logger = natsLog
+		emb, err = bridge.StartEmbedded(ec)
 		if err != nil {
 			return err
 		}
@@ -240,6 +241,7 @@ wait:
 		}
 	}
 	stop()
+	stopping.Store(true)
 	log.Info("shutting down: closing connections")
 	timeout := c.Gateway.WithDefaults().ShutdownTimeout
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)

@@ -130,6 +130,9 @@ func (c *config) validateNATS() []error {
 			}
 		}
 	}
+	if _, err := parseNATSLevel(n.LogLevel); err != nil {
+		errs = append(errs, fmt.Errorf("nats.log_level: %w", err))
+	}
 	if n.Listen != "" && n.Listen != "-" {
 		if err := validAddr(n.Listen); err != nil {
 			errs = append(errs, fmt.Errorf("nats.listen: %w", err))

@@ -33,6 +33,7 @@ func TestValidate(t *testing.T) {
 		{"nats url scheme", "nats:\n  url: http://a:4222\n", `nats.url: "http://a:4222": scheme "http" is not nats, tls, ws or wss`},
 		{"nats url empty entry", "nats:\n  url: nats://a:4222,\n", "nats.url: empty URL in the list"},
 		{"nats server name", "nats:\n  server_name: my server\n", `nats.server_name: "my server" must not contain spaces`},
+		{"nats log level", "nats:\n  log_level: loud\n", "nats.log_level: "},
 		{"nats data dir", "nats:\n  data_dir: " + file + "\n", "nats.data_dir: " + `"` + file + `" is not a directory`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -49,6 +50,7 @@ nats:
   url: "nats://a:4222, tls://b:4222,c:4222,ws://d"
   listen: "-"
   server_name: gw-1
+  log_level: trace
 gateway:
   ping_interval: -1s
   read_timeout: -1s
