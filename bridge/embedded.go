@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -22,8 +25,10 @@ type EmbeddedConfig struct {
 	// "127.0.0.1:4222". Port 0 picks a free port ("127.0.0.1:0"); "-" runs
 	// without a client listener.
 	Listen string `yaml:"listen"`
-	// DataDir holds JetStream's storage. Default: wsgate-data in the
-	// system's temporary directory.
+	// DataDir holds JetStream's storage (in its jetstream folder). One
+	// server at a time may use it: StartEmbedded locks it (a lock file
+	// inside) and refuses a directory another holds with ErrDataDirInUse.
+	// Default: DefaultDataDir("", Listen).
 	DataDir string `yaml:"data_dir"`
 	// ServerName names the embedded server. Default "wsgate".
 	ServerName string `yaml:"server_name"`
@@ -37,7 +42,74 @@ type EmbeddedConfig struct {
 
 // Embedded is a running in-process nats-server with JetStream.
 type Embedded struct {
-	srv *server.Server
+	srv  *server.Server
+	dir  string   // DataDir
+	lock *os.File // DataDir's lock, held until Shutdown
+}
+
+// ErrDataDirInUse is wrapped by StartEmbedded's error when another process
+// (or another Embedded) holds the data directory.
+var ErrDataDirInUse = errors.New("data dir in use")
+
+// lockFile is the file in DataDir that a running server holds locked.
+const lockFile = "wsgate.lock"
+
+// DefaultDataDir is the data directory of an embedded server when none is
+// given: wsgate-data-<gateway port>-<NATS port> in the system's temporary
+// directory ("none" for a server without a client listener). Two gateways
+// on one machine cannot share their ports, so they do not share a store
+// either, and a restart on the same ports finds its store again. listen
+// may be "" (the gateway's port is then left out).
+func DefaultDataDir(listen, natsListen string) string {
+	if natsListen == "" {
+		natsListen = "127.0.0.1:4222"
+	}
+	name := "wsgate-data"
+	if listen != "" {
+		name += "-" + portName(listen)
+	}
+	return filepath.Join(os.TempDir(), name+"-"+portName(natsListen))
+}
+
+// portName is the port of addr, made safe for a file name.
+func portName(addr string) string {
+	if addr == "-" {
+		return "none"
+	}
+	if _, port, err := net.SplitHostPort(addr); err == nil {
+		addr = port
+	}
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
+			return r
+		}
+		return '_'
+	}, addr)
+}
+
+// lockDataDir creates dir if need be and takes its lock, without waiting.
+// The lock file holds the owner's process id, for the error of the next
+// one; the lock itself dies with the process, however it ends.
+func lockDataDir(dir string) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("embedded nats: data dir: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: data dir: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		owner, _ := io.ReadAll(io.LimitReader(f, 32))
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("embedded nats: %w: %s is locked by process %s", ErrDataDirInUse, dir, strings.TrimSpace(string(owner)))
+		}
+		return nil, fmt.Errorf("embedded nats: lock data dir %s: %w", dir, err)
+	}
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return f, nil
 }
 
 // StartEmbedded starts nats-server in this process and waits until it is
@@ -47,7 +119,7 @@ func StartEmbedded(c EmbeddedConfig) (*Embedded, error) {
 		c.Listen = "127.0.0.1:4222"
 	}
 	if c.DataDir == "" {
-		c.DataDir = filepath.Join(os.TempDir(), "wsgate-data")
+		c.DataDir = DefaultDataDir("", c.Listen)
 	}
 	if c.ServerName == "" {
 		c.ServerName = "wsgate"
@@ -82,8 +154,13 @@ func StartEmbedded(c EmbeddedConfig) (*Embedded, error) {
 			opts.Port = server.RANDOM_PORT
 		}
 	}
+	lock, err := lockDataDir(c.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
+		lock.Close()
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
 	log := newNATSLogger(c.Logger)
@@ -94,20 +171,23 @@ func StartEmbedded(c EmbeddedConfig) (*Embedded, error) {
 	// own words rather than wait out the timeout.
 	deadline := time.Now().Add(10 * time.Second)
 	for !srv.ReadyForConnections(50 * time.Millisecond) {
+		err = nil
 		select {
 		case msg := <-log.fatal:
-			srv.Shutdown()
-			srv.WaitForShutdown()
-			return nil, fmt.Errorf("embedded nats: %s", msg)
+			err = fmt.Errorf("embedded nats: %s", msg)
 		default:
+			if time.Now().After(deadline) {
+				err = errors.New("embedded nats: not ready after 10s")
+			}
 		}
-		if time.Now().After(deadline) {
+		if err != nil {
 			srv.Shutdown()
 			srv.WaitForShutdown()
-			return nil, errors.New("embedded nats: not ready after 10s")
+			lock.Close()
+			return nil, err
 		}
 	}
-	return &Embedded{srv: srv}, nil
+	return &Embedded{srv: srv, dir: c.DataDir, lock: lock}, nil
 }
 
 // ClientURL is the address workers connect to, or "" without a listener.
@@ -183,7 +263,13 @@ func (l *natsLogger) Fatalf(format string, v ...any) {
 }
 
 // Shutdown stops the server and waits for it.
+// DataDir is the JetStream directory the server holds.
+func (e *Embedded) DataDir() string { return e.dir }
+
+// Shutdown stops the server, waits for it, and releases its data
+// directory.
 func (e *Embedded) Shutdown() {
 	e.srv.Shutdown()
 	e.srv.WaitForShutdown()
+	e.lock.Close()
 }

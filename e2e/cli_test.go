@@ -3,6 +3,8 @@ package e2e
 import (
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -230,5 +232,59 @@ func TestCLINATSLogs(t *testing.T) {
 		if g.hasLog("Server is ready", nil) || g.hasLog("nats disconnected", nil) {
 			t.Errorf("a nats-server notice or a disconnect in the log:\n%s", g.logText())
 		}
+	})
+}
+
+// TestCLIDataDir checks that gateways without --data-dir each get a
+// JetStream store of their own, named in the log, and that a second
+// gateway on a store in use is refused at once.
+func TestCLIDataDir(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp) // the default data dirs go here, not in /tmp
+	dataDir := func(g *gateway) string {
+		g.logMu.Lock()
+		defer g.logMu.Unlock()
+		for _, m := range g.logs {
+			if m["msg"] == "embedded NATS started" {
+				s, _ := m["data_dir"].(string)
+				return s
+			}
+		}
+		return ""
+	}
+	// The harness passes --data-dir; an empty one after it is the default.
+	g1 := startGateway(t, gwOpts{Args: []string{"--data-dir", ""}})
+	g2 := startGateway(t, gwOpts{Args: []string{"--data-dir", ""}})
+	d1, d2 := dataDir(g1), dataDir(g2)
+	if d1 == d2 || filepath.Dir(d1) != tmp || filepath.Dir(d2) != tmp {
+		t.Fatalf("data dirs %q and %q, want two in %s", d1, d2, tmp)
+	}
+	_, port, _ := net.SplitHostPort(g1.Addr)
+	if !strings.HasPrefix(filepath.Base(d1), "wsgate-data-"+port+"-") {
+		t.Errorf("data dir %q is not named after the gateway's port %s", d1, port)
+	}
+	for _, d := range []string{d1, d2} {
+		if _, err := os.Stat(filepath.Join(d, "jetstream")); err != nil {
+			t.Errorf("no JetStream store in %s: %v", d, err)
+		}
+	}
+
+	t.Run("in use", func(t *testing.T) {
+		start := time.Now()
+		_, errOut, code := runCLI(t, "run", "--listen", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0", "--data-dir", d1)
+		if time.Since(start) > 5*time.Second {
+			t.Errorf("took %s to refuse", time.Since(start).Round(time.Millisecond))
+		}
+		if code != 1 || !strings.Contains(errOut, d1) || !strings.Contains(errOut, "data dir in use") || !strings.Contains(errOut, "--data-dir") {
+			t.Errorf("exit %d, stderr %q: want a refusal naming %s and --data-dir", code, errOut, d1)
+		}
+		if strings.Contains(errOut, "NATS started") {
+			t.Errorf("a server started on a store in use: %q", errOut)
+		}
+	})
+
+	t.Run("free again after a stop", func(t *testing.T) {
+		g1.stop()
+		startGateway(t, gwOpts{DataDir: d1})
 	})
 }

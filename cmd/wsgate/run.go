@@ -122,45 +122,21 @@ func run(s *settings) error {
 		startPprof(addr, log)
 	}
 
-	var emb *bridge.Embedded
-	var nc *nats.Conn
+	// The main port first: it is ours from here on, and it names the
+	// embedded server's default data directory.
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
 	// A disconnect without an error is our own close: at shutdown, or on
 	// the way out after a failed start. Neither is worth a warning.
 	var stopping atomic.Bool
-	natsOpts := []nats.Option{
-		nats.Name("wsgate"),
-		nats.MaxReconnects(-1),
-		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
-			subj := ""
-			if sub != nil {
-				subj = sub.Subject
-			}
-			log.Error("nats", "subject", subj, "err", err)
-		}),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil && !stopping.Load() {
-				log.Warn("nats disconnected", "err", err)
-			}
-		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "url", nc.ConnectedUrl()) }),
-	}
-	if c.NATS.URL == "" {
-		ec := c.NATS.EmbeddedConfig
-		ec.Logger = natsLog
-		emb, err = bridge.StartEmbedded(ec)
-		if err != nil {
-			return err
-		}
-		defer emb.Shutdown()
-		log.Info("embedded NATS started", "url", emb.ClientURL(), "data_dir", dataDirOf(c))
-		nc, err = emb.Connect(natsOpts...)
-	} else {
-		nc, err = nats.Connect(c.NATS.URL, natsOpts...)
-	}
+	nc, closeNATS, err := connectNATS(c, ln.Addr().String(), log, natsLog, &stopping)
 	if err != nil {
-		return fmt.Errorf("connect to NATS: %w", err)
+		return err
 	}
-	defer nc.Close()
+	defer closeNATS()
 
 	jp, err := jsonws.New(c.JSON)
 	if err != nil {
@@ -190,10 +166,6 @@ func run(s *settings) error {
 	})
 	if err != nil {
 		return err
-	}
-	ln, err := net.Listen("tcp", c.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
 	}
 	var certs *certReloader
 	if c.TLS.enabled() {
@@ -269,11 +241,4 @@ func drain(nc *nats.Conn, timeout time.Duration) error {
 	case <-time.After(timeout):
 		return errors.New("timed out")
 	}
-}
-
-func dataDirOf(c *config) string {
-	if c.NATS.DataDir != "" {
-		return c.NATS.DataDir
-	}
-	return "(default: wsgate-data in the temp dir)"
 }
