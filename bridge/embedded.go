@@ -33,6 +33,11 @@ type EmbeddedConfig struct {
 	// ServerName names the embedded server. Default "wsgate".
 	ServerName string `yaml:"server_name"`
 
+	// MaxPayload is the largest message the server accepts, headers
+	// included (nats-server's max_payload). The caller sizes it from the
+	// largest client message it accepts. Default 1 MiB, nats-server's.
+	MaxPayload int32 `yaml:"-"`
+
 	// Logger receives nats-server's log lines at their levels: trace
 	// (LevelTrace), debug, notice (info), warning, error and fatal
 	// (error). The server's debug and trace logging are on when Logger is
@@ -131,7 +136,8 @@ func StartEmbedded(c EmbeddedConfig) (*Embedded, error) {
 		NoSigs:     true,
 		// Fan-out to a local gateway is bursty: let it lag a little rather
 		// than be cut off as a slow consumer.
-		MaxPending: 256 << 20,
+		MaxPending: max(256<<20, int64(c.MaxPayload)),
+		MaxPayload: c.MaxPayload,
 		// No subject cache: every connection holds a wildcard control
 		// subscription (wsgate.conn.<id>.>), and the server walks its
 		// whole cache on each wildcard SUB and UNSUB; the subjects a

@@ -14,6 +14,9 @@ import (
 // connectNATS starts the embedded nats-server, unless nats.url names an
 // external NATS, and connects the gateway's one connection to it. listen
 // is the gateway's bound address, which names the default data directory.
+// The embedded server's max_payload is sized for the largest client
+// message; an external one's is checked, and may lower default limits
+// (fitPayload).
 // A disconnect is logged only with an error and while not stopping. The
 // returned func closes the connection and stops the embedded server.
 func connectNATS(c *config, listen string, log, natsLog *slog.Logger, stopping *atomic.Bool) (*nats.Conn, func(), error) {
@@ -39,10 +42,15 @@ func connectNATS(c *config, listen string, log, natsLog *slog.Logger, stopping *
 		if err != nil {
 			return nil, nil, fmt.Errorf("connect to NATS: %w", err)
 		}
+		if err := fitPayload(c, nc.MaxPayload(), log); err != nil {
+			nc.Close()
+			return nil, nil, fmt.Errorf("%s: %w", nc.ConnectedUrlRedacted(), err)
+		}
 		return nc, nc.Close, nil
 	}
 	ec := c.NATS.EmbeddedConfig
 	ec.Logger = natsLog
+	ec.MaxPayload = c.embeddedPayload()
 	if ec.DataDir == "" {
 		ec.DataDir = bridge.DefaultDataDir(listen, ec.Listen)
 	}

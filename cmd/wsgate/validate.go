@@ -34,6 +34,11 @@ func (c *config) validate() error {
 	errs = append(errs, c.TLS.validate()...)
 	errs = append(errs, c.validateGateway()...)
 	errs = append(errs, c.validateNATS()...)
+	for _, l := range c.clientLimits() {
+		if l.bytes > maxClientMessage {
+			errs = append(errs, fmt.Errorf("%s: %d is more than NATS can carry (at most %d, with %d bytes of header room)", l.key, l.bytes, maxClientMessage, headerRoom))
+		}
+	}
 	if err := validAddr(c.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("listen: %w", err))
 	}
