@@ -69,10 +69,12 @@ func (w *walker) check(n *yaml.Node, t reflect.Type, path string) {
 		w.duration(n, path)
 	case t.Kind() == reflect.Struct:
 		if w.want(n, yaml.MappingNode, path) {
+			w.dups(n, path)
 			w.mapping(n, fieldsOf(t), path)
 		}
 	case t.Kind() == reflect.Map:
 		if w.want(n, yaml.MappingNode, path) {
+			w.dups(n, path)
 			for _, kv := range pairs(n) {
 				w.check(kv[1], t.Elem(), join(path, kv[0].Value))
 			}
@@ -126,6 +128,23 @@ func (w *walker) mapping(n *yaml.Node, fields map[string]reflect.Type, path stri
 			continue
 		}
 		w.check(v, ft, join(path, k.Value))
+	}
+}
+
+// dups reports keys written twice in mapping n (merged keys may be
+// overridden: that is what merging is for).
+func (w *walker) dups(n *yaml.Node, path string) {
+	first := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if k.ShortTag() == "!!merge" {
+			continue
+		}
+		if line, dup := first[k.Value]; dup {
+			w.errorf(k, join(path, k.Value), "given twice (first on line %d)", line)
+			continue
+		}
+		first[k.Value] = k.Line
 	}
 }
 

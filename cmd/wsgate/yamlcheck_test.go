@@ -33,6 +33,8 @@ func TestConfigYAMLErrors(t *testing.T) {
 		{"a value for a block", "gateway: 5\n", []string{"line 1: gateway: expected keys (a mapping), got a single value"}},
 		{"a list for the file", "- a\n", []string{"line 1: config: expected keys (a mapping), got a list"}},
 		{"too big for the field", "mqtt:\n  max_packet_size: 99999999999999999999\n", []string{"line 2: mqtt.max_packet_size: 99999999999999999999 is out of range"}},
+		{"a key twice", "stomp:\n  max_headers: 1\nstomp:\n  max_headers: 2\n", []string{"line 3: stomp: given twice (first on line 1)"}},
+		{"a route twice", "json:\n  routes:\n    a: {integration: publish, subject: a}\n    a: {integration: publish, subject: b}\n", []string{"line 4: json.routes.a: given twice (first on line 3)"}},
 		{"every problem at once", "listne: :1\ngateway:\n  ping_interval: 30\n  idle_timeout: forever\n",
 			[]string{"line 1: listne: unknown key (did you mean listen?)", "line 3: gateway.ping_interval: 30 is not a duration (write 30s)", "line 4: gateway.idle_timeout: forever is not a duration (like 30s, 1m30s or 250ms)"}},
 	} {
