@@ -111,7 +111,7 @@ func New(o Options) (*Gateway, error) {
 	g.mux = g.routes()
 	g.srv = &http.Server{
 		Handler:           g.mux,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: g.cfg.ReadHeaderTimeout,
 		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
 	}
 	g.bg.Add(1)
