@@ -55,10 +55,13 @@ type dueRecord struct {
 
 // openExpiry makes the expiry stream and starts this gateway's share of
 // its due ends.
+// expirySuffix names the session stream's expiry stream.
+const expirySuffix = "_EXPIRY"
+
 func (p *Protocol) openExpiry(ctx context.Context, s *bridge.Session, ps *persistence) (*expiryStream, error) {
 	prefix := s.ReservedPrefix() + ".mqtt.expiry."
 	es := &expiryStream{at: prefix + "at.", due: prefix + "due."}
-	name := p.cfg.SessionStream + "_EXPIRY"
+	name := p.cfg.SessionStream + expirySuffix
 	// Work queue: a due end is gone once handled; a schedule, once fired.
 	// One message per subject: a newer schedule replaces the older.
 	err := ps.js.EnsureStream(ctx, bridge.StreamConfig{

@@ -70,7 +70,9 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: %w", b.key, err))
 		}
 	}
-	if err := validStream(c.SessionStream); err != nil {
+	// The session stream's name is also the stem of its expiry stream
+	// (expiry.go): both must fit.
+	if err := validStream(c.SessionStream, maxJSName-len(expirySuffix)); err != nil {
 		errs = append(errs, fmt.Errorf("session_stream: %w", err))
 	}
 	// Two uses of one bucket would mix their keys and fight over its TTL.
@@ -106,9 +108,10 @@ func validBucket(name string) error {
 }
 
 // validStream applies JetStream's rule for stream names: no white space,
-// '.', '*', '>', path separators or control characters, at most 255
-// bytes. Empty is the default.
-func validStream(name string) error {
+// '.', '*', '>', path separators or control characters, at most maxLen
+// bytes (255, less what the gateway appends to derive other streams).
+// Empty is the default.
+func validStream(name string, maxLen int) error {
 	if name == "" {
 		return nil
 	}
@@ -117,8 +120,8 @@ func validStream(name string) error {
 	}) {
 		return fmt.Errorf("%q is not a stream name: no white space, '.', '*', '>', '/' or '\\'", name)
 	}
-	if len(name) > maxJSName {
-		return fmt.Errorf("%q is longer than %d bytes", name, maxJSName)
+	if len(name) > maxLen {
+		return fmt.Errorf("%q is longer than %d bytes", name, maxLen)
 	}
 	return nil
 }

@@ -13,7 +13,7 @@ func TestValidate(t *testing.T) {
 		{MaxPacketSize: 268435460, ReceiveMaximum: 65535, MaxInflight: 65535, TopicAliasMaximum: 65535},
 		{MaxKeepAlive: time.Second}, {MaxKeepAlive: 65535 * time.Second},
 		{RetainedBucket: "my-retained_2", SessionStream: "MY-MSGS_2"},
-		{RetainedBucket: strings.Repeat("b", 252), SessionStream: strings.Repeat("S", 255)},
+		{RetainedBucket: strings.Repeat("b", 252), SessionStream: strings.Repeat("S", 248)},
 	}
 	for _, c := range ok {
 		if err := c.Validate(); err != nil {
@@ -49,7 +49,7 @@ func TestValidate(t *testing.T) {
 		{"stream name with a dot", Config{SessionStream: "A.B"}, `session_stream: "A.B" is not a stream name`},
 		{"stream name with a slash", Config{SessionStream: "A/B"}, `session_stream: "A/B" is not a stream name`},
 		{"stream name with a space", Config{SessionStream: "A B"}, `session_stream: "A B" is not a stream name`},
-		{"stream name too long", Config{SessionStream: strings.Repeat("S", 256)}, "is longer than 255 bytes"},
+		{"stream name too long", Config{SessionStream: strings.Repeat("S", 249)}, "is longer than 248 bytes"},
 		{"one bucket twice", Config{RetainedBucket: "b", WillsBucket: "b"}, `wills_bucket: "b" is also retained_bucket`},
 		{"a default bucket twice", Config{SessionsBucket: "wsgate_mqtt_clients"}, `sessions_bucket: "wsgate_mqtt_clients" is also clients_bucket`},
 	}
