@@ -46,7 +46,8 @@ type Session struct {
 	subproto  string
 	netConn   net.Conn
 	principal atomic.Pointer[auth.Principal]
-	creds     *auth.Credentials // the upgrade's, kept for in-band authentication only
+	hdrs      atomic.Pointer[headerCache] // made by the first publish
+	creds     *auth.Credentials           // the upgrade's, kept for in-band authentication only
 	context   map[string]string
 	sourceIP  string
 	userAgent string
@@ -206,6 +207,34 @@ func (s *Session) Headers(event, route string) Header {
 	return h
 }
 
+// headerCache is the header set of a connection's messages on one route,
+// built once and shared by every message that adds nothing of its own: a
+// publish then allocates no header map. It is immutable: nats.go only
+// reads a message's header.
+type headerCache struct {
+	route string
+	p     *auth.Principal // the principal it was built for
+	h     Header
+}
+
+// msgHeaders returns the headers of a client message on route, plus extra.
+// The result must not be modified.
+func (s *Session) msgHeaders(route string, extra Header) Header {
+	p := s.Principal()
+	c := s.hdrs.Load()
+	if c == nil || c.route != route || c.p != p {
+		c = &headerCache{route: route, p: p, h: s.Headers(EventMessage, route)}
+		s.hdrs.Store(c)
+	}
+	if len(extra) == 0 {
+		return c.h
+	}
+	h := make(Header, len(c.h)+len(extra))
+	maps.Copy(h, c.h)
+	maps.Copy(h, extra)
+	return h
+}
+
 // CheckPublish reports whether the connection may publish (or send a
 // request) to subject: it must be a valid literal subject outside the
 // reserved space, allowed by the principal's permissions.
@@ -245,9 +274,7 @@ func (s *Session) Publish(subject, route string, hdr Header, data []byte) error 
 	if err := s.CheckPublish(subject); err != nil {
 		return err
 	}
-	h := s.Headers(EventMessage, route)
-	maps.Copy(h, hdr)
-	m := &nats.Msg{Subject: subject, Header: nats.Header(h), Data: data}
+	m := &nats.Msg{Subject: subject, Header: nats.Header(s.msgHeaders(route, hdr)), Data: data}
 	if err := s.gw.nc.PublishMsg(m); err != nil {
 		return fmt.Errorf("publish %q: %w", subject, err)
 	}
@@ -259,8 +286,7 @@ func (s *Session) Request(ctx context.Context, subject, route string, hdr Header
 	if err := s.CheckPublish(subject); err != nil {
 		return nil, err
 	}
-	h := s.Headers(EventMessage, route)
-	maps.Copy(h, hdr)
+	h := s.msgHeaders(route, hdr)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	reply, err := s.gw.nc.RequestMsgWithContext(ctx, &nats.Msg{Subject: subject, Header: nats.Header(h), Data: data})
