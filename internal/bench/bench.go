@@ -14,12 +14,13 @@ import (
 
 // Options of a benchmark run.
 type Options struct {
-	Scenarios     []string      // fanout, idle, connect
+	Scenarios     []string      // fanout, idle, connect, qos1, qos2
 	Targets       []string      // wsgate, nats-server
 	Subscribers   int           // fan-out subscribers
+	WSPublisher   bool          // fanout: publish over WebSocket in the target's protocol, not on NATS
 	Size          int           // payload bytes
-	Duration      time.Duration // fan-out measuring time
-	Window        int           // fan-out messages in flight
+	Duration      time.Duration // measuring time
+	Window        int           // messages in flight per publisher; 0: the scenario's default (see window)
 	Rate          int           // fan-out publishes per second; 0: as fast as the window allows
 	Idle          int           // idle connections
 	IdleSubscribe bool          // subscribe each idle connection to a subject of its own
@@ -45,8 +46,9 @@ func Run(args []string) error {
 	targets := fs.String("targets", "wsgate,nats-server", "servers to measure side by side: wsgate (JSON), wsgate-stomp, wsgate-mqtt, nats-server (NATS protocol), nats-server-mqtt, rabbitmq (Web-STOMP, already running)")
 	fs.IntVar(&o.Subscribers, "subscribers", 1000, "fan-out subscribers on one subject")
 	fs.IntVar(&o.Size, "size", 64, "payload bytes (at least 34)")
-	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "fan-out measuring time")
-	fs.IntVar(&o.Window, "window", 256, "fan-out messages in flight")
+	fs.BoolVar(&o.WSPublisher, "ws-publisher", false, "fanout: publish over WebSocket in the target's protocol instead of on NATS")
+	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measuring time of fanout, qos1 and qos2")
+	fs.IntVar(&o.Window, "window", 0, "messages in flight per publisher (0: the scenario's default: fanout 256, qos1 and qos2 100)")
 	fs.IntVar(&o.Rate, "rate", 0, "fan-out publishes per second (0: as fast as the window allows); latency is meaningful at a rate the server sustains")
 	fs.IntVar(&o.Idle, "idle", 10000, "idle connections to hold")
 	fs.BoolVar(&o.IdleSubscribe, "idle-subscribe", false, "subscribe each idle connection to a subject of its own")
@@ -70,9 +72,23 @@ func Run(args []string) error {
 	return o.run()
 }
 
+// window is the --window a scenario uses: the flag, or when it is 0 the
+// scenario's default.
+func (o *Options) window(scenario string) int {
+	if o.Window != 0 {
+		return o.Window
+	}
+	switch scenario {
+	case "qos":
+		return 100
+	}
+	return 256
+}
+
 // result is one scenario's figures for one target.
 type result struct {
 	target, scenario string
+	params           string // how it was run, for the result line (window, publisher)
 	figures          []figure
 }
 
@@ -88,6 +104,9 @@ func (o *Options) run() error {
 		for _, tn := range o.Targets {
 			r, err := o.runOne(strings.TrimSpace(sc), strings.TrimSpace(tn))
 			if err != nil {
+				if len(r.figures) > 0 { // what was measured before it failed
+					printResult(o.Out, r)
+				}
 				return fmt.Errorf("%s on %s: %w", sc, tn, err)
 			}
 			results = append(results, r)
@@ -152,14 +171,16 @@ func (o *Options) runOne(scenario, targetName string) (result, error) {
 	r := result{target: t.name, scenario: scenario}
 	switch scenario {
 	case "fanout":
-		r.figures, err = o.fanout(t)
+		r.figures, r.params, err = o.fanout(t)
 	case "idle":
 		r.figures, err = o.idle(t)
 	case "connect":
 		r.figures, err = o.connect(t)
 	case "qos1":
+		r.params = fmt.Sprintf("window=%d", o.window("qos"))
 		r.figures, err = o.qos(t, 1)
 	case "qos2":
+		r.params = fmt.Sprintf("window=%d", o.window("qos"))
 		r.figures, err = o.qos(t, 2)
 	default:
 		err = fmt.Errorf("unknown scenario %q", scenario)
@@ -265,7 +286,10 @@ func (o *Options) connect(t *target) ([]figure, error) {
 }
 
 func printResult(w io.Writer, r result) {
-	fmt.Fprintf(w, "%-8s %-12s", r.scenario, r.target)
+	fmt.Fprintf(w, "%-8s %-16s", r.scenario, r.target)
+	if r.params != "" {
+		fmt.Fprintf(w, "  %s", r.params)
+	}
 	for _, f := range r.figures {
 		fmt.Fprintf(w, "  %s=%.1f%s", f.name, f.value, f.unit)
 	}

@@ -3,26 +3,38 @@ package bench
 import (
 	"context"
 	"errors"
-	"strconv"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats.go"
 )
 
-// fanout measures one publisher to many subscribers on one subject.
-func (o *Options) fanout(t *target) ([]figure, error) {
+// stallTimeout is how long a closed-loop publisher waits for its window to
+// open before the scenario is declared stalled: deliveries stopped, so
+// messages were lost or the server stopped serving.
+const stallTimeout = 5 * time.Second
+
+// errStalled is a publisher whose window stayed shut for stallTimeout.
+var errStalled = errors.New("bench: deliveries stalled")
+
+// fanout measures one publisher to many subscribers on one subject. The
+// publisher is a NATS client by default, or with --ws-publisher a
+// WebSocket client speaking the target's protocol.
+func (o *Options) fanout(t *target) ([]figure, string, error) {
 	const subject = "bench.fanout"
 	n := o.Subscribers
+	w := o.window("fanout")
+	if n < 1 || w < 1 {
+		return nil, "", fmt.Errorf("fanout needs --subscribers and --window of at least 1 (got %d, %d)", n, w)
+	}
 	conns, _, err := o.openConns(t, n, func(int) string { return subject })
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer closeAll(conns)
 
-	w := o.Window
 	slots := make([]atomic.Int32, w)
 	tokens := make(chan struct{}, w)
 	for range w {
@@ -53,14 +65,16 @@ func (o *Options) fanout(t *target) ([]figure, error) {
 		}()
 	}
 
-	send, closePub, err := o.publisher(t, subject)
+	send, pubName, stopPub, err := o.publisher(t, subject)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	defer closePub()
+	params := fmt.Sprintf("subscribers=%d window=%d publisher=%s", n, w, pubName)
+	stopPub = sync.OnceValue(stopPub)
+	defer stopPub()
 
 	var published uint64
-	var stalled bool
+	var failure error
 	publish := func(until time.Time) {
 		start, sent := time.Now(), 0
 		for time.Now().Before(until) {
@@ -73,20 +87,20 @@ func (o *Options) fanout(t *target) ([]figure, error) {
 			}
 			select {
 			case <-tokens:
-			case <-time.After(5 * time.Second):
-				stalled = true
+			case <-time.After(stallTimeout):
+				failure = fmt.Errorf("%w: no window slot freed for %s after %d messages", errStalled, stallTimeout, published)
 				return
 			}
 			if err := send(makePayload(o.Size, published, time.Now().UnixNano())); err != nil {
-				stalled = true
+				failure = err
 				return
 			}
 			published++
 		}
 	}
 	publish(time.Now().Add(time.Second)) // warm up
-	if stalled {
-		return nil, errors.New("deliveries stalled during warm-up: messages were lost")
+	if failure != nil {
+		return nil, params, errors.Join(fmt.Errorf("warm-up: %w", failure), stopPub())
 	}
 	sum := func() (s uint64) {
 		for i := range counts {
@@ -94,18 +108,19 @@ func (o *Options) fanout(t *target) ([]figure, error) {
 		}
 		return s
 	}
-	hist = histogram{}
+	hist.reset()
 	d0, cpu0 := sum(), cpuOf(t)
 	start := time.Now()
 	publish(start.Add(o.Duration))
 	elapsed := time.Since(start)
 	d1, cpu1 := sum(), cpuOf(t)
 	// Let what is in flight arrive, then count losses.
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(stallTimeout)
 	for sum() < published*uint64(n) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	lost := published*uint64(n) - sum()
+	pubErr := stopPub()
 	closeAll(conns)
 	readers.Wait()
 
@@ -116,37 +131,36 @@ func (o *Options) fanout(t *target) ([]figure, error) {
 		{"p99 latency", float64(hist.percentile(0.99).Microseconds()), "µs"},
 		{"lost", float64(lost), "deliveries"},
 	}
-	if cpu1 > 0 {
+	if cpu1 > 0 && deliveries > 0 {
 		figs = append(figs, figure{"server CPU/delivery", float64((cpu1 - cpu0).Nanoseconds()) / deliveries / 1000, "µs"})
 	}
-	if stalled {
+	if failure != nil {
 		figs = append(figs, figure{"stalled", 1, ""})
 	}
-	return figs, nil
+	return figs, params, errors.Join(failure, pubErr)
 }
 
-// publisher publishes on NATS, or, for a server without NATS (RabbitMQ),
-// with STOMP SEND frames on a connection of its own.
-func (o *Options) publisher(t *target, subject string) (send func([]byte) error, closeFn func(), err error) {
-	if t.natsURL != "" {
+// publisher returns how fanout publishes to subject, and its name for the
+// result line: "nats", a NATS client, by default; "ws", a WebSocket
+// connection of its own in the target's protocol, with --ws-publisher or
+// for a server without NATS (RabbitMQ, whose publisher sends STOMP).
+// stop closes it and returns what went wrong on its connection.
+func (o *Options) publisher(t *target, subject string) (send func([]byte) error, name string, stop func() error, err error) {
+	if t.natsURL != "" && !o.WSPublisher {
 		nc, err := nats.Connect(t.natsURL, nats.Name("wsgate-bench-publisher"))
 		if err != nil {
-			return nil, nil, err
+			return nil, "", nil, fmt.Errorf("publisher: %w", err)
 		}
-		return func(p []byte) error { return nc.Publish(subject, p) }, nc.Close, nil
+		stop := func() error {
+			err := nc.LastError()
+			nc.Close()
+			return err
+		}
+		return func(p []byte) error { return nc.Publish(subject, p) }, "nats", stop, nil
 	}
 	c, err := dial(context.Background(), t)
 	if err != nil {
-		return nil, nil, err
+		return nil, "", nil, fmt.Errorf("publisher: %w", err)
 	}
-	head := "SEND\ndestination:/topic/" + subject + "\ncontent-length:"
-	return func(p []byte) error {
-		f := make([]byte, 0, len(head)+len(p)+8)
-		f = append(f, head...)
-		f = strconv.AppendInt(f, int64(len(p)), 10)
-		f = append(f, "\n\n"...)
-		f = append(f, p...)
-		f = append(f, 0)
-		return c.ws.WriteMessage(websocket.TextMessage, f)
-	}, c.close, nil
+	return func(p []byte) error { return c.publish(subject, p) }, "ws", c.watch(), nil
 }

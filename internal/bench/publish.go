@@ -145,3 +145,27 @@ func (c *conn) drain(echoes *atomic.Uint64) error {
 		}
 	}
 }
+
+// watch drains a publisher's connection in the background. The returned
+// stop closes the connection and reports what went wrong on it: the error
+// that ended the reader before the close, and errEcho if messages came back.
+func (c *conn) watch() (stop func() error) {
+	var echoes atomic.Uint64
+	done := make(chan error, 1)
+	go func() { done <- c.drain(&echoes) }()
+	return func() error {
+		var err error
+		select {
+		case rerr := <-done: // the server ended it, or sent an error
+			err = fmt.Errorf("publisher connection: %w", rerr)
+			c.close()
+		default:
+			c.close()
+			<-done // the close's own read error
+		}
+		if n := echoes.Load(); n > 0 {
+			err = errors.Join(err, fmt.Errorf("%w: %d deliveries", errEcho, n))
+		}
+		return err
+	}
+}
