@@ -14,20 +14,22 @@ import (
 
 // Options of a benchmark run.
 type Options struct {
-	Scenarios     []string      // fanout, idle, connect, qos1, qos2
-	Targets       []string      // wsgate, nats-server
-	Subscribers   int           // fan-out subscribers
-	WSPublisher   bool          // fanout: publish over WebSocket in the target's protocol, not on NATS
-	Size          int           // payload bytes
-	Duration      time.Duration // measuring time
-	Window        int           // messages in flight per publisher; 0: the scenario's default (see window)
-	Rate          int           // fan-out publishes per second; 0: as fast as the window allows
-	Idle          int           // idle connections
-	IdleSubscribe bool          // subscribe each idle connection to a subject of its own
-	PersistentSub bool          // qos1/qos2: the subscriber has a persistent session
-	Connects      int           // connections opened in the connect scenario
-	Concurrency   int           // dialers at once
-	Out           io.Writer
+	Scenarios       []string      // fanout, pairs, idle, connect, qos1, qos2
+	Targets         []string      // wsgate, nats-server
+	Subscribers     int           // fan-out subscribers
+	Publishers      int           // pairs: publishers, each on a subject of its own
+	PairSubscribers int           // pairs: subscribers on each publisher's subject
+	WSPublisher     bool          // fanout: publish over WebSocket in the target's protocol, not on NATS
+	Size            int           // payload bytes
+	Duration        time.Duration // measuring time
+	Window          int           // messages in flight per publisher; 0: the scenario's default (see window)
+	Rate            int           // fan-out publishes per second; 0: as fast as the window allows
+	Idle            int           // idle connections
+	IdleSubscribe   bool          // subscribe each idle connection to a subject of its own
+	PersistentSub   bool          // qos1/qos2: the subscriber has a persistent session
+	Connects        int           // connections opened in the connect scenario
+	Concurrency     int           // dialers at once
+	Out             io.Writer
 
 	// An already running gateway to measure instead of starting one.
 	URL       string
@@ -42,13 +44,15 @@ type Options struct {
 func Run(args []string) error {
 	o := Options{Out: os.Stdout}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	scen := fs.String("scenarios", "fanout,idle,connect", "comma-separated: fanout, idle, connect, qos1, qos2 (MQTT targets)")
+	scen := fs.String("scenarios", "fanout,idle,connect", "comma-separated: fanout, pairs, idle, connect, qos1, qos2 (MQTT targets)")
 	targets := fs.String("targets", "wsgate,nats-server", "servers to measure side by side: wsgate (JSON), wsgate-stomp, wsgate-mqtt, nats-server (NATS protocol), nats-server-mqtt, rabbitmq (Web-STOMP, already running)")
 	fs.IntVar(&o.Subscribers, "subscribers", 1000, "fan-out subscribers on one subject")
 	fs.IntVar(&o.Size, "size", 64, "payload bytes (at least 34)")
+	fs.IntVar(&o.Publishers, "publishers", 200, "pairs: publishers, each on a subject of its own")
+	fs.IntVar(&o.PairSubscribers, "pair-subscribers", 1, "pairs: subscribers on each publisher's subject")
 	fs.BoolVar(&o.WSPublisher, "ws-publisher", false, "fanout: publish over WebSocket in the target's protocol instead of on NATS")
-	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measuring time of fanout, qos1 and qos2")
-	fs.IntVar(&o.Window, "window", 0, "messages in flight per publisher (0: the scenario's default: fanout 256, qos1 and qos2 100)")
+	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measuring time of fanout, pairs, qos1 and qos2")
+	fs.IntVar(&o.Window, "window", 0, "messages in flight per publisher (0: the scenario's default: fanout 256, pairs 10, qos1 and qos2 100)")
 	fs.IntVar(&o.Rate, "rate", 0, "fan-out publishes per second (0: as fast as the window allows); latency is meaningful at a rate the server sustains")
 	fs.IntVar(&o.Idle, "idle", 10000, "idle connections to hold")
 	fs.BoolVar(&o.IdleSubscribe, "idle-subscribe", false, "subscribe each idle connection to a subject of its own")
@@ -79,6 +83,8 @@ func (o *Options) window(scenario string) int {
 		return o.Window
 	}
 	switch scenario {
+	case "pairs":
+		return 10
 	case "qos":
 		return 100
 	}
@@ -172,6 +178,8 @@ func (o *Options) runOne(scenario, targetName string) (result, error) {
 	switch scenario {
 	case "fanout":
 		r.figures, r.params, err = o.fanout(t)
+	case "pairs":
+		r.figures, r.params, err = o.pairs(t)
 	case "idle":
 		r.figures, err = o.idle(t)
 	case "connect":
