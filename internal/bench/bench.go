@@ -5,34 +5,32 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/gorilla/websocket"
 	"io"
 	"os"
-	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"golang.org/x/sync/errgroup"
 )
 
 // Options of a benchmark run.
 type Options struct {
-	Scenarios     []string      // fanout, idle, connect
-	Targets       []string      // wsgate, nats-server
-	Subscribers   int           // fan-out subscribers
-	Size          int           // payload bytes
-	Duration      time.Duration // fan-out measuring time
-	Window        int           // fan-out messages in flight
-	Rate          int           // fan-out publishes per second; 0: as fast as the window allows
-	Idle          int           // idle connections
-	IdleSubscribe bool          // subscribe each idle connection to a subject of its own
-	PersistentSub bool          // qos1/qos2: the subscriber has a persistent session
-	Connects      int           // connections opened in the connect scenario
-	Concurrency   int           // dialers at once
-	Out           io.Writer
+	Scenarios       []string      // fanout, pairs, idle, connect, qos1, qos2
+	Targets         []string      // wsgate, nats-server
+	Subscribers     int           // fan-out subscribers
+	Publishers      int           // pairs: publishers, each on a subject of its own
+	PairSubscribers int           // pairs: subscribers on each publisher's subject
+	WSPublisher     bool          // fanout: publish over WebSocket in the target's protocol, not on NATS
+	Size            int           // payload bytes
+	Duration        time.Duration // measuring time
+	Window          int           // messages in flight per publisher; 0: the scenario's default (see window)
+	Rate            int           // fan-out publishes per second; 0: as fast as the window allows
+	Idle            int           // idle connections
+	IdleSubscribe   bool          // subscribe each idle connection to a subject of its own
+	PersistentSub   bool          // qos1/qos2: the subscriber has a persistent session
+	Connects        int           // connections opened in the connect scenario
+	Concurrency     int           // dialers at once
+	Out             io.Writer
 
 	// An already running gateway to measure instead of starting one.
 	URL       string
@@ -47,12 +45,15 @@ type Options struct {
 func Run(args []string) error {
 	o := Options{Out: os.Stdout}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	scen := fs.String("scenarios", "fanout,idle,connect", "comma-separated: fanout, idle, connect, qos1, qos2 (MQTT targets)")
+	scen := fs.String("scenarios", "fanout,idle,connect", "comma-separated: fanout, pairs, idle, connect, qos1, qos2 (MQTT targets)")
 	targets := fs.String("targets", "wsgate,nats-server", "servers to measure side by side: wsgate (JSON), wsgate-stomp, wsgate-mqtt, nats-server (NATS protocol), nats-server-mqtt, rabbitmq (Web-STOMP, already running)")
 	fs.IntVar(&o.Subscribers, "subscribers", 1000, "fan-out subscribers on one subject")
 	fs.IntVar(&o.Size, "size", 64, "payload bytes (at least 34)")
-	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "fan-out measuring time")
-	fs.IntVar(&o.Window, "window", 256, "fan-out messages in flight")
+	fs.IntVar(&o.Publishers, "publishers", 200, "pairs: publishers, each on a subject of its own")
+	fs.IntVar(&o.PairSubscribers, "pair-subscribers", 1, "pairs: subscribers on each publisher's subject")
+	fs.BoolVar(&o.WSPublisher, "ws-publisher", false, "fanout: publish over WebSocket in the target's protocol instead of on NATS")
+	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measuring time of fanout, pairs, qos1 and qos2")
+	fs.IntVar(&o.Window, "window", 0, "messages in flight per publisher (0: the scenario's default: fanout 256, pairs 10, qos1 and qos2 100)")
 	fs.IntVar(&o.Rate, "rate", 0, "fan-out publishes per second (0: as fast as the window allows); latency is meaningful at a rate the server sustains")
 	fs.IntVar(&o.Idle, "idle", 10000, "idle connections to hold")
 	fs.BoolVar(&o.IdleSubscribe, "idle-subscribe", false, "subscribe each idle connection to a subject of its own")
@@ -66,6 +67,9 @@ func Run(args []string) error {
 	fs.IntVar(&o.PID, "pid", 0, "process id of the external gateway, for its CPU and memory")
 	fs.DurationVar(&o.Hold, "hold", 0, "hold idle connections open this long before closing (for profiling)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // -h asked for the usage, which is printed
+		}
 		return err
 	}
 	o.Scenarios = strings.Split(*scen, ",")
@@ -76,9 +80,25 @@ func Run(args []string) error {
 	return o.run()
 }
 
+// window is the --window a scenario uses: the flag, or when it is 0 the
+// scenario's default.
+func (o *Options) window(scenario string) int {
+	if o.Window != 0 {
+		return o.Window
+	}
+	switch scenario {
+	case "pairs":
+		return 10
+	case "qos":
+		return 100
+	}
+	return 256
+}
+
 // result is one scenario's figures for one target.
 type result struct {
 	target, scenario string
+	params           string // how it was run, for the result line (window, publisher)
 	figures          []figure
 }
 
@@ -94,6 +114,9 @@ func (o *Options) run() error {
 		for _, tn := range o.Targets {
 			r, err := o.runOne(strings.TrimSpace(sc), strings.TrimSpace(tn))
 			if err != nil {
+				if len(r.figures) > 0 { // what was measured before it failed
+					printResult(o.Out, r)
+				}
 				return fmt.Errorf("%s on %s: %w", sc, tn, err)
 			}
 			results = append(results, r)
@@ -158,14 +181,18 @@ func (o *Options) runOne(scenario, targetName string) (result, error) {
 	r := result{target: t.name, scenario: scenario}
 	switch scenario {
 	case "fanout":
-		r.figures, err = o.fanout(t)
+		r.figures, r.params, err = o.fanout(t)
+	case "pairs":
+		r.figures, r.params, err = o.pairs(t)
 	case "idle":
 		r.figures, err = o.idle(t)
 	case "connect":
 		r.figures, err = o.connect(t)
 	case "qos1":
+		r.params = fmt.Sprintf("window=%d", o.window("qos"))
 		r.figures, err = o.qos(t, 1)
 	case "qos2":
+		r.params = fmt.Sprintf("window=%d", o.window("qos"))
 		r.figures, err = o.qos(t, 2)
 	default:
 		err = fmt.Errorf("unknown scenario %q", scenario)
@@ -207,145 +234,6 @@ func closeAll(conns []*conn) {
 			c.close()
 		}
 	}
-}
-
-// fanout measures one publisher to many subscribers on one subject.
-func (o *Options) fanout(t *target) ([]figure, error) {
-	const subject = "bench.fanout"
-	n := o.Subscribers
-	conns, _, err := o.openConns(t, n, func(int) string { return subject })
-	if err != nil {
-		return nil, err
-	}
-	defer closeAll(conns)
-
-	w := o.Window
-	slots := make([]atomic.Int32, w)
-	tokens := make(chan struct{}, w)
-	for range w {
-		tokens <- struct{}{}
-	}
-	var hist histogram
-	counts := make([]atomic.Uint64, n)
-	var readers sync.WaitGroup
-	for i, c := range conns {
-		readers.Add(1)
-		go func() {
-			defer readers.Done()
-			k := 0
-			_ = c.readPayloads(func(p []byte) {
-				seq, sent, ok := parsePayload(p)
-				if !ok {
-					return
-				}
-				counts[i].Add(1)
-				if k++; k%8 == 0 {
-					hist.record(time.Duration(time.Now().UnixNano() - sent))
-				}
-				if slots[seq%uint64(w)].Add(1) == int32(n) {
-					slots[seq%uint64(w)].Store(0)
-					tokens <- struct{}{}
-				}
-			})
-		}()
-	}
-
-	send, closePub, err := o.publisher(t, subject)
-	if err != nil {
-		return nil, err
-	}
-	defer closePub()
-
-	var published uint64
-	var stalled bool
-	publish := func(until time.Time) {
-		start, sent := time.Now(), 0
-		for time.Now().Before(until) {
-			if o.Rate > 0 {
-				next := start.Add(time.Duration(sent) * time.Second / time.Duration(o.Rate))
-				if d := time.Until(next); d > 0 {
-					time.Sleep(d)
-				}
-				sent++
-			}
-			select {
-			case <-tokens:
-			case <-time.After(5 * time.Second):
-				stalled = true
-				return
-			}
-			if err := send(makePayload(o.Size, published, time.Now().UnixNano())); err != nil {
-				stalled = true
-				return
-			}
-			published++
-		}
-	}
-	publish(time.Now().Add(time.Second)) // warm up
-	if stalled {
-		return nil, errors.New("deliveries stalled during warm-up: messages were lost")
-	}
-	sum := func() (s uint64) {
-		for i := range counts {
-			s += counts[i].Load()
-		}
-		return s
-	}
-	hist = histogram{}
-	d0, cpu0 := sum(), cpuOf(t)
-	start := time.Now()
-	publish(start.Add(o.Duration))
-	elapsed := time.Since(start)
-	d1, cpu1 := sum(), cpuOf(t)
-	// Let what is in flight arrive, then count losses.
-	deadline := time.Now().Add(5 * time.Second)
-	for sum() < published*uint64(n) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	lost := published*uint64(n) - sum()
-	closeAll(conns)
-	readers.Wait()
-
-	deliveries := float64(d1 - d0)
-	figs := []figure{
-		{"deliveries/s", deliveries / elapsed.Seconds(), ""},
-		{"p50 latency", float64(hist.percentile(0.50).Microseconds()), "µs"},
-		{"p99 latency", float64(hist.percentile(0.99).Microseconds()), "µs"},
-		{"lost", float64(lost), "deliveries"},
-	}
-	if cpu1 > 0 {
-		figs = append(figs, figure{"server CPU/delivery", float64((cpu1 - cpu0).Nanoseconds()) / deliveries / 1000, "µs"})
-	}
-	if stalled {
-		figs = append(figs, figure{"stalled", 1, ""})
-	}
-	return figs, nil
-}
-
-// publisher publishes on NATS, or, for a server without NATS (RabbitMQ),
-// with STOMP SEND frames on a connection of its own.
-func (o *Options) publisher(t *target, subject string) (send func([]byte) error, closeFn func(), err error) {
-	if t.natsURL != "" {
-		nc, err := nats.Connect(t.natsURL, nats.Name("wsgate-bench-publisher"))
-		if err != nil {
-			return nil, nil, err
-		}
-		return func(p []byte) error { return nc.Publish(subject, p) }, nc.Close, nil
-	}
-	c, err := dial(context.Background(), t)
-	if err != nil {
-		return nil, nil, err
-	}
-	head := "SEND\ndestination:/topic/" + subject + "\ncontent-length:"
-	return func(p []byte) error {
-		f := make([]byte, 0, len(head)+len(p)+8)
-		f = append(f, head...)
-		f = strconv.AppendInt(f, int64(len(p)), 10)
-		f = append(f, "\n\n"...)
-		f = append(f, p...)
-		f = append(f, 0)
-		return c.ws.WriteMessage(websocket.TextMessage, f)
-	}, c.close, nil
 }
 
 func cpuOf(t *target) time.Duration {
@@ -410,7 +298,10 @@ func (o *Options) connect(t *target) ([]figure, error) {
 }
 
 func printResult(w io.Writer, r result) {
-	fmt.Fprintf(w, "%-8s %-12s", r.scenario, r.target)
+	fmt.Fprintf(w, "%-8s %-16s", r.scenario, r.target)
+	if r.params != "" {
+		fmt.Fprintf(w, "  %s", r.params)
+	}
 	for _, f := range r.figures {
 		fmt.Fprintf(w, "  %s=%.1f%s", f.name, f.value, f.unit)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -26,7 +27,10 @@ var dialer = &websocket.Dialer{
 type conn struct {
 	kind string
 	ws   *websocket.Conn
-	buf  []byte // NATS protocol bytes not parsed yet
+	buf  []byte // protocol bytes read but not parsed yet
+
+	wmu  sync.Mutex // one writer at a time: see write
+	wbuf []byte     // publish's encoding buffer, under wmu
 }
 
 // dial opens a connection and, for NATS, completes the protocol handshake
@@ -239,7 +243,7 @@ func (c *conn) natsParse(onMsg func([]byte), onLine func(string)) error {
 		c.buf = c.buf[i+2:]
 		switch {
 		case s == "PING":
-			if err := c.ws.WriteMessage(websocket.BinaryMessage, []byte("PONG\r\n")); err != nil {
+			if err := c.write(websocket.BinaryMessage, []byte("PONG\r\n")); err != nil {
 				return err
 			}
 		case len(s) > 4 && s[:4] == "-ERR":

@@ -14,5 +14,10 @@
 // Fan-out is measured closed-loop: the publisher keeps a window of messages
 // in flight and sends the next only when every subscriber has received an
 // earlier one, so the figure is the rate the server sustains without loss,
-// not how fast its buffers fill.
+// not how fast its buffers fill. The publisher is a NATS client, or with
+// --ws-publisher a WebSocket client in the target's protocol (publish.go).
+//
+// The pairs scenario measures the per-message path from clients: many
+// WebSocket publishers, each on a subject of its own with a few
+// subscribers, each closed-loop with a small window of its own.
 package bench

@@ -57,3 +57,10 @@ func (h *histogram) percentile(q float64) time.Duration {
 	}
 	return time.Duration(bucketValue(len(h.b)))
 }
+
+// reset empties the histogram while others may be recording.
+func (h *histogram) reset() {
+	for i := range h.b {
+		h.b[i].Store(0)
+	}
+}

@@ -88,6 +88,12 @@ func (c *conn) mqttRead(on func(typ byte, body []byte)) error {
 		return err
 	}
 	c.buf = append(c.buf, b...)
+	return c.mqttParse(on)
+}
+
+// mqttParse calls on for each whole packet in the buffered stream and keeps
+// a partial one for later.
+func (c *conn) mqttParse(on func(typ byte, body []byte)) error {
 	for len(c.buf) >= 2 {
 		n, shift, i := 0, 0, 1
 		for ; i < len(c.buf) && i <= 4; i++ {

@@ -82,10 +82,7 @@ func (o *Options) qos(t *target, qos byte) ([]figure, error) {
 			}
 		}
 	}()
-	window := o.Window
-	if window == 256 { // the fan-out default; the MQTT figures use 100
-		window = 100
-	}
+	window := o.window("qos")
 	tokens := make(chan struct{}, window)
 	for range window {
 		tokens <- struct{}{}

@@ -1,0 +1,55 @@
+package bench
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestWindow(t *testing.T) {
+	tests := []struct {
+		flag     int
+		scenario string
+		want     int
+	}{
+		{0, "fanout", 256},
+		{0, "pairs", 10},
+		{0, "qos", 100},
+		{7, "fanout", 7},
+		{7, "pairs", 7},
+		{256, "qos", 256},
+	}
+	for _, tt := range tests {
+		o := Options{Window: tt.flag}
+		if got := o.window(tt.scenario); got != tt.want {
+			t.Errorf("--window %d, %s: %d, want %d", tt.flag, tt.scenario, got, tt.want)
+		}
+	}
+}
+
+// TestPrintRatiosPairs checks that pairs figures are compared like the
+// others: wsgate with nats-server, wsgate-mqtt with nats-server-mqtt.
+func TestPrintRatiosPairs(t *testing.T) {
+	fig := func(d, cpu float64) []figure {
+		return []figure{{"deliveries/s", d, ""}, {"lost", 0, "deliveries"}, {"server CPU/delivery", cpu, "µs"}}
+	}
+	rs := []result{
+		{target: "wsgate", scenario: "pairs", figures: fig(30000, 20)},
+		{target: "nats-server", scenario: "pairs", figures: fig(60000, 4)},
+		{target: "wsgate-mqtt", scenario: "pairs", figures: fig(45000, 20)},
+		{target: "nats-server-mqtt", scenario: "pairs", figures: fig(50000, 5)},
+	}
+	var out bytes.Buffer
+	printRatios(&out, rs)
+	for _, want := range []string{
+		"wsgate / nats-server:\n  pairs deliveries/s               0.50x\n  pairs server CPU/delivery        5.00x\n",
+		"wsgate-mqtt / nats-server-mqtt:\n  pairs deliveries/s               0.90x\n  pairs server CPU/delivery        4.00x\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("missing\n%s\nin\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "lost") {
+		t.Errorf("a ratio of zero losses:\n%s", out.String())
+	}
+}
