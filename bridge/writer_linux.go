@@ -71,6 +71,13 @@ func (s *Session) writeInline() bool {
 			done++
 		}
 		w.mu.Lock()
+		if len(w.queue) == 0 || w.queue[0] != batch[0] {
+			// A slow consumer's close dropped the queue meanwhile (and its
+			// byte count): only the close frame is left, for writeLoop.
+			w.skip = 0
+			w.mu.Unlock()
+			return false
+		}
 		size, data := countFrames(w.queue[:done])
 		w.queued -= size
 		clear(w.queue[:done]) // under the lock: an enqueue may reuse the slots
