@@ -17,6 +17,7 @@ import (
 	"github.com/wsgate/wsgate/protocols/jsonws"
 	"github.com/wsgate/wsgate/protocols/mqtt"
 	"github.com/wsgate/wsgate/protocols/stomp"
+	"github.com/wsgate/wsgate/protocols/wamp"
 )
 
 // config is the whole config file. Every key can be left out.
@@ -45,6 +46,8 @@ type config struct {
 	MQTT mqtt.Config `yaml:"mqtt"`
 	// STOMP configures STOMP over WebSocket (v1x.stomp, /stomp).
 	STOMP stomp.Config `yaml:"stomp"`
+	// WAMP configures WAMP v2 (wamp.2.json/msgpack/cbor, /wamp).
+	WAMP wamp.Config `yaml:"wamp"`
 	// Auth configures authentication; without authenticators the gateway
 	// runs in dev mode (everyone admitted, said loudly in the log).
 	Auth auth.Config `yaml:"auth"`
@@ -151,6 +154,11 @@ func (c *config) validate() error {
 	if err := c.STOMP.Validate(); err != nil {
 		for _, e := range unjoin(err) {
 			errs = append(errs, fmt.Errorf("stomp.%w", e))
+		}
+	}
+	if err := c.WAMP.Validate(); err != nil {
+		for _, e := range unjoin(err) {
+			errs = append(errs, fmt.Errorf("wamp.%w", e))
 		}
 	}
 	if err := c.Auth.Validate(); err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/wsgate/wsgate/protocols/jsonws"
 	"github.com/wsgate/wsgate/protocols/mqtt"
 	"github.com/wsgate/wsgate/protocols/stomp"
+	"github.com/wsgate/wsgate/protocols/wamp"
 )
 
 // load parses flags, environment and the config file, and validates them.
@@ -127,6 +128,10 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	wp, err := wamp.New(c.WAMP)
+	if err != nil {
+		return err
+	}
 	authn, err := auth.New(c.Auth, auth.Deps{Requester: bridge.NATSRequester(nc), Logger: log})
 	if err != nil {
 		return err
@@ -143,7 +148,7 @@ func run(args []string) error {
 		NATS:          nc,
 		Authenticator: authn,
 		Logger:        log,
-		Protocols:     []bridge.Protocol{jp, sp, mqtt.New(c.MQTT)},
+		Protocols:     []bridge.Protocol{jp, sp, mqtt.New(c.MQTT), wp},
 	})
 	if err != nil {
 		return err

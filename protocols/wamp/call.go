@@ -1,0 +1,194 @@
+package wamp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/wsgate/wsgate/bridge"
+)
+
+// call is one CALL waiting for its result, on the caller's side.
+type call struct {
+	req    uint64
+	cancel context.CancelFunc
+
+	mu   sync.Mutex
+	done bool // the final RESULT or ERROR is sent
+}
+
+// onCall handles CALL [WAMP "Calling and Invocations"]: a NATS request on
+// the procedure's subject, run beside the reader. The reply is the RESULT;
+// a reply with Wamp-Progress is a progressive RESULT; one with Wamp-Error
+// an ERROR with that URI.
+func (c *conn) onCall(m *Call) error {
+	fail := func(uri string, err error) { c.replyError(TypeCall, m.Request, uri, err) }
+	subject, err := uriSubject(c.prefix, m.Procedure)
+	if err != nil {
+		fail(sessionError(err), err)
+		return nil
+	}
+	if isWAMPURI(m.Procedure) {
+		// The meta API is not implemented: no wamp.* procedure exists.
+		fail(errNoSuchProcedure, fmt.Errorf("no procedure %q", short(m.Procedure)))
+		return nil
+	}
+	if err := c.s.CheckPublish(subject); err != nil {
+		fail(sessionError(err), err)
+		return nil
+	}
+	// "The Dealer [...] cancels the call [...] after the timeout" [WAMP
+	// "Call Timeouts"]; the router's own bound always applies.
+	timeout := c.p.cfg.CallTimeout
+	if v, ok := m.Options["timeout"]; ok {
+		ms, ok := asInt(v)
+		if !ok {
+			fail(errInvalidArgName, fmt.Errorf("timeout %v is not a number of milliseconds", v))
+			return nil
+		}
+		if d := time.Duration(ms) * time.Millisecond; ms > 0 && d < timeout {
+			timeout = d
+		}
+	}
+	progress := dictBool(m.Options, "receive_progress")
+	body, err := encodeBody(m.Args, m.Kwargs)
+	if err != nil {
+		fail(errInvalidArgName, err)
+		return nil
+	}
+	hdr := bridge.Header{
+		HeaderProcedure: {m.Procedure},
+		HeaderTimeout:   {strconv.FormatInt(timeout.Milliseconds(), 10)},
+	}
+	if progress {
+		hdr.Set(HeaderReceiveProgress, "1")
+	}
+	if dictBool(m.Options, "disclose_me") {
+		c.identify(hdr, HeaderCaller, HeaderCallerAuthid, HeaderCallerAuthrole)
+	}
+	if c.run == nil {
+		c.run = newRunner(c.p.cfg.MaxInflight)
+	}
+	ctx, cancel := context.WithTimeout(c.run.ctx, timeout)
+	cl := &call{req: m.Request, cancel: cancel}
+	c.mu.Lock()
+	_, dup := c.calls[m.Request]
+	if !dup {
+		c.calls[m.Request] = cl
+	}
+	c.mu.Unlock()
+	if dup {
+		cancel()
+		return c.violation(fmt.Errorf("CALL request id %d is already in use", m.Request))
+	}
+	started := c.run.try(func(context.Context) {
+		defer c.forget(cl)
+		defer cancel()
+		c.runCall(ctx, cl, subject, hdr, body, progress)
+	})
+	if !started {
+		c.forget(cl)
+		cancel()
+		c.s.Metrics().LimitExceeded(Name, "max_inflight")
+		fail(errLimitExceeded, fmt.Errorf("more than %d calls waiting for results", c.p.cfg.MaxInflight))
+	}
+	return nil
+}
+
+func (c *conn) forget(cl *call) {
+	c.mu.Lock()
+	if c.calls[cl.req] == cl {
+		delete(c.calls, cl.req)
+	}
+	c.mu.Unlock()
+}
+
+// runCall waits for a call's replies.
+func (c *conn) runCall(ctx context.Context, cl *call, subject string, hdr bridge.Header, body []byte, progress bool) {
+	r, err := c.s.RequestReplies(subject, "", hdr, body)
+	if err != nil {
+		c.finishCall(cl, c.callError(cl.req, sessionError(err), err))
+		return
+	}
+	defer r.Stop()
+	for {
+		msg, err := r.Next(ctx)
+		if errors.Is(err, context.Canceled) {
+			return // CANCEL answered it, or the session ended
+		}
+		if err != nil {
+			c.finishCall(cl, c.callError(cl.req, sessionError(err), err))
+			return
+		}
+		args, kwargs := decodeBody(msg.Data, c.p.lim.MaxDepth)
+		if uri := msg.Header.Get(HeaderError); uri != "" {
+			c.finishCall(cl, &Error{RequestType: TypeCall, Request: cl.req, Details: Dict{}, Error: errorURI(uri), Args: args, Kwargs: kwargs})
+			return
+		}
+		if msg.Header.Get(HeaderProgress) != "" {
+			// A progressive result the caller did not ask for is dropped:
+			// "the Callee MUST NOT send progressive results" then.
+			if progress {
+				cl.mu.Lock()
+				if !cl.done {
+					c.send(&Result{Request: cl.req, Details: Dict{"progress": true}, Args: args, Kwargs: kwargs})
+				}
+				cl.mu.Unlock()
+			}
+			continue
+		}
+		c.finishCall(cl, &Result{Request: cl.req, Details: Dict{}, Args: args, Kwargs: kwargs})
+		return
+	}
+}
+
+func (c *conn) callError(req uint64, uri string, err error) *Error {
+	return &Error{RequestType: TypeCall, Request: req, Details: Dict{}, Error: uri, Args: List{short(err.Error())}}
+}
+
+// finishCall sends a call's final message, once.
+func (c *conn) finishCall(cl *call, m Message) {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if cl.done {
+		return
+	}
+	cl.done = true
+	c.send(m)
+}
+
+// onCancel handles CANCEL [WAMP "Call Canceling"]. Every mode answers the
+// caller at once with wamp.error.canceled and stops waiting; the callee's
+// reply, if it comes, is dropped. A callee on the bus is not interrupted
+// (a NATS request cannot be taken back); a WAMP callee gets INTERRUPT when
+// the call's timeout passes.
+func (c *conn) onCancel(m *Cancel) {
+	switch mode := dictString(m.Options, "mode"); mode {
+	case "", "skip", "kill", "killnowait":
+	default:
+		c.replyError(TypeCancel, m.Request, errInvalidArgName, fmt.Errorf("cancel mode %.32q", mode))
+		return
+	}
+	c.mu.Lock()
+	cl := c.calls[m.Request]
+	c.mu.Unlock()
+	if cl == nil {
+		return // finished already: nothing to cancel
+	}
+	c.finishCall(cl, &Error{RequestType: TypeCall, Request: m.Request, Details: Dict{}, Error: errCanceled, Args: List{"canceled by the caller"}})
+	cl.cancel()
+}
+
+// errorURI is a worker's Wamp-Error value, or wamp.error.runtime_error if
+// it cannot be a URI.
+func errorURI(s string) string {
+	if len(s) > 256 || !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return "wamp.error.runtime_error"
+	}
+	return s
+}

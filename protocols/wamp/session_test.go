@@ -1,0 +1,471 @@
+package wamp
+
+import (
+	"encoding/json"
+	"reflect"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/wsgate/wsgate/bridge"
+)
+
+func TestHandshake(t *testing.T) {
+	e := newEnv(t, Config{}, nil)
+	for _, ser := range []Serializer{nil, JSON, Msgpack, CBOR} {
+		name := "path /wamp"
+		if ser != nil {
+			name = ser.Subprotocol()
+		}
+		t.Run(name, func(t *testing.T) {
+			c, w := e.join(t, ser)
+			if w.Session < 1 || w.Session > maxID {
+				t.Errorf("session id %d", w.Session)
+			}
+			roles := dictDict(w.Details, "roles")
+			if dictDict(dictDict(roles, "broker"), "features")["publisher_exclusion"] != true ||
+				dictDict(dictDict(roles, "dealer"), "features")["progressive_call_results"] != true {
+				t.Errorf("roles %v", roles)
+			}
+			if w.Details["authrole"] != "anonymous" || w.Details["realm"] != "realm1" {
+				t.Errorf("details %v", w.Details)
+			}
+			c.send(&Goodbye{Details: Dict{}, Reason: closeNormal})
+			if g := expect[*Goodbye](c); g.Reason != closeGoodbyeAndOut {
+				t.Errorf("goodbye %q", g.Reason)
+			}
+			if code := c.closeCode(); code != bridge.CloseNormal {
+				t.Errorf("close %d", code)
+			}
+		})
+	}
+}
+
+func TestRealms(t *testing.T) {
+	e := newEnv(t, Config{Realms: []RealmConfig{{Name: "acme", SubjectPrefix: "t.acme"}}}, nil)
+	t.Run("unknown realm", func(t *testing.T) {
+		c := e.dial(t, JSON, nil)
+		c.send(&Hello{Realm: "realm1", Details: Dict{}})
+		if a := expect[*Abort](c); a.Reason != errNoSuchRealm {
+			t.Errorf("abort %q", a.Reason)
+		}
+	})
+	t.Run("prefix", func(t *testing.T) {
+		nc := e.worker()
+		sub, _ := nc.SubscribeSync("t.acme.com.app.x")
+		nc.Flush()
+		c := e.dial(t, JSON, nil)
+		c.send(&Hello{Realm: "acme", Details: Dict{}})
+		expect[*Welcome](c)
+		c.send(&Publish{Request: 1, Options: Dict{"acknowledge": true}, Topic: "com.app.x", Args: List{"hi"}})
+		expect[*Published](c)
+		m, err := sub.NextMsg(5 * time.Second)
+		if err != nil || string(m.Data) != `["hi"]` || m.Header.Get(HeaderTopic) != "com.app.x" {
+			t.Fatalf("%v %v", m, err)
+		}
+		// Events come back without the prefix.
+		c.send(&Subscribe{Request: 2, Options: Dict{"match": "prefix"}, Topic: "com"})
+		s := expect[*Subscribed](c)
+		nc.Publish("t.acme.com.y", []byte(`[1]`))
+		ev := expect[*Event](c)
+		if ev.Subscription != s.Subscription || ev.Details["topic"] != "com.y" {
+			t.Errorf("event %#v", ev)
+		}
+	})
+}
+
+func TestPubSub(t *testing.T) {
+	e := newEnv(t, Config{}, nil)
+	nc := e.worker()
+	for _, ser := range []Serializer{JSON, Msgpack, CBOR} {
+		t.Run(ser.Subprotocol(), func(t *testing.T) {
+			c, w := e.join(t, ser)
+			other, _ := e.join(t, JSON)
+			subscribe := func(c *client, topic, match string) uint64 {
+				c.send(&Subscribe{Request: c.id(), Options: Dict{"match": match}, Topic: topic})
+				return expect[*Subscribed](c).Subscription
+			}
+			exact := subscribe(c, "chat.room1", "")
+			prefix := subscribe(c, "news", "prefix")
+			wild := subscribe(c, "sensors..temp", "wildcard")
+			if again := subscribe(c, "chat.room1", "exact"); again != exact {
+				t.Errorf("same topic, new id %d != %d", again, exact)
+			}
+			if o := subscribe(other, "chat.room1", ""); o != exact {
+				t.Errorf("another session's id %d != %d: ids are per (topic, policy)", o, exact)
+			}
+
+			for _, tc := range []struct {
+				subject, body string
+				sub           uint64
+				topic         any
+				args          List
+				kwargs        Dict
+			}{
+				{"chat.room1", `["hi",2]`, exact, nil, List{"hi", int64(2)}, nil},
+				{"news", `{"args":[1],"kwargs":{"k":"v"}}`, prefix, "news", List{int64(1)}, Dict{"k": "v"}},
+				{"news.world.eu", `plain text`, prefix, "news.world.eu", List{"plain text"}, nil},
+				{"sensors.kitchen.temp", `{"c":21.5}`, wild, "sensors.kitchen.temp", List{Dict{"c": 21.5}}, nil},
+				{"sensors.k.temp", "\xff\x00", wild, "sensors.k.temp", List{[]byte{0xff, 0}}, nil},
+			} {
+				nc.Publish(tc.subject, []byte(tc.body))
+				ev := expect[*Event](c)
+				if ev.Subscription != tc.sub || ev.Details["topic"] != tc.topic ||
+					!sameValue(ev.Args, tc.args) || !sameValue(ev.Kwargs, tc.kwargs) {
+					t.Errorf("%s %s: got %#v", tc.subject, tc.body, ev)
+				}
+			}
+			// Not matched: prefix is component-wise, wildcard one token.
+			nc.Publish("newsx", []byte(`[]`))
+			nc.Publish("sensors.a.b.temp", []byte(`[]`))
+			nc.Publish("chat.room1", []byte(`["last"]`))
+			if ev := expect[*Event](c); ev.Args[0] != "last" {
+				t.Errorf("got %#v", ev)
+			}
+			for _, want := range []string{"hi", "last"} {
+				if ev := expect[*Event](other); ev.Args[0] != want {
+					t.Errorf("other got %#v, want %s", ev, want)
+				}
+			}
+
+			// Publish: acknowledgement, publisher exclusion, identification,
+			// binary through NATS.
+			sub, _ := nc.SubscribeSync("chat.room1")
+			nc.Flush()
+			c.send(&Publish{Request: c.id(), Options: Dict{"acknowledge": true, "disclose_me": true}, Topic: "chat.room1",
+				Args: List{[]byte{1, 2}}, Kwargs: Dict{"n": int64(1)}})
+			pub := expect[*Published](c)
+			m, err := sub.NextMsg(5 * time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(m.Data) != `{"args":["\u0000AQI="],"kwargs":{"n":1}}` && string(m.Data) != `{"kwargs":{"n":1},"args":["\u0000AQI="]}` {
+				t.Errorf("NATS body %s", m.Data)
+			}
+			if m.Header.Get(HeaderPublication) != strconv.FormatUint(pub.Publication, 10) ||
+				m.Header.Get(HeaderPublisher) != strconv.FormatUint(w.Session, 10) {
+				t.Errorf("headers %v", m.Header)
+			}
+			ev := expect[*Event](other)
+			if id, _ := asID(ev.Details["publisher"]); ev.Publication != pub.Publication || id != w.Session ||
+				!reflect.DeepEqual(ev.Args, List{[]byte{1, 2}}) {
+				t.Errorf("other got %#v", ev)
+			}
+			// exclude_me: false delivers to the publisher too.
+			c.send(&Publish{Request: c.id(), Options: Dict{"exclude_me": false}, Topic: "chat.room1", Args: List{"me too"}})
+			if ev := expect[*Event](c); ev.Args[0] != "me too" {
+				t.Errorf("publisher got %#v", ev)
+			}
+			expect[*Event](other)
+
+			c.send(&Unsubscribe{Request: c.id(), Subscription: exact})
+			expect[*Unsubscribed](c)
+			c.send(&Unsubscribe{Request: c.id(), Subscription: exact})
+			if er := expect[*Error](c); er.Error != errNoSuchSubscription || er.RequestType != TypeUnsubscribe {
+				t.Errorf("error %#v", er)
+			}
+		})
+	}
+}
+
+func TestPermissionsAndURIs(t *testing.T) {
+	e := newEnv(t, Config{}, nil)
+	c, _ := e.join(t, JSON)
+	for _, tc := range []struct {
+		m    Message
+		want string
+	}{
+		{&Subscribe{Request: 1, Options: Dict{}, Topic: "wsgate.conn.x.send"}, errNotAuthorized},
+		{&Subscribe{Request: 2, Options: Dict{"match": "prefix"}, Topic: "wsgate"}, errNotAuthorized},
+		{&Subscribe{Request: 3, Options: Dict{"match": "wildcard"}, Topic: "wsgate..send"}, errNotAuthorized},
+		{&Subscribe{Request: 4, Options: Dict{}, Topic: "a.*"}, errInvalidURIName},
+		{&Subscribe{Request: 5, Options: Dict{"match": "regex"}, Topic: "a"}, errInvalidArgName},
+		{&Publish{Request: 6, Options: Dict{"acknowledge": true}, Topic: "wsgate.events.connect"}, errNotAuthorized},
+		{&Publish{Request: 7, Options: Dict{"acknowledge": true}, Topic: "a b"}, errInvalidURIName},
+		{&Publish{Request: 8, Options: Dict{"acknowledge": true}, Topic: "$JS.API.INFO"}, errNotAuthorized},
+		{&Call{Request: 9, Options: Dict{}, Procedure: "_INBOX.x"}, errNotAuthorized},
+		{&Call{Request: 10, Options: Dict{}, Procedure: "a.>"}, errInvalidURIName},
+		{&Register{Request: 11, Options: Dict{}, Procedure: "wsgate.conn.x.info"}, errNotAuthorized},
+		{&Register{Request: 12, Options: Dict{"match": "prefix"}, Procedure: "a"}, errInvalidArgName},
+		{&Register{Request: 13, Options: Dict{"invoke": "first"}, Procedure: "a"}, errInvalidArgName},
+		{&Register{Request: 14, Options: Dict{}, Procedure: "wamp.session.count"}, errInvalidURIName},
+		{&Call{Request: 15, Options: Dict{}, Procedure: "wamp.session.count"}, errNoSuchProcedure},
+		{&Unregister{Request: 16, Registration: 5}, errNoSuchRegistration},
+	} {
+		c.send(tc.m)
+		er := expect[*Error](c)
+		if er.Error != tc.want || er.RequestType != tc.m.Type() {
+			t.Errorf("%#v: got %s for %s, want %s", tc.m, er.Error, er.RequestType, tc.want)
+		}
+	}
+	// A publish without acknowledge gets no answer, error or not.
+	c.send(&Publish{Request: 20, Options: Dict{}, Topic: "wsgate.x"})
+	c.send(&Publish{Request: 21, Options: Dict{"acknowledge": true}, Topic: "fine"})
+	if p := expect[*Published](c); p.Request != 21 {
+		t.Errorf("published %d", p.Request)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	e := newEnv(t, Config{MaxMessageBytes: 1024}, nil)
+	for _, tc := range []struct {
+		name        string
+		established bool
+		in          string
+		kind        string
+	}{
+		{"not JSON", false, `[1,"realm1"`, "malformed_message"},
+		{"message before HELLO", false, `[32,1,{},"a"]`, "protocol"},
+		{"unknown type", true, `[200,1]`, "malformed_message"},
+		{"wrong-typed field", true, `[32,1,[],"a"]`, "malformed_message"},
+		{"id out of range", true, `[32,9007199254740993,{},"a"]`, "malformed_message"},
+		{"id zero", true, `[48,0,{},"a"]`, "malformed_message"},
+		{"second HELLO", true, `[1,"realm1",{}]`, "protocol"},
+		{"router message", true, `[36,1,1,{}]`, "protocol"},
+		{"too large", true, `[16,1,{},"a",["` + string(make([]byte, 1100)) + `"]]`, "message_too_large"},
+		{"too deep", true, `[16,1,{},"a",[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]`, "too_deep"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := e.metric("wsgate_protocol_errors_total", `protocol="wamp"`, `kind="`+tc.kind+`"`)
+			var c *client
+			if tc.established {
+				c, _ = e.join(t, JSON)
+			} else {
+				c = e.dial(t, JSON, nil)
+			}
+			bystander, _ := e.join(t, JSON)
+			c.raw([]byte(tc.in))
+			var reason string
+			if tc.established {
+				reason = expect[*Goodbye](c).Reason
+			} else {
+				reason = expect[*Abort](c).Reason
+			}
+			if reason != errProtocolViolation {
+				t.Errorf("reason %q", reason)
+			}
+			if code := c.closeCode(); code != bridge.CloseProtocolError {
+				t.Errorf("close code %d", code)
+			}
+			if after := e.metric("wsgate_protocol_errors_total", `protocol="wamp"`, `kind="`+tc.kind+`"`); after != before+1 {
+				t.Errorf("%s errors %v -> %v", tc.kind, before, after)
+			}
+			// Only that session is affected.
+			bystander.send(&Subscribe{Request: 1, Options: Dict{}, Topic: "still.here"})
+			expect[*Subscribed](bystander)
+		})
+	}
+}
+
+func TestCallToWorker(t *testing.T) {
+	e := newEnv(t, Config{CallTimeout: 2 * time.Second}, nil)
+	nc := e.worker()
+	nc.Subscribe("math.add", func(m *nats.Msg) {
+		var args []float64
+		if err := json.Unmarshal(m.Data, &args); err != nil {
+			r := nats.NewMsg(m.Reply)
+			r.Header.Set(HeaderError, "com.math.error.bad_args")
+			r.Data = []byte(`{"args":["need numbers"],"kwargs":{"got":` + strconv.Quote(string(m.Data)) + `}}`)
+			m.RespondMsg(r)
+			return
+		}
+		m.Respond([]byte(strconv.FormatFloat(args[0]+args[1], 'f', -1, 64)))
+	})
+	nc.Subscribe("svc.who", func(m *nats.Msg) {
+		b, _ := json.Marshal([]string{m.Header.Get(HeaderProcedure), m.Header.Get(HeaderCaller), m.Header.Get(bridge.HeaderProtocol), m.Header.Get(HeaderTimeout)})
+		m.Respond(b)
+	})
+	nc.Subscribe("svc.count", func(m *nats.Msg) {
+		if m.Header.Get(HeaderReceiveProgress) == "1" {
+			for i := 1; i <= 3; i++ {
+				r := nats.NewMsg(m.Reply)
+				r.Header.Set(HeaderProgress, "1")
+				r.Data = []byte(strconv.Itoa(i))
+				m.RespondMsg(r)
+			}
+		}
+		m.Respond([]byte(`"done"`))
+	})
+	nc.Subscribe("svc.slow", func(m *nats.Msg) {})
+	nc.Flush()
+	for _, ser := range []Serializer{JSON, Msgpack, CBOR} {
+		t.Run(ser.Subprotocol(), func(t *testing.T) {
+			c, w := e.join(t, ser)
+			call := func(proc string, opts Dict, args ...any) {
+				c.send(&Call{Request: c.id(), Options: opts, Procedure: proc, Args: args})
+			}
+			call("math.add", Dict{}, int64(2), 3.5)
+			if r := expect[*Result](c); r.Request != c.seq || !sameValue(r.Args, List{5.5}) {
+				t.Errorf("result %#v", r)
+			}
+			call("math.add", Dict{}, "x")
+			er := expect[*Error](c)
+			if er.Error != "com.math.error.bad_args" || er.RequestType != TypeCall || !sameValue(er.Args, List{"need numbers"}) || er.Kwargs["got"] != `["x"]` {
+				t.Errorf("error %#v", er)
+			}
+			call("svc.who", Dict{"disclose_me": true, "timeout": int64(1500)})
+			r := expect[*Result](c)
+			if !sameValue(r.Args, List{"svc.who", strconv.FormatUint(w.Session, 10), "wamp", "1500"}) {
+				t.Errorf("who %#v", r.Args)
+			}
+			call("svc.nobody", Dict{})
+			if er := expect[*Error](c); er.Error != errNoSuchProcedure {
+				t.Errorf("no responders: %#v", er)
+			}
+			call("svc.count", Dict{"receive_progress": true})
+			for i := 1; i <= 3; i++ {
+				r := expect[*Result](c)
+				if r.Details["progress"] != true || !sameValue(r.Args, List{int64(i)}) {
+					t.Errorf("progress %d: %#v", i, r)
+				}
+			}
+			if r := expect[*Result](c); r.Details["progress"] != nil || r.Args[0] != "done" {
+				t.Errorf("final %#v", r)
+			}
+			// Without receive_progress the worker answers once.
+			call("svc.count", Dict{})
+			if r := expect[*Result](c); r.Args[0] != "done" {
+				t.Errorf("final %#v", r)
+			}
+			start := time.Now()
+			call("svc.slow", Dict{"timeout": int64(200)})
+			if er := expect[*Error](c); er.Error != errTimeout || time.Since(start) > time.Second {
+				t.Errorf("timeout %#v after %s", er, time.Since(start))
+			}
+			call("svc.slow", Dict{"timeout": int64(60000)}) // capped by call_timeout (2s)
+			if er := expect[*Error](c); er.Error != errTimeout || time.Since(start) > 4*time.Second {
+				t.Errorf("capped timeout %#v after %s", er, time.Since(start))
+			}
+			call("svc.slow", Dict{})
+			req := c.seq
+			c.send(&Cancel{Request: req, Options: Dict{"mode": "kill"}})
+			if er := expect[*Error](c); er.Error != errCanceled || er.Request != req {
+				t.Errorf("cancel %#v", er)
+			}
+		})
+	}
+}
+
+func TestCallee(t *testing.T) {
+	e := newEnv(t, Config{CallTimeout: 3 * time.Second}, nil)
+	nc := e.worker()
+	callee, _ := e.join(t, Msgpack)
+	caller, w := e.join(t, JSON)
+	callee.send(&Register{Request: 1, Options: Dict{}, Procedure: "com.app.echo"})
+	reg := expect[*Registered](callee)
+
+	t.Run("a NATS request reaches the callee", func(t *testing.T) {
+		type reply struct {
+			m   *nats.Msg
+			err error
+		}
+		done := make(chan reply, 1)
+		go func() {
+			m, err := nc.Request("com.app.echo", []byte(`{"args":[1],"kwargs":{"x":"y"}}`), 5*time.Second)
+			done <- reply{m, err}
+		}()
+		inv := expect[*Invocation](callee)
+		if inv.Registration != reg.Registration || !sameValue(inv.Args, List{int64(1)}) || inv.Kwargs["x"] != "y" {
+			t.Errorf("invocation %#v", inv)
+		}
+		callee.send(&Yield{Request: inv.Request, Options: Dict{}, Args: List{"back", []byte{7}}})
+		r := <-done
+		if r.err != nil || string(r.m.Data) != `["back","\u0000Bw=="]` || r.m.Header.Get(bridge.HeaderProtocol) != "wamp" {
+			t.Fatalf("reply %v %v", r.m, r.err)
+		}
+	})
+	t.Run("a WAMP call reaches the callee, with progress, identity and errors", func(t *testing.T) {
+		caller.send(&Call{Request: 1, Options: Dict{"receive_progress": true, "disclose_me": true}, Procedure: "com.app.echo", Args: List{"a"}})
+		inv := expect[*Invocation](callee)
+		if id, _ := asID(inv.Details["caller"]); id != w.Session || inv.Details["receive_progress"] != true {
+			t.Errorf("details %#v", inv.Details)
+		}
+		callee.send(&Yield{Request: inv.Request, Options: Dict{"progress": true}, Args: List{int64(1)}})
+		callee.send(&Yield{Request: inv.Request, Options: Dict{}, Args: List{int64(2)}})
+		if r := expect[*Result](caller); r.Details["progress"] != true || r.Args[0] != int64(1) {
+			t.Errorf("progress %#v", r)
+		}
+		if r := expect[*Result](caller); r.Details["progress"] != nil || r.Args[0] != int64(2) {
+			t.Errorf("final %#v", r)
+		}
+		caller.send(&Call{Request: 2, Options: Dict{}, Procedure: "com.app.echo"})
+		inv = expect[*Invocation](callee)
+		callee.send(&Error{RequestType: TypeInvocation, Request: inv.Request, Details: Dict{}, Error: "com.app.error.nope", Args: List{"why"}, Kwargs: Dict{"code": int64(4)}})
+		er := expect[*Error](caller)
+		if er.Error != "com.app.error.nope" || er.Args[0] != "why" || er.Kwargs["code"] != int64(4) {
+			t.Errorf("error %#v", er)
+		}
+	})
+	t.Run("single registration is exclusive, even across gateways", func(t *testing.T) {
+		caller.send(&Register{Request: 3, Options: Dict{}, Procedure: "com.app.echo"})
+		if er := expect[*Error](caller); er.Error != errProcedureExists {
+			t.Errorf("second single: %#v", er)
+		}
+		caller.send(&Register{Request: 4, Options: Dict{"invoke": "roundrobin"}, Procedure: "com.app.echo"})
+		if er := expect[*Error](caller); er.Error != errDifferentPolicy {
+			t.Errorf("different policy: %#v", er)
+		}
+		e2 := newEnvOn(t, e.emb, Config{}, nil)
+		other, _ := e2.join(t, JSON)
+		other.send(&Register{Request: 1, Options: Dict{}, Procedure: "com.app.echo"})
+		if er := expect[*Error](other); er.Error != errProcedureExists {
+			t.Errorf("other gateway: %#v", er)
+		}
+		// Unregistered, the procedure is free for the other gateway.
+		callee.send(&Unregister{Request: 5, Registration: reg.Registration})
+		expect[*Unregistered](callee)
+		other.send(&Register{Request: 2, Options: Dict{}, Procedure: "com.app.echo"})
+		expect[*Registered](other)
+		caller.send(&Call{Request: 6, Options: Dict{}, Procedure: "com.app.echo", Args: List{"x"}})
+		inv := expect[*Invocation](other)
+		other.send(&Yield{Request: inv.Request, Options: Dict{}, Args: List{"from e2"}})
+		if r := expect[*Result](caller); r.Args[0] != "from e2" {
+			t.Errorf("result %#v", r)
+		}
+	})
+	t.Run("shared registrations take turns", func(t *testing.T) {
+		for _, c := range []*client{callee, caller} {
+			c.send(&Register{Request: 10, Options: Dict{"invoke": "roundrobin"}, Procedure: "com.app.shared"})
+			expect[*Registered](c)
+		}
+		for range 2 {
+			go nc.Request("com.app.shared", nil, 5*time.Second)
+		}
+		// Within one gateway the hub alternates between local members.
+		a, b := expect[*Invocation](callee), expect[*Invocation](caller)
+		callee.send(&Yield{Request: a.Request, Options: Dict{}})
+		caller.send(&Yield{Request: b.Request, Options: Dict{}})
+	})
+	t.Run("the callee leaves: its invocations fail", func(t *testing.T) {
+		c3, _ := e.join(t, JSON)
+		c3.send(&Register{Request: 1, Options: Dict{}, Procedure: "com.app.leaving"})
+		expect[*Registered](c3)
+		done := make(chan *nats.Msg, 1)
+		go func() {
+			m, _ := nc.Request("com.app.leaving", nil, 5*time.Second)
+			done <- m
+		}()
+		expect[*Invocation](c3)
+		c3.ws.Close()
+		m := <-done
+		if m == nil || m.Header.Get(HeaderError) != errCanceled {
+			t.Fatalf("reply %v", m)
+		}
+	})
+	t.Run("an invocation past its timeout is interrupted", func(t *testing.T) {
+		caller.send(&Register{Request: 20, Options: Dict{}, Procedure: "com.app.sleepy"})
+		expect[*Registered](caller)
+		c4, _ := e.join(t, JSON)
+		c4.send(&Call{Request: 1, Options: Dict{"timeout": int64(300)}, Procedure: "com.app.sleepy"})
+		inv := expect[*Invocation](caller)
+		if er := expect[*Error](c4); er.Error != errTimeout {
+			t.Errorf("caller %#v", er)
+		}
+		if in := expect[*Interrupt](caller); in.Request != inv.Request {
+			t.Errorf("interrupt %#v", in)
+		}
+		caller.send(&Yield{Request: inv.Request, Options: Dict{}}) // too late: ignored
+	})
+}
