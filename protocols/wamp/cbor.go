@@ -38,10 +38,14 @@ func decModeFor(maxDepth int) (cbor.DecMode, error) {
 		MaxArrayElements: 1 << 20,
 		MaxMapPairs:      1 << 20,
 		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
-		TagsMd:           cbor.TagsForbidden,
-		DefaultMapType:   mapType,
-		IntDec:           cbor.IntDecConvertNone,
-		UTF8:             cbor.UTF8RejectInvalid,
+		// Tags are decoded (cbor.Tag) and refused by cborValue, but for
+		// tag 64, the uint8 typed array [RFC 8746] that JavaScript CBOR
+		// encoders make of a Uint8Array: binary.
+		TagsMd:         cbor.TagsAllowed,
+		BigIntDec:      cbor.BigIntDecodePointer,
+		DefaultMapType: mapType,
+		IntDec:         cbor.IntDecConvertNone,
+		UTF8:           cbor.UTF8RejectInvalid,
 	}.DecMode()
 	if err != nil {
 		return nil, fmt.Errorf("wamp: cbor: %w", err)
@@ -67,6 +71,10 @@ func (cborSerializer) Decode(b []byte, l Limits) ([]any, error) {
 	}
 	// The decoder nests at most MaxNestedLevels (at least 4): check our
 	// own limit when it is lower.
+	v, err = cborValue(v)
+	if err != nil {
+		return nil, err
+	}
 	n, err := normalize(v, 1, l.MaxDepth)
 	if err != nil {
 		return nil, err
@@ -84,4 +92,34 @@ func (cborSerializer) Append(b []byte, v []any) ([]byte, error) {
 		return nil, fmt.Errorf("wamp: cbor: %w", err)
 	}
 	return append(b, p...), nil
+}
+
+// cborValue replaces tag 64 holding a byte string by the bytes and refuses
+// every other tag (dates, bignums, typed arrays of wider numbers: values
+// the other serializers have no form for).
+func cborValue(v any) (any, error) {
+	switch x := v.(type) {
+	case cbor.Tag:
+		if b, ok := x.Content.([]byte); ok && x.Number == 64 {
+			return b, nil
+		}
+		return nil, fmt.Errorf("%w: cbor tag %d is not supported", ErrMalformed, x.Number)
+	case []any:
+		for i, e := range x {
+			n, err := cborValue(e)
+			if err != nil {
+				return nil, err
+			}
+			x[i] = n
+		}
+	case map[string]any:
+		for k, e := range x {
+			n, err := cborValue(e)
+			if err != nil {
+				return nil, err
+			}
+			x[k] = n
+		}
+	}
+	return v, nil
 }

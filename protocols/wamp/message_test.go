@@ -101,6 +101,16 @@ func TestWireFormat(t *testing.T) {
 	}
 }
 
+// TestCBORTypedArray: a Uint8Array from a JavaScript CBOR encoder (tag 64)
+// is binary.
+func TestCBORTypedArray(t *testing.T) {
+	b, _ := hex.DecodeString("8201" + "d840" + "43010203")
+	v, err := CBOR.Decode(b, testLimits)
+	if err != nil || !reflect.DeepEqual(v, []any{int64(1), []byte{1, 2, 3}}) {
+		t.Fatalf("%#v %v", v, err)
+	}
+}
+
 // TestBinaryAcrossSerializers: bytes from MessagePack or CBOR survive a
 // trip through JSON (the NATS body's encoding) and back.
 func TestBinaryAcrossSerializers(t *testing.T) {
@@ -188,6 +198,10 @@ func TestDecodeErrorsBinary(t *testing.T) {
 		{"msgpack deep", Msgpack, strings.Repeat("91", 20) + "01", ErrTooDeep},
 		// [1, tag(1) 0]
 		{"cbor tag", CBOR, "8201" + "c100", ErrMalformed},
+		// [1, tag(2) h'01'] (a bignum)
+		{"cbor bignum", CBOR, "8201" + "c24101", ErrMalformed},
+		// [1, tag(64) 0]: a typed array must hold bytes
+		{"cbor tag 64 not bytes", CBOR, "8201" + "d84000", ErrMalformed},
 		// array with 2^32 elements declared
 		{"cbor huge array", CBOR, "9affffffff", ErrMalformed},
 		{"cbor int map key", CBOR, "8301617" + "2" + "a10101", ErrMalformed},
