@@ -469,3 +469,38 @@ func TestCallee(t *testing.T) {
 		caller.send(&Yield{Request: inv.Request, Options: Dict{}}) // too late: ignored
 	})
 }
+
+// TestPush: a worker's push to a connection with a Wamp-Topic header is an
+// EVENT of the connection's subscription to that topic.
+func TestPush(t *testing.T) {
+	e := newEnv(t, Config{}, nil)
+	nc := e.worker()
+	c, _ := e.join(t, CBOR)
+	c.send(&Subscribe{Request: 1, Options: Dict{}, Topic: "inbox.mine"})
+	sub := expect[*Subscribed](c)
+	probe, _ := nc.SubscribeSync("probe")
+	nc.Flush()
+	c.send(&Publish{Request: 2, Options: Dict{}, Topic: "probe"})
+	m, err := probe.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := m.Header.Get(bridge.HeaderConnectionID)
+	push := func(topic, body string) {
+		msg := nats.NewMsg("wsgate.conn." + id + ".send")
+		if topic != "" {
+			msg.Header.Set(HeaderTopic, topic)
+		}
+		msg.Data = []byte(body)
+		if err := nc.PublishMsg(msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	push("", `["no topic: dropped"]`)
+	push("inbox.other", `["not subscribed: dropped"]`)
+	push("inbox.mine", `["for you"]`)
+	ev := expect[*Event](c)
+	if ev.Subscription != sub.Subscription || !sameValue(ev.Args, List{"for you"}) {
+		t.Errorf("event %#v", ev)
+	}
+}
