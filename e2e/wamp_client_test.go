@@ -71,6 +71,13 @@ func (c *wampClient) req() int64 { c.seq++; return c.seq }
 // send encodes a message and writes it.
 func (c *wampClient) send(msg ...any) {
 	c.t.Helper()
+	if err := c.trySend(msg...); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// trySend is send for goroutines other than the test's.
+func (c *wampClient) trySend(msg ...any) error {
 	var b []byte
 	var err error
 	typ := websocket.BinaryMessage
@@ -84,11 +91,9 @@ func (c *wampClient) send(msg ...any) {
 		b, err = cbor.Marshal(msg)
 	}
 	if err != nil {
-		c.t.Fatal(err)
+		return err
 	}
-	if err := c.ws.WriteMessage(typ, b); err != nil {
-		c.t.Fatalf("write: %v", err)
-	}
+	return c.ws.WriteMessage(typ, b)
 }
 
 // read returns the next message, or the error that ended the connection.

@@ -256,7 +256,7 @@ func TestWAMPCluster(t *testing.T) {
 					return
 				}
 				if num(m[0]) == 68 {
-					x.c.send(70, m[1], map[string]any{}, []any{x.name})
+					_ = x.c.trySend(70, m[1], map[string]any{}, []any{x.name})
 				}
 			}
 		}()

@@ -40,6 +40,12 @@ func newEnv(t *testing.T, cfg Config, authn auth.Authenticator) *env {
 // newEnvOn is a second gateway on the same NATS.
 func newEnvOn(t *testing.T, emb *bridge.Embedded, cfg Config, authn auth.Authenticator) *env {
 	t.Helper()
+	return newEnvGateway(t, emb, bridge.Config{}, cfg, authn)
+}
+
+// newEnvGateway is newEnvOn with a gateway config.
+func newEnvGateway(t *testing.T, emb *bridge.Embedded, gcfg bridge.Config, cfg Config, authn auth.Authenticator) *env {
+	t.Helper()
 	nc, err := emb.Connect()
 	if err != nil {
 		t.Fatal(err)
@@ -50,6 +56,7 @@ func newEnvOn(t *testing.T, emb *bridge.Embedded, cfg Config, authn auth.Authent
 		t.Fatal(err)
 	}
 	gw, err := bridge.New(bridge.Options{
+		Config:        gcfg,
 		NATS:          nc,
 		Authenticator: authn,
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),

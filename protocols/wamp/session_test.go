@@ -504,3 +504,34 @@ func TestPush(t *testing.T) {
 		t.Errorf("event %#v", ev)
 	}
 }
+
+// TestRateLimit: a request over the message rate is answered with an
+// ERROR, and the session goes on.
+func TestRateLimit(t *testing.T) {
+	emb, err := bridge.StartEmbedded(bridge.EmbeddedConfig{Listen: "-", DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emb.Shutdown)
+	e := newEnvGateway(t, emb, bridge.Config{Limits: bridge.Limits{MessageRate: 1, MessageBurst: 3}}, Config{}, nil)
+	c, _ := e.join(t, JSON) // HELLO takes one token
+	limited := 0
+	for i := range 5 {
+		c.send(&Subscribe{Request: uint64(i + 1), Options: Dict{}, Topic: "rate.t"})
+	}
+	for range 5 {
+		switch m := c.next().(type) {
+		case *Subscribed:
+		case *Error:
+			if m.Error != errRateLimited || m.RequestType != TypeSubscribe {
+				t.Errorf("error %#v", m)
+			}
+			limited++
+		default:
+			t.Fatalf("got %#v", m)
+		}
+	}
+	if limited == 0 {
+		t.Error("nothing was rate limited")
+	}
+}
