@@ -108,8 +108,23 @@ func (c *conn) forget(cl *call) {
 	c.mu.Unlock()
 }
 
-// runCall waits for a call's replies.
+// runCall waits for a call's replies. A call without receive_progress is
+// a plain request, which shares the gateway's one reply subscription; one
+// with it has an inbox of its own for the several replies.
 func (c *conn) runCall(ctx context.Context, cl *call, subject string, hdr bridge.Header, body []byte, progress bool) {
+	if !progress {
+		msg, err := c.s.Request(ctx, subject, "", hdr, body, c.p.cfg.CallTimeout)
+		switch {
+		case errors.Is(err, context.Canceled):
+		case errors.Is(err, context.DeadlineExceeded):
+			c.finishCall(cl, c.callError(cl.req, errTimeout, err))
+		case err != nil:
+			c.finishCall(cl, c.callError(cl.req, sessionError(err), err))
+		default:
+			c.finishCall(cl, c.reply(cl.req, msg))
+		}
+		return
+	}
 	r, err := c.s.RequestReplies(subject, "", hdr, body)
 	if err != nil {
 		c.finishCall(cl, c.callError(cl.req, sessionError(err), err))
@@ -125,26 +140,28 @@ func (c *conn) runCall(ctx context.Context, cl *call, subject string, hdr bridge
 			c.finishCall(cl, c.callError(cl.req, sessionError(err), err))
 			return
 		}
-		args, kwargs := decodeBody(msg.Data, c.p.lim.MaxDepth)
-		if uri := msg.Header.Get(HeaderError); uri != "" {
-			c.finishCall(cl, &Error{RequestType: TypeCall, Request: cl.req, Details: Dict{}, Error: errorURI(uri), Args: args, Kwargs: kwargs})
-			return
-		}
-		if msg.Header.Get(HeaderProgress) != "" {
-			// A progressive result the caller did not ask for is dropped:
-			// "the Callee MUST NOT send progressive results" then.
-			if progress {
-				cl.mu.Lock()
-				if !cl.done {
-					c.send(&Result{Request: cl.req, Details: Dict{"progress": true}, Args: args, Kwargs: kwargs})
-				}
-				cl.mu.Unlock()
+		if msg.Header.Get(HeaderProgress) != "" && msg.Header.Get(HeaderError) == "" {
+			args, kwargs := decodeBody(msg.Data, c.p.lim.MaxDepth)
+			cl.mu.Lock()
+			if !cl.done {
+				c.send(&Result{Request: cl.req, Details: Dict{"progress": true}, Args: args, Kwargs: kwargs})
 			}
+			cl.mu.Unlock()
 			continue
 		}
-		c.finishCall(cl, &Result{Request: cl.req, Details: Dict{}, Args: args, Kwargs: kwargs})
+		c.finishCall(cl, c.reply(cl.req, msg))
 		return
 	}
+}
+
+// reply is the final RESULT of a reply, or its ERROR when it has
+// Wamp-Error.
+func (c *conn) reply(req uint64, msg *bridge.Message) Message {
+	args, kwargs := decodeBody(msg.Data, c.p.lim.MaxDepth)
+	if uri := msg.Header.Get(HeaderError); uri != "" {
+		return &Error{RequestType: TypeCall, Request: req, Details: Dict{}, Error: errorURI(uri), Args: args, Kwargs: kwargs}
+	}
+	return &Result{Request: req, Details: Dict{}, Args: args, Kwargs: kwargs}
 }
 
 func (c *conn) callError(req uint64, uri string, err error) *Error {
