@@ -114,7 +114,7 @@ func (p *Protocol) eventFrame(ser Serializer, sub *subscription, pattern bool, m
 		// EVENT.Details.topic" for pattern-based subscriptions.
 		details["topic"] = subjectURI(prefix, msg.Subject)
 	}
-	if pub, err := strconv.ParseUint(msg.Header.Get(HeaderPublisher), 10, 64); err == nil && pub > 0 {
+	if pub, err := strconv.ParseUint(msg.Header.Get(HeaderPublisher), 10, 64); err == nil && pub > 0 && identityTrusted(msg.Header) {
 		details["publisher"] = pub
 		if a := msg.Header.Get(HeaderPublisherAuthid); a != "" {
 			details["publisher_authid"] = a

@@ -147,7 +147,7 @@ func (c *conn) invoker(r *registration) func(*bridge.Delivery) {
 		c.mu.Unlock()
 
 		details := Dict{}
-		if caller, err := strconv.ParseUint(h.Get(HeaderCaller), 10, 64); err == nil && caller > 0 {
+		if caller, err := strconv.ParseUint(h.Get(HeaderCaller), 10, 64); err == nil && caller > 0 && identityTrusted(h) {
 			// Caller identification [WAMP "Caller Identification"].
 			details["caller"] = caller
 			if a := h.Get(HeaderCallerAuthid); a != "" {

@@ -1,5 +1,7 @@
 package wamp
 
+import "github.com/wsgate/wsgate/bridge"
+
 // NATS headers that carry WAMP details to and from workers, beside the
 // gateway's Wsgate-* headers. Values are plain strings; ids are decimal.
 const (
@@ -40,3 +42,13 @@ const (
 	// holds its arguments.
 	HeaderError = "Wamp-Error"
 )
+
+// identityTrusted reports whether the identity headers of a message
+// (Wamp-Publisher, Wamp-Caller and their -Authid and -Authrole) may be
+// believed: set by a WAMP session of a gateway, or by a worker (no
+// Wsgate-Protocol). A STOMP or MQTT client can put any Wamp-* header on
+// what it sends, but not Wsgate-Protocol, which the gateway sets.
+func identityTrusted(h bridge.Header) bool {
+	p := h.Get(bridge.HeaderProtocol)
+	return p == "" || p == Name
+}

@@ -323,3 +323,29 @@ func TestRateLimit(t *testing.T) {
 		t.Error("nothing was rate limited")
 	}
 }
+
+// TestForgedIdentity: identity headers on a message another protocol's
+// client sent (Wsgate-Protocol is not wamp) are not believed.
+func TestForgedIdentity(t *testing.T) {
+	e := newEnv(t, Config{}, nil)
+	nc := e.worker()
+	c, _ := e.join(t, JSON)
+	c.send(&Subscribe{Request: 1, Options: Dict{}, Topic: "forged"})
+	expect[*Subscribed](c)
+	for _, tc := range []struct {
+		protocol string
+		trusted  bool
+	}{{"stomp", false}, {"", true}, {"wamp", true}} {
+		m := nats.NewMsg("forged")
+		m.Header.Set(HeaderPublisher, "42")
+		if tc.protocol != "" {
+			m.Header.Set(bridge.HeaderProtocol, tc.protocol)
+		}
+		m.Data = []byte(`[]`)
+		nc.PublishMsg(m)
+		ev := expect[*Event](c)
+		if _, has := ev.Details["publisher"]; has != tc.trusted {
+			t.Errorf("Wsgate-Protocol %q: details %v", tc.protocol, ev.Details)
+		}
+	}
+}
