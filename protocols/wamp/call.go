@@ -89,7 +89,7 @@ func (c *conn) onCall(m *Call) error {
 	started := c.run.try(func(context.Context) {
 		defer c.forget(cl)
 		defer cancel()
-		c.runCall(ctx, cl, subject, hdr, body, progress)
+		c.runCall(ctx, cl, subject, hdr, body, progress, timeout)
 	})
 	if !started {
 		c.forget(cl)
@@ -111,9 +111,9 @@ func (c *conn) forget(cl *call) {
 // runCall waits for a call's replies. A call without receive_progress is
 // a plain request, which shares the gateway's one reply subscription; one
 // with it has an inbox of its own for the several replies.
-func (c *conn) runCall(ctx context.Context, cl *call, subject string, hdr bridge.Header, body []byte, progress bool) {
+func (c *conn) runCall(ctx context.Context, cl *call, subject string, hdr bridge.Header, body []byte, progress bool, timeout time.Duration) {
 	if !progress {
-		msg, err := c.s.Request(ctx, subject, "", hdr, body, c.p.cfg.CallTimeout)
+		msg, err := c.s.Request(ctx, subject, "", hdr, body, timeout)
 		switch {
 		case errors.Is(err, context.Canceled):
 		case errors.Is(err, context.DeadlineExceeded):
