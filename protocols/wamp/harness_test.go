@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,10 +22,11 @@ import (
 // env is a gateway speaking WAMP on an embedded NATS server behind an
 // httptest server; everything stops when the test ends.
 type env struct {
-	t   *testing.T
-	emb *bridge.Embedded
-	gw  *bridge.Gateway
-	srv *httptest.Server
+	t    *testing.T
+	emb  *bridge.Embedded
+	gw   *bridge.Gateway
+	srv  *httptest.Server
+	once sync.Once
 }
 
 func newEnv(t *testing.T, cfg Config, authn auth.Authenticator) *env {
@@ -66,15 +68,20 @@ func newEnvGateway(t *testing.T, emb *bridge.Embedded, gcfg bridge.Config, cfg C
 		t.Fatal(err)
 	}
 	e := &env{t: t, emb: emb, gw: gw, srv: httptest.NewServer(gw.Handler())}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := gw.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
+	t.Cleanup(e.stop)
 	t.Cleanup(e.srv.Close)
 	return e
+}
+
+// stop shuts the gateway down, once.
+func (e *env) stop() {
+	e.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := e.gw.Shutdown(ctx); err != nil {
+			e.t.Errorf("shutdown: %v", err)
+		}
+	})
 }
 
 // worker is a NATS connection as a backend worker has.

@@ -349,3 +349,24 @@ func TestForgedIdentity(t *testing.T) {
 		}
 	}
 }
+
+// TestShutdownSaysGoodbye: a gateway that shuts down tells its WAMP
+// sessions with GOODBYE wamp.close.system_shutdown, and sessions still in
+// the handshake with ABORT.
+func TestShutdownSaysGoodbye(t *testing.T) {
+	e := newEnv(t, Config{}, nil)
+	c, _ := e.join(t, Msgpack)
+	pending := e.dial(t, JSON, nil) // no HELLO yet
+	c.send(&Subscribe{Request: 1, Options: Dict{}, Topic: "a"})
+	expect[*Subscribed](c) // both connections are live by now
+	go e.stop()
+	if g := expect[*Goodbye](c); g.Reason != closeSystemShutdown {
+		t.Errorf("GOODBYE %q", g.Reason)
+	}
+	if code := c.closeCode(); code != bridge.CloseGoingAway {
+		t.Errorf("close code %d", code)
+	}
+	if a := expect[*Abort](pending); a.Reason != closeSystemShutdown {
+		t.Errorf("ABORT %q", a.Reason)
+	}
+}
