@@ -72,9 +72,15 @@ func TestHTTPAuthorizer(t *testing.T) {
 		t.Run(tt.token, func(t *testing.T) {
 			var logs logBuffer
 			d := Deps{HTTPClient: srv.Client(), Logger: logs.logger(), Now: func() time.Time { return testNow }}.withDefaults()
+			// Only the slow case waits out its timeout; the others get time
+			// to spare on a loaded machine (a 1 MiB answer included).
+			timeout := 10 * time.Second
+			if tt.token == "slow" {
+				timeout = 100 * time.Millisecond
+			}
 			a, errs := newHTTPAuthorizer(HTTPAuthorizerConfig{
 				URL: srv.URL + "/authorize", Headers: map[string]string{"X-Api-Key": "gw-secret"},
-				AuthorizerOptions: AuthorizerOptions{Timeout: 100 * time.Millisecond},
+				AuthorizerOptions: AuthorizerOptions{Timeout: timeout},
 			}, "http", d)
 			if len(errs) > 0 {
 				t.Fatal(errs)

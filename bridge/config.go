@@ -47,6 +47,11 @@ type Config struct {
 	// ShutdownTimeout bounds graceful shutdown. Default 10s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 
+	// ReadHeaderTimeout bounds reading an HTTP request's headers (the
+	// WebSocket upgrade, the operator endpoints): a client that trickles
+	// them is cut off. Default 10s.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+
 	// InsecureSkipOriginCheck accepts cross-origin WebSocket upgrades.
 	// Default false: only same-origin browsers (and non-browser clients,
 	// which send no Origin) may connect, unless AllowedOrigins lists them.
@@ -105,6 +110,10 @@ type AdminConfig struct {
 	TokenHash string `yaml:"token_hash"`
 }
 
+// WithDefaults returns c with every zero field set to its default, as the
+// gateway uses it.
+func (c Config) WithDefaults() Config { return c.withDefaults() }
+
 func (c Config) withDefaults() Config {
 	if c.Credentials.QueryParam == "" {
 		c.Credentials.QueryParam = "access_token"
@@ -138,6 +147,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 10 * time.Second
+	}
+	if c.ReadHeaderTimeout == 0 {
+		c.ReadHeaderTimeout = 10 * time.Second
 	}
 	return c
 }

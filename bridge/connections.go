@@ -69,6 +69,7 @@ func (g *Gateway) adminOnly(h http.Handler, adminPort bool) http.Handler {
 			ok := len(h) > 7 && strings.EqualFold(h[:7], "bearer ")
 			if !ok || subtle.ConstantTimeCompare([]byte(auth.HashKey(strings.TrimSpace(h[7:]))), []byte(g.cfg.Admin.TokenHash)) != 1 {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="wsgate admin"`)
+				w.Header().Set("WWW-Authenticate", `Bearer realm="wsgate-admin"`)
 				writeJSONError(w, http.StatusUnauthorized, "operator endpoint: admin token required")
 				return
 			}

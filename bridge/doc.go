@@ -12,6 +12,10 @@
 // talk to a Session. Names come from package subjects, identities from
 // package auth.
 //
-// Frames to clients are encoded once and written by one writer per
-// connection, several queued frames per system call (see writer.go).
+// The WebSocket bytes — frames built once and shared, the incremental
+// parser of client frames, the epoll poller — are package
+// bridge/internal/wire; the connection state around them (the reader and
+// writer state machines in read.go and writer.go, the queue, the session)
+// is here. Frames to clients are encoded once and written by one writer
+// per connection, several queued frames per system call.
 package bridge

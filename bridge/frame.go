@@ -1,134 +1,47 @@
 package bridge
 
-import (
-	"encoding/binary"
-	"strings"
-	"unicode/utf8"
-)
+import "github.com/wsgate/wsgate/bridge/internal/wire"
 
-// WebSocket opcodes (RFC 6455 section 5.2).
-const (
-	opText   = 0x1
-	opBinary = 0x2
-	opClose  = 0x8
-	opPing   = 0x9
-	opPong   = 0xA
-)
+// Frame is one complete server-to-client WebSocket frame, ready for the
+// wire and immutable once built, so that one Frame can be queued to any
+// number of connections: a message fanned out to a thousand clients is
+// encoded once. Protocols build frames with TextFrame, BinaryFrame,
+// DataFrame or NewFrame (which lets an encoder write a message straight
+// into its frame).
+type Frame = wire.Frame
 
-// Frame is one complete, unmasked server-to-client WebSocket frame, header
-// and payload, ready for the wire. A Frame is immutable once built, so one
-// Frame can be queued to any number of connections: a message fanned out to
-// a thousand clients is encoded once.
-//
-// We build frames ourselves rather than through gorilla's writer so that the
-// connection writer can hand several queued frames to one writev call;
-// server frames are never masked (RFC 6455 section 5.1), which makes the
-// encoding a few lines.
-type Frame struct {
-	b []byte
-}
+// CloseError ends a connection with a WebSocket close code and reason.
+// Protocol handlers return one to close with a code of their choosing.
+type CloseError = wire.CloseError
 
-// TextFrame builds a text frame holding payload. The payload must be valid
-// UTF-8 (RFC 6455 section 5.6); protocols that cannot promise it use
-// BinaryFrame or DataFrame.
-func TextFrame(payload []byte) *Frame { return newFrame(opText, payload) }
+// TextFrame builds a text frame holding payload, which must be valid UTF-8
+// (RFC 6455 section 5.6); protocols that cannot promise it use BinaryFrame
+// or DataFrame.
+func TextFrame(payload []byte) *Frame { return wire.TextFrame(payload) }
 
 // BinaryFrame builds a binary frame holding payload.
-func BinaryFrame(payload []byte) *Frame { return newFrame(opBinary, payload) }
+func BinaryFrame(payload []byte) *Frame { return wire.BinaryFrame(payload) }
 
 // DataFrame builds a text frame when payload is valid UTF-8 and a binary
 // frame otherwise.
-func DataFrame(payload []byte) *Frame {
-	if utf8.Valid(payload) {
-		return newFrame(opText, payload)
-	}
-	return newFrame(opBinary, payload)
-}
-
-// Len is the frame's size on the wire.
-func (f *Frame) Len() int { return len(f.b) }
-
-// Payload returns the frame's payload (for tests and logs).
-func (f *Frame) Payload() []byte {
-	return f.b[headerLen(f.b):]
-}
-
-// IsText reports whether the frame is a text frame.
-func (f *Frame) IsText() bool { return f.b[0]&0x0f == opText }
-
-func headerLen(b []byte) int {
-	switch b[1] & 0x7f {
-	case 126:
-		return 4
-	case 127:
-		return 10
-	}
-	return 2
-}
-
-func newFrame(op byte, payload []byte) *Frame {
-	f, p := NewFrame(op == opText, len(payload))
-	f.b[0] = 0x80 | op
-	copy(p, payload)
-	return f
-}
-
-// closeFrame builds a close frame with a status code and a reason, cut to
-// fit the 125-byte control frame limit (RFC 6455 section 5.5) on a rune
-// boundary.
-func closeFrame(code int, reason string) *Frame {
-	switch code {
-	case 0, 1005, 1006, 1015: // never sent on the wire (RFC 6455 section 7.4.1)
-		return newFrame(opClose, nil)
-	}
-	const max = 125 - 2
-	reason = strings.ToValidUTF8(reason, "?")
-	if len(reason) > max {
-		reason = reason[:max]
-		for len(reason) > 0 && !utf8.ValidString(reason) {
-			reason = reason[:len(reason)-1]
-		}
-	}
-	p := make([]byte, 2+len(reason))
-	binary.BigEndian.PutUint16(p, uint16(code))
-	copy(p[2:], reason)
-	return newFrame(opClose, p)
-}
-
-var pingFrame = newFrame(opPing, nil)
-
-func pongFrame(appData string) *Frame {
-	if len(appData) > 125 {
-		appData = appData[:125]
-	}
-	return newFrame(opPong, []byte(appData))
-}
+func DataFrame(payload []byte) *Frame { return wire.DataFrame(payload) }
 
 // NewFrame makes a frame with room for an n-byte payload and returns the
-// payload slice for the caller to fill before the frame is sent, so an
-// encoder writes a message straight into its frame. text selects a text
-// frame; its payload must then be valid UTF-8.
-func NewFrame(text bool, n int) (*Frame, []byte) {
-	op := byte(opBinary)
-	if text {
-		op = opText
-	}
-	var hdr [10]byte
-	hdr[0] = 0x80 | op
-	h := 2
-	switch {
-	case n < 126:
-		hdr[1] = byte(n)
-	case n <= 0xffff:
-		hdr[1] = 126
-		binary.BigEndian.PutUint16(hdr[2:], uint16(n))
-		h = 4
-	default:
-		hdr[1] = 127
-		binary.BigEndian.PutUint64(hdr[2:], uint64(n))
-		h = 10
-	}
-	b := make([]byte, h+n)
-	copy(b, hdr[:h])
-	return &Frame{b: b}, b[h:]
-}
+// payload slice for the caller to fill before the frame is sent. text
+// selects a text frame; its payload must then be valid UTF-8.
+func NewFrame(text bool, n int) (*Frame, []byte) { return wire.NewFrame(text, n) }
+
+// WebSocket close codes (RFC 6455 section 7.4.1) for Session.Close and
+// CloseError.
+const (
+	CloseNormal        = wire.CloseNormal
+	CloseGoingAway     = wire.CloseGoingAway
+	CloseProtocolError = wire.CloseProtocolError
+	CloseInvalidUTF8   = wire.CloseInvalidUTF8
+	CloseUnsupported   = wire.CloseUnsupported
+	ClosePolicy        = wire.ClosePolicy
+	CloseTooBig        = wire.CloseTooBig
+	CloseInternal      = wire.CloseInternal
+	CloseTryLater      = wire.CloseTryLater
+	closeAbnormal      = wire.CloseAbnormal
+)

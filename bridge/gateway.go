@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/wsgate/wsgate/auth"
+	"github.com/wsgate/wsgate/bridge/internal/wire"
 )
 
 // Options are what New needs.
@@ -43,8 +44,8 @@ type Gateway struct {
 	metrics *metrics
 	hub     *hub
 	ctrl    *control
-	poll    *poller // nil: every connection has a reader goroutine
-	devMode bool    // no authenticator: every client admitted
+	poll    *wire.Poller // nil: every connection has a reader goroutine
+	devMode bool         // no authenticator: every client admitted
 	adm     *admission
 	js      *JetStream
 	protos  []Protocol
@@ -101,7 +102,7 @@ func New(o Options) (*Gateway, error) {
 		g.metrics.protocol(p.Name()) // its series exist, at zero, from the start
 	}
 	g.hub = newHub(g.nc, g.cfg.ReservedPrefix, g.log)
-	if p, err := newPoller(g.log); err == nil {
+	if p, err := wire.NewPoller(g.log); err == nil {
 		g.poll = p
 	} else {
 		g.log.Warn("no epoll: every connection gets a reader goroutine", "err", err)
@@ -110,7 +111,7 @@ func New(o Options) (*Gateway, error) {
 	g.mux = g.routes()
 	g.srv = &http.Server{
 		Handler:           g.mux,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: g.cfg.ReadHeaderTimeout,
 		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
 	}
 	g.bg.Add(1)
@@ -189,7 +190,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.ctrl.close()
 	g.hub.close()
 	if g.poll != nil {
-		g.poll.close()
+		g.poll.Close()
 	}
 	return err
 }
@@ -278,7 +279,7 @@ func (g *Gateway) sweepOnce(now time.Time) {
 			s.Close(ClosePolicy, "credentials expired")
 		case c.PingInterval > 0 && time.Duration(n-s.lastWrite.Load()) >= c.PingInterval:
 			s.lastWrite.Store(n) // one ping per interval, even if the queue is busy
-			_ = s.enqueue(pingFrame)
+			_ = s.enqueue(wire.PingFrame)
 		}
 	}
 }

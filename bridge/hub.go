@@ -148,16 +148,45 @@ func (h *hub) dispatch(ch chan *nats.Msg) {
 			}
 			h.one(m, &kick)
 		}
-		for i, s := range kick {
-			go s.writeLoop()
-			kick[i] = nil
-		}
+		kickAll(kick)
+		clear(kick)
 		kick = kick[:0]
 	}
 }
 
 // dispatchBatch bounds how many messages are queued before writers wake.
 const dispatchBatch = 64
+
+// kickAll starts the writers a dispatch batch woke. Their first writes do
+// not block (Session.kick), so a few are written on the dispatcher itself
+// and a crowd is spread over one goroutine per core, not one per session:
+// a delivery to an idle subscriber costs no goroutine start.
+func kickAll(kick []*Session) {
+	const perGoroutine = 64
+	if len(kick) <= perGoroutine {
+		for _, s := range kick {
+			s.kick()
+		}
+		return
+	}
+	n := min(runtime.GOMAXPROCS(0), (len(kick)+perGoroutine-1)/perGoroutine)
+	chunk := (len(kick) + n - 1) / n
+	var wg sync.WaitGroup
+	for i := chunk; i < len(kick); i += chunk {
+		part := kick[i:min(i+chunk, len(kick))]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, s := range part {
+				s.kick()
+			}
+		}()
+	}
+	for _, s := range kick[:chunk] {
+		s.kick()
+	}
+	wg.Wait()
+}
 
 func (h *hub) one(m *nats.Msg, kick *[]*Session) {
 	h.mu.RLock()

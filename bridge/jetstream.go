@@ -58,6 +58,9 @@ type StreamConfig struct {
 	MaxBytes          int64
 	// Replicas for a clustered JetStream. Default 1.
 	Replicas int
+	// AllowMsgSchedules lets the stream hold messages that the server
+	// publishes later (PublishAt); it needs nats-server 2.12 or later.
+	AllowMsgSchedules bool
 }
 
 // EnsureStream creates the stream, or updates it to c, once per process.
@@ -76,6 +79,7 @@ func (j *JetStream) EnsureStream(ctx context.Context, c StreamConfig) error {
 		MaxBytes:          c.MaxBytes,
 		Replicas:          max(c.Replicas, 1),
 		Storage:           jetstream.FileStorage,
+		AllowMsgSchedules: c.AllowMsgSchedules,
 	}
 	switch c.Retention {
 	case "", "limits":
@@ -116,6 +120,21 @@ func (j *JetStream) Publish(ctx context.Context, subject string, hdr Header, dat
 // gateway's acknowledgement goroutine and must not block.
 func (j *JetStream) PublishAsync(subject string, hdr Header, data []byte, done func(seq uint64, err error)) {
 	j.pub.publish(&nats.Msg{Subject: subject, Header: nats.Header(hdr), Data: data}, done)
+}
+
+// PublishAt stores data on subject, in a stream with AllowMsgSchedules,
+// for the server to publish on target (a subject of the same stream) at
+// at; a later PublishAt on the same subject replaces it. The server keeps
+// the schedule, so it fires whether or not this gateway still runs.
+func (j *JetStream) PublishAt(ctx context.Context, subject, target string, at time.Time, data []byte) error {
+	hdr := nats.Header{
+		"Nats-Schedule":        {"@at " + at.UTC().Format(time.RFC3339Nano)},
+		"Nats-Schedule-Target": {target},
+	}
+	if _, err := j.js.PublishMsg(ctx, &nats.Msg{Subject: subject, Header: hdr, Data: data}); err != nil {
+		return fmt.Errorf("jetstream schedule %q: %w", subject, err)
+	}
+	return nil
 }
 
 // Republish sends, on core NATS, a message recorded in JetStream earlier
@@ -165,6 +184,8 @@ type DurableMessage struct {
 	Seq uint64
 	// Delivered counts deliveries of this message: 1 the first time.
 	Delivered int
+	// Time is when the stream stored the message.
+	Time time.Time
 
 	m jetstream.Msg
 }
@@ -193,6 +214,8 @@ func (m *DurableMessage) InProgress() error { return m.m.InProgress() }
 // Consumer is a running consumption of a stream.
 type Consumer struct {
 	cc     jetstream.ConsumeContext
+	js     *JetStream
+	cfg    jetstream.ConsumerConfig
 	stream string
 	name   string
 }
@@ -210,6 +233,18 @@ func (c *Consumer) Stop() { c.cc.Stop() }
 // a deliver that refuses (Nak) messages once its subscriber has left thus
 // returns every one of them to the stream promptly.
 func (c *Consumer) Drain() { c.cc.Drain() }
+
+// SetInactiveThreshold changes how long the consumer may go without a
+// subscriber before JetStream removes it (ConsumerConfig.InactiveThreshold).
+// It works whether or not this Consumer is still running.
+func (c *Consumer) SetInactiveThreshold(ctx context.Context, d time.Duration) error {
+	cfg := c.cfg
+	cfg.InactiveThreshold = d
+	if _, err := c.js.js.UpdateConsumer(ctx, c.stream, cfg); err != nil {
+		return fmt.Errorf("consumer %s on %s: %w", c.name, c.stream, err)
+	}
+	return nil
+}
 
 // Consume creates or binds the consumer and calls deliver for each message,
 // in order, on a goroutine of its own. deliver should not block for long;
@@ -252,13 +287,15 @@ func (j *JetStream) Consume(ctx context.Context, c ConsumerConfig, deliver func(
 		if md, err := m.Metadata(); err == nil {
 			dm.Seq = md.Sequence.Stream
 			dm.Delivered = int(md.NumDelivered)
+			dm.Time = md.Timestamp
 		}
 		deliver(dm)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("consume %s on %s: %w", c.Durable, c.Stream, err)
 	}
-	return &Consumer{cc: cc, stream: c.Stream, name: cons.CachedInfo().Name}, nil
+	info := cons.CachedInfo()
+	return &Consumer{cc: cc, js: j, cfg: info.Config, stream: c.Stream, name: info.Name}, nil
 }
 
 // DeleteConsumer removes a durable consumer (a session that ended for good).

@@ -36,7 +36,7 @@ func TestJetStreamStreamAndConsumer(t *testing.T) {
 			_ = m.Nak(0) // comes back with Delivered 2
 			return
 		}
-		if m.Header.Get("X-Test") != "yes" || m.Seq == 0 {
+		if m.Header.Get("X-Test") != "yes" || m.Seq == 0 || time.Since(m.Time) > time.Minute {
 			t.Errorf("message %+v", m)
 		}
 		if string(m.Data) == "two" && m.Delivered != 2 {
@@ -62,6 +62,44 @@ func TestJetStreamStreamAndConsumer(t *testing.T) {
 	}
 	if err := js.DeleteConsumer(ctx, "T_QUEUE", "nope"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("delete unknown consumer: %v", err)
+	}
+}
+
+// TestJetStreamPublishAt: a scheduled message reaches its target at its
+// time, not before; a consumer's inactive threshold can be changed.
+func TestJetStreamPublishAt(t *testing.T) {
+	e := newEnv(t, Config{})
+	js := e.gw.js
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := js.EnsureStream(ctx, StreamConfig{Name: "T_AT", Subjects: []string{"at.>"}, Retention: "workqueue",
+		MaxMsgsPerSubject: 1, AllowMsgSchedules: true}); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan *DurableMessage, 2)
+	c, err := js.Consume(ctx, ConsumerConfig{Stream: "T_AT", Durable: "due", FilterSubjects: []string{"at.due.>"}},
+		func(m *DurableMessage) { _ = m.Ack(); got <- m })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	at := time.Now().Add(700 * time.Millisecond)
+	if err := js.PublishAt(ctx, "at.sched.k", "at.due.k", at.Add(time.Hour), []byte("replaced")); err != nil {
+		t.Fatal(err)
+	}
+	if err := js.PublishAt(ctx, "at.sched.k", "at.due.k", at, []byte("due")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-got:
+		if string(m.Data) != "due" || m.Subject != "at.due.k" || time.Now().Before(at) {
+			t.Fatalf("got %s %q at %s, due at %s", m.Subject, m.Data, time.Now(), at)
+		}
+	case <-ctx.Done():
+		t.Fatal("scheduled message not published")
+	}
+	if err := c.SetInactiveThreshold(ctx, time.Hour); err != nil {
+		t.Fatal(err)
 	}
 }
 

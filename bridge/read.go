@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/wsgate/wsgate/bridge/internal/wire"
 )
 
 // Reader states of a polled connection.
@@ -28,10 +30,9 @@ var readBufPool = sync.Pool{New: func() any { b := make([]byte, 0, readBufSize);
 // plain TCP, a blocking goroutine otherwise (TLS, non-Linux).
 type reader struct {
 	state atomic.Int32
-	fd    int // socket descriptor in the poller; -1 in blocking mode
-	raw   syscall.RawConn
-	buf   *[]byte // bytes read and not yet parsed; nil when there are none
-	fp    frameParser
+	raw   syscall.RawConn // the socket, when read through the poller; nil in blocking mode
+	buf   *[]byte         // bytes read and not yet parsed; nil when there are none
+	fp    wire.Parser
 
 	sockOnce sync.Once
 }
@@ -41,28 +42,22 @@ type reader struct {
 // by a blocking goroutine. Until startReading, wakes are only remembered.
 func (s *Session) initReader() {
 	r := &s.r
-	r.fd = -1
-	r.fp.max = s.gw.cfg.MaxMessageBytes
+	r.fp.Max = s.gw.cfg.MaxMessageBytes
 	r.state.Store(readRunning)
 	tc, ok := s.netConn.(*net.TCPConn)
 	if !ok || s.gw.poll == nil {
 		return
 	}
-	raw, err := tc.SyscallConn()
-	if err != nil {
-		return
-	}
-	fd := -1
-	if raw.Control(func(f uintptr) { fd = int(f) }) == nil && fd >= 0 {
-		r.raw, r.fd = raw, fd
+	if raw, err := tc.SyscallConn(); err == nil {
+		r.raw = raw
 	}
 }
 
 // startReading begins reading the connection.
 func (s *Session) startReading() {
 	r := &s.r
-	if r.fd >= 0 {
-		if err := s.gw.poll.add(s, r.fd); err == nil {
+	if r.raw != nil {
+		if err := s.gw.poll.Add((*sessionWaker)(s), r.raw); err == nil {
 			// add armed the socket: bytes already waiting raise an event at
 			// once, and a wake that came meanwhile left readAgain.
 			if !r.state.CompareAndSwap(readRunning, readIdle) {
@@ -72,9 +67,17 @@ func (s *Session) startReading() {
 			return
 		}
 		s.Logger().Warn("poller refused the socket: reading it with a goroutine")
+		r.raw = nil
 	}
 	go s.readBlocking()
 }
+
+// sessionWaker is a Session as the poller's wire.Waker, without making Wake
+// part of the Session API (the conversion costs nothing).
+type sessionWaker Session
+
+// Wake implements wire.Waker.
+func (w *sessionWaker) Wake() { (*Session)(w).wake() }
 
 // wake is called by the poller when the socket has something (bytes, EOF,
 // an error), and by closeSocket: it makes sure a goroutine reads.
@@ -108,7 +111,7 @@ func (s *Session) readBurst() {
 			s.finish(err)
 			return
 		}
-		if err := s.gw.poll.arm(r.fd); err != nil {
+		if err := s.gw.poll.Arm(r.raw); err != nil {
 			s.finish(err)
 			return
 		}
@@ -201,13 +204,13 @@ func (s *Session) received(n int) error {
 	*r.buf = (*r.buf)[:len(*r.buf)+n]
 	now := time.Now().UnixNano()
 	s.lastRead.Store(now)
-	used, err := r.fp.feed(*r.buf, func(op byte, data []byte) error {
+	used, err := r.fp.Feed(*r.buf, func(op byte, data []byte) error {
 		switch op {
-		case opPing:
-			_ = s.enqueue(pongFrame(string(data)))
-		case opPong:
-		case opClose:
-			code, reason, err := parseClose(data)
+		case wire.OpPing:
+			_ = s.enqueue(wire.PongFrame(string(data)))
+		case wire.OpPong:
+		case wire.OpClose:
+			code, reason, err := wire.ParseClose(data)
 			if err != nil {
 				return err
 			}
@@ -220,9 +223,9 @@ func (s *Session) received(n int) error {
 			s.m.msgsIn.Inc()
 			s.m.bytesIn.Add(float64(len(data)))
 			if s.limiter != nil && !s.limiter.Allow() {
-				return s.refuse(op == opText, data)
+				return s.refuse(op == wire.OpText, data)
 			}
-			if err := s.handler.HandleMessage(op == opText, data); err != nil {
+			if err := s.handler.HandleMessage(op == wire.OpText, data); err != nil {
 				var ce *CloseError
 				if !errors.As(err, &ce) {
 					err = &CloseError{Code: CloseInternal, Reason: err.Error()}
@@ -265,8 +268,8 @@ var errClientClosed = errors.New("bridge: client closed")
 // the reader so that it notices and tears the session down.
 func (s *Session) closeSocket() {
 	s.r.sockOnce.Do(func() {
-		if s.r.fd >= 0 {
-			s.gw.poll.remove(s, s.r.fd)
+		if s.r.raw != nil {
+			s.gw.poll.Remove((*sessionWaker)(s), s.r.raw)
 		}
 		_ = s.netConn.Close()
 	})

@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats.go"
 	"golang.org/x/time/rate"
 
@@ -30,20 +29,6 @@ var (
 	ErrClosed        = errors.New("bridge: connection closed")
 	ErrSlowConsumer  = errors.New("bridge: slow consumer")
 	ErrNotSubscribed = errors.New("bridge: not subscribed")
-)
-
-// Close codes the gateway uses (RFC 6455 section 7.4.1).
-const (
-	CloseNormal        = websocket.CloseNormalClosure
-	CloseGoingAway     = websocket.CloseGoingAway
-	CloseProtocolError = websocket.CloseProtocolError
-	CloseInvalidUTF8   = websocket.CloseInvalidFramePayloadData
-	CloseUnsupported   = websocket.CloseUnsupportedData
-	ClosePolicy        = websocket.ClosePolicyViolation
-	CloseTooBig        = websocket.CloseMessageTooBig
-	CloseInternal      = websocket.CloseInternalServerErr
-	CloseTryLater      = websocket.CloseTryAgainLater
-	closeAbnormal      = websocket.CloseAbnormalClosure
 )
 
 // closeGrace is how long a closing connection waits for the client's close
@@ -80,9 +65,14 @@ type Session struct {
 
 	w writer
 
+	beside beside // requests running beside the reader
+
 	subsMu sync.Mutex
 	subs   []*Subscription // each knows its index: a slice costs less than a map
-	ctrl   *nats.Subscription
+	// subsAtEnd is how many subscriptions the connection held when it
+	// ended, for the info in $disconnect and the disconnect event.
+	subsAtEnd int
+	ctrl      *nats.Subscription
 
 	// Until the upgrade completes, worker pushes and a close wait here.
 	earlyMu      sync.Mutex
@@ -322,10 +312,14 @@ func (s *Session) Subscribe(pattern, queue string, deliver func(d *Delivery)) (*
 	return sub, nil
 }
 
-// Subscriptions is the number of live subscriptions of the connection.
+// Subscriptions is the number of live subscriptions of the connection; once
+// it has ended, the number it held at the end.
 func (s *Session) Subscriptions() int {
 	s.subsMu.Lock()
 	defer s.subsMu.Unlock()
+	if s.subs == nil {
+		return s.subsAtEnd
+	}
 	return len(s.subs)
 }
 
@@ -389,13 +383,14 @@ func (s *Session) finish(err error) {
 
 		s.subsMu.Lock()
 		subs := s.subs
-		s.subs = nil
+		s.subs, s.subsAtEnd = nil, len(subs)
 		s.subsMu.Unlock()
 		for _, sub := range subs {
 			s.gw.hub.remove(sub)
 		}
 		s.gw.unregister(s)
 		s.gw.adm.release(s.sourceIP)
+		s.endBeside()
 		if cl, ok := s.handler.(Closer); ok {
 			cl.OnClose(c)
 		}

@@ -2,9 +2,12 @@ package bridge
 
 import (
 	"errors"
+	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,9 +42,9 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		g.serveNonWS(w, r)
 		return
 	}
-	p, token := g.pick(r)
+	p, token, offered := g.pick(r)
 	if p == nil {
-		http.Error(w, "no WebSocket protocol at this path; use /, /ws, /mqtt, /stomp or /wamp, or offer a known Sec-WebSocket-Protocol", http.StatusNotFound)
+		g.refuseProtocol(w, r, offered)
 		return
 	}
 	pm := g.metrics.connects
@@ -75,6 +78,8 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		pm.WithLabelValues(p.Name(), "unauthorized").Inc()
 		g.metrics.denied.WithLabelValues(p.Name(), "connect").Inc()
 		g.log.Info("connection refused", "protocol", p.Name(), "remote", s.sourceIP, "err", err)
+		// RFC 9110 section 11.6.1: a 401 names the scheme that would do.
+		w.Header().Set("WWW-Authenticate", `Bearer realm="wsgate"`)
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
@@ -141,19 +146,51 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 }
 
 // pick chooses the protocol: the first offered subprotocol token that a
-// registered protocol answers to, else the protocol of the path. A token
-// carrying credentials is never chosen, so never echoed.
-func (g *Gateway) pick(r *http.Request) (Protocol, string) {
+// registered protocol answers to, else, when the client offers no token at
+// all, the protocol of the path. A token carrying credentials is never
+// chosen, so never echoed. offered says whether the client offered any
+// subprotocol: a client that offers some must get one of them back, or
+// browsers and most clients fail the handshake without saying why, so an
+// offer of only unknown tokens is refused rather than answered by the path.
+func (g *Gateway) pick(r *http.Request) (p Protocol, token string, offered bool) {
 	prefix := g.cfg.Credentials.SubprotocolPrefix
 	for _, t := range websocket.Subprotocols(r) {
+		offered = true
 		if prefix != "" && prefix != "-" && strings.HasPrefix(t, prefix) {
 			continue
 		}
 		if p := g.byToken[t]; p != nil {
-			return p, t
+			return p, t, true
 		}
 	}
-	return g.byPath[r.URL.Path], ""
+	if offered {
+		return nil, "", true
+	}
+	return g.byPath[r.URL.Path], "", false
+}
+
+// refuseProtocol answers an upgrade that picked no protocol: 400 with the
+// tokens this gateway speaks when the client offered only others, 404 with
+// the paths when it offered none on a path that selects nothing.
+func (g *Gateway) refuseProtocol(w http.ResponseWriter, r *http.Request, offered bool) {
+	tokens := slices.Sorted(maps.Keys(g.byToken))
+	if offered {
+		// A credential token is named by its prefix only, never echoed.
+		var got []string
+		prefix := g.cfg.Credentials.SubprotocolPrefix
+		for _, t := range websocket.Subprotocols(r) {
+			if prefix != "" && prefix != "-" && strings.HasPrefix(t, prefix) {
+				t = prefix + "…"
+			}
+			got = append(got, t)
+		}
+		g.metrics.connects.WithLabelValues("none", "unknown_subprotocol").Inc()
+		http.Error(w, fmt.Sprintf("none of the offered WebSocket subprotocols (%s) is spoken here; offer one of: %s",
+			strings.Join(got, ", "), strings.Join(tokens, ", ")), http.StatusBadRequest)
+		return
+	}
+	http.Error(w, fmt.Sprintf("no WebSocket protocol at this path; use one of %s, or offer a subprotocol: %s",
+		strings.Join(slices.Sorted(maps.Keys(g.byPath)), ", "), strings.Join(tokens, ", ")), http.StatusNotFound)
 }
 
 func (g *Gateway) serveNonWS(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -110,19 +111,19 @@ func TestPick(t *testing.T) {
 		{"/a", "", a, ""},
 		{"/b", "", b, ""},
 		{"/", "", b, ""},
-		{"/a", "b.v1", b, "b.v1"}, // a token wins over the path
-		{"/a", "unknown", a, ""},
+		{"/a", "b.v1", b, "b.v1"},  // a token wins over the path
+		{"/a", "unknown", nil, ""}, // an offer of unknown tokens only is refused, whatever the path
 		{"/nowhere", "", nil, ""},
 		{"/nowhere", "a.v2", a, "a.v2"},
 		{"/A", "", nil, ""},
-		{"/", "A.V1", b, ""}, // tokens are case-sensitive
+		{"/", "A.V1", nil, ""}, // tokens are case-sensitive
 	}
 	for _, tc := range tests {
 		r := httptest.NewRequest("GET", tc.path, nil)
 		if tc.offer != "" {
 			r.Header.Set("Sec-WebSocket-Protocol", tc.offer)
 		}
-		p, token := g.pick(r)
+		p, token, _ := g.pick(r)
 		if p != tc.want || token != tc.token {
 			t.Errorf("pick(%s, %q) = %v %q, want %v %q", tc.path, tc.offer, p, token, tc.want, tc.token)
 		}
@@ -141,7 +142,6 @@ func TestPickOnUpgrade(t *testing.T) {
 		{"/a", []string{"x", "b.v1", "a.v1"}, "b", "b.v1"},
 		{"/", []string{"a.v1", "b.v1"}, "a", "a.v1"},
 		{"/a", nil, "a", ""},
-		{"/a", []string{"unknown"}, "a", ""},
 		{"/", nil, "b", ""},
 	}
 	for _, tc := range tests {
@@ -164,8 +164,27 @@ func TestPickOnUpgrade(t *testing.T) {
 			t.Errorf("%s %v: echoed %q, want exactly %q", tc.path, tc.offer, echoed, tc.echoed)
 		}
 	}
-	_, resp, err := (&websocket.Dialer{}).Dial(e.wsURL("/nowhere"), nil)
-	if err == nil || resp == nil || resp.StatusCode != http.StatusNotFound {
-		t.Errorf("no protocol at the path: %v, want HTTP 404", err)
+	refusals := []struct {
+		path   string
+		offer  []string
+		status int
+		says   string
+	}{
+		{"/nowhere", nil, http.StatusNotFound, "use one of /, /a, /b, or offer a subprotocol: a.v1, a.v2, b.v1"},
+		// Without a token of ours in the answer, browsers fail the
+		// handshake with no reason: refuse, listing what is spoken.
+		{"/", []string{"unknown"}, http.StatusBadRequest, "(unknown) is spoken here; offer one of: a.v1, a.v2, b.v1"},
+		{"/a", []string{"x", "y"}, http.StatusBadRequest, "offer one of: a.v1"},
+	}
+	for _, tc := range refusals {
+		_, resp, err := (&websocket.Dialer{Subprotocols: tc.offer}).Dial(e.wsURL(tc.path), nil)
+		if err == nil || resp == nil || resp.StatusCode != tc.status {
+			t.Errorf("%s %v: %v, want HTTP %d", tc.path, tc.offer, err, tc.status)
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if !strings.Contains(string(body), tc.says) {
+			t.Errorf("%s %v: %q, want it to say %q", tc.path, tc.offer, body, tc.says)
+		}
 	}
 }

@@ -4,18 +4,27 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/wsgate/wsgate/bridge/internal/wire"
 )
 
 // writer is a connection's outbound queue, bounded in bytes, and the state
-// of its one writer goroutine. The goroutine runs only while there is
-// something to write, so an idle connection costs no writer stack; it takes
-// every queued frame at once and hands them to one writev call.
+// of its writer. Whoever queues to an idle writer starts it (kick): on a
+// plain TCP socket it first writes on the calling goroutine, without
+// blocking, as much as the socket takes at once — at low load that is
+// everything, and a delivery costs one writev and no goroutine. Only what a
+// full socket refuses, and close frames, go to a writeLoop goroutine, which
+// may block up to the write timeout. Either way every queued frame is taken
+// at once and handed to one writev call, and an idle connection costs no
+// writer stack.
 type writer struct {
 	mu      sync.Mutex
 	queue   []*Frame
+	skip    int  // bytes of queue[0] already written by a partial inline write
 	queued  int  // bytes queued or being written
-	running bool // a writeLoop goroutine owns the socket's write side
+	running bool // a writer (inline or writeLoop) owns the socket's write side
 	closing bool // a close frame is queued: nothing more is accepted
+	dropped bool // the close is a slow consumer's: it gets closeGrace only
 	stopped bool // the socket's write side is finished
 	drained chan struct{}
 }
@@ -27,14 +36,63 @@ var buffersPool = sync.Pool{New: func() any { return new(net.Buffers) }}
 func (s *Session) enqueue(f *Frame) error {
 	start, err := s.enqueueLater(f)
 	if start {
-		go s.writeLoop()
+		s.kick()
 	}
 	return err
 }
 
+// kick runs a writer that enqueueLater found idle: inline as far as the
+// socket takes the frames at once, then, if anything is left, on a
+// writeLoop goroutine of its own.
+func (s *Session) kick() {
+	if s.r.raw != nil && s.writeInline() {
+		return
+	}
+	go s.writeLoop()
+}
+
+// idle ends a writer's turn when the queue is empty: the caller holds w.mu.
+// batch is the writer's spent batch slice, kept as the next queue when it
+// is small, so that the next enqueue need not allocate.
+func (w *writer) idle(batch []*Frame) {
+	w.running = false
+	if w.drained != nil {
+		close(w.drained)
+		w.drained = nil
+	}
+	switch {
+	case cap(w.queue) > 256:
+		w.queue = nil // a burst's queue is not kept by an idle connection
+	case cap(w.queue) == 0 && cap(batch) <= 256:
+		w.queue = batch[:0]
+	}
+}
+
+// countFrames adds up frames' bytes and counts their data frames.
+func countFrames(frames []*Frame) (size, data int) {
+	for _, f := range frames {
+		size += f.Len()
+		if f.Op() < wire.OpClose {
+			data++
+		}
+	}
+	return size, data
+}
+
+// wrote accounts for frames written in full: data frames count as messages
+// out, every byte as bytes out.
+func (s *Session) wrote(size, data int, now time.Time) {
+	s.lastWrite.Store(now.UnixNano())
+	if data > 0 {
+		s.msgsOut.Add(uint64(data))
+		s.m.msgsOut.Add(float64(data))
+		s.m.bytesOut.Add(float64(size))
+	}
+}
+
 // enqueueLater queues f; start reports that the writer was idle and the
-// caller must start it (go s.writeLoop()), now or once it has queued to
-// every other session it serves.
+// caller must start it (s.kick()), now or once it has queued to every other
+// session it serves.
 func (s *Session) enqueueLater(f *Frame) (start bool, err error) {
 	w := &s.w
 	w.mu.Lock()
@@ -68,6 +126,7 @@ func (s *Session) enqueueClose(code int, reason string, drop bool) {
 	}
 	w.closing = true
 	if drop {
+		w.dropped = true
 		for _, f := range w.queue {
 			w.queued -= f.Len()
 		}
@@ -75,14 +134,14 @@ func (s *Session) enqueueClose(code int, reason string, drop bool) {
 		w.queue = w.queue[:0]
 		_ = s.netConn.SetWriteDeadline(time.Now().Add(closeGrace))
 	}
-	f := closeFrame(code, reason)
+	f := wire.CloseFrame(code, reason)
 	w.queue = append(w.queue, f)
 	w.queued += f.Len()
 	start := !w.running
 	w.running = true
 	w.mu.Unlock()
 	if start {
-		go s.writeLoop()
+		go s.writeLoop() // a close is written by writeLoop, under its deadline
 	}
 }
 
@@ -96,7 +155,8 @@ func (s *Session) closeSlow() {
 	}
 }
 
-// writeLoop writes queued frames until the queue is empty, then exits.
+// writeLoop writes queued frames until the queue is empty, then exits. It
+// blocks, each write under its own deadline.
 func (s *Session) writeLoop() {
 	w := &s.w
 	bufs := buffersPool.Get().(*net.Buffers)
@@ -105,50 +165,47 @@ func (s *Session) writeLoop() {
 	for {
 		w.mu.Lock()
 		if len(w.queue) == 0 || w.stopped {
-			w.running = false
-			if w.drained != nil {
-				close(w.drained)
-				w.drained = nil
-			}
-			switch {
-			case cap(w.queue) > 256:
-				w.queue = nil // a burst's queue is not kept by an idle connection
-			case cap(w.queue) == 0 && cap(batch) <= 256:
-				w.queue = batch[:0] // reuse: the next enqueue need not allocate
-			}
+			w.idle(batch)
 			w.mu.Unlock()
 			return
 		}
 		batch, w.queue = w.queue, batch[:0]
+		skip := w.skip
+		w.skip = 0
+		dropped := w.dropped
 		w.mu.Unlock()
 
 		*bufs = (*bufs)[:0]
-		size, data, closing := 0, 0, false
-		for _, f := range batch {
-			*bufs = append(*bufs, f.b)
-			size += len(f.b)
-			switch op := f.b[0] & 0x0f; {
-			case op == opClose:
-				closing = true
-			case op < opClose:
-				data++
+		closing, n := false, 0
+		for i, f := range batch {
+			b := f.Bytes()
+			if i == 0 {
+				b = b[skip:]
 			}
-			if closing {
+			*bufs = append(*bufs, b)
+			n++
+			if f.Op() == wire.OpClose {
+				closing = true
 				break
 			}
 		}
+		// Every write has its own deadline, the close frame's too: one
+		// written under the deadline of the last data write would fail at
+		// once after a quiet spell, and the client would see no close code.
+		// A slow consumer's close gets only closeGrace: its socket is full.
 		now := time.Now()
-		if !closing {
-			_ = s.netConn.SetWriteDeadline(now.Add(s.gw.cfg.WriteTimeout))
+		timeout := s.gw.cfg.WriteTimeout
+		if closing && dropped {
+			timeout = min(timeout, closeGrace)
 		}
+		_ = s.netConn.SetWriteDeadline(now.Add(timeout))
 		v := *bufs
 		_, err := v.WriteTo(s.netConn)
 		clear(*bufs)
 		total := 0
 		for _, f := range batch {
-			total += len(f.b)
+			total += f.Len()
 		}
-		clear(batch)
 
 		w.mu.Lock()
 		w.queued -= total
@@ -158,18 +215,16 @@ func (s *Session) writeLoop() {
 		w.mu.Unlock()
 
 		if err != nil {
+			clear(batch)
 			s.causeOnce.Do(func() {
 				s.cause = CloseInfo{Code: closeAbnormal, Reason: "write: " + err.Error(), By: "error"}
 			})
 			s.closeSocket()
 			continue
 		}
-		s.lastWrite.Store(now.UnixNano())
-		if data > 0 {
-			s.msgsOut.Add(uint64(data))
-			s.m.msgsOut.Add(float64(data))
-			s.m.bytesOut.Add(float64(size))
-		}
+		size, data := countFrames(batch[:n])
+		s.wrote(size, data, now)
+		clear(batch)
 		if closing {
 			// The close handshake (RFC 6455 section 7.1.1): wait briefly for
 			// the client's close frame, then close the socket anyway.

@@ -135,6 +135,16 @@ auth:
 		})
 	}
 
+	t.Run("refused/401 names the scheme", func(t *testing.T) {
+		_, resp, err := websocket.DefaultDialer.Dial(g.WS("/"), nil)
+		if err == nil || resp == nil {
+			t.Fatalf("dial without a key: %v", err)
+		}
+		if got := resp.Header.Get("WWW-Authenticate"); got != `Bearer realm="wsgate"` {
+			t.Errorf("WWW-Authenticate %q", got)
+		}
+	})
+
 	t.Run("keys never reach the log", func(t *testing.T) {
 		logs := g.logText()
 		for _, k := range []string{key, key2, offKey} {

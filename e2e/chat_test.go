@@ -17,6 +17,7 @@ import (
 // message typed in one browser reaches the other and a NATS subscriber; a
 // NATS publish appears on both pages.
 func TestChatExampleInChromium(t *testing.T) {
+	long(t)
 	chromium := os.Getenv("CHROMIUM")
 	if chromium == "" {
 		chromium = "/usr/bin/chromium"

@@ -54,6 +54,15 @@ func raceEnv() []string {
 	return append(os.Environ(), strings.TrimSpace("GORACE=atexit_sleep_ms=0 "+os.Getenv("GORACE")))
 }
 
+// long marks a test that needs Node, Chromium, gateway restarts or waits of
+// seconds: `go test -short` skips it, for a quick run of everything else.
+func long(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("long end-to-end test: skipped with -short")
+	}
+}
+
 // gateway is one running wsgate process.
 type gateway struct {
 	t       *testing.T

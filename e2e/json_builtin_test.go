@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,6 +69,24 @@ func TestBuiltinRoutes(t *testing.T) {
 		c.send(`{"action":"request","subject":"svc.echo","data":"x"}`)
 		if f := c.next(); f.Type != "reply" {
 			t.Errorf("got %+v after unsubscribe", f)
+		}
+	})
+
+	t.Run("a subject that is not a JSON string is refused", func(t *testing.T) {
+		sub, _ := nc.SubscribeSync("42")
+		nc.Flush()
+		for _, subj := range []string{`42`, `true`, `{"a":1}`, `["a"]`, `null`} {
+			c.send(`{"action":"publish","subject":` + subj + `,"data":1,"id":1}`)
+			if f := c.expect("error"); f.Error != "bad_request" || !strings.Contains(f.Message, "string") {
+				t.Errorf("subject %s: %+v", subj, f)
+			}
+			c.send(`{"action":"subscribe","subject":"x","queue":` + subj + `}`)
+			if f := c.expect("error"); f.Error != "bad_request" || !strings.Contains(f.Message, "string") {
+				t.Errorf("queue %s: %+v", subj, f)
+			}
+		}
+		if m, err := sub.NextMsg(200 * time.Millisecond); err == nil {
+			t.Errorf("published to %q: %q", m.Subject, m.Data)
 		}
 	})
 

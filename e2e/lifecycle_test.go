@@ -68,6 +68,8 @@ func TestLifecycleEvents(t *testing.T) {
 	} {
 		t.Run("disconnect: "+tc.name, func(t *testing.T) {
 			c, id := dialID(t, g, nc, "/")
+			c.subscribe("life.a")
+			c.subscribe("life.b")
 			tc.end(t, c, id)
 			m, info := nextEvent(t, disconnects, id)
 			if m.Header.Get("Wsgate-Event") != "DISCONNECT" || m.Header.Get("Wsgate-Close-Code") != fmt.Sprint(tc.code) {
@@ -79,6 +81,9 @@ func TestLifecycleEvents(t *testing.T) {
 			}
 			if info.CloseCode != tc.code || !byOK || (tc.reason != "" && info.CloseReason != tc.reason) {
 				t.Errorf("event %s, want code %d reason %q by %s", m.Data, tc.code, tc.reason, tc.closedBy)
+			}
+			if info.Subs != 2 {
+				t.Errorf("event %s: %d subscriptions, want the 2 it held", m.Data, info.Subs)
 			}
 		})
 	}
@@ -318,9 +323,9 @@ func TestProtocolSelection(t *testing.T) {
 		{"wsgate.json on any path", "/some/where", []string{"wsgate.json"}, "wsgate.json", 0},
 		{"none on /", "/", nil, "", 0},
 		{"none on /ws", "/ws", nil, "", 0},
-		{"unknown on /", "/", []string{"foo"}, "", 0},
+		{"unknown on /", "/", []string{"foo"}, "", http.StatusBadRequest},
 		{"none on an unknown path", "/nope", nil, "", http.StatusNotFound},
-		{"unknown on an unknown path", "/nope", []string{"foo"}, "", http.StatusNotFound},
+		{"unknown on an unknown path", "/nope", []string{"foo"}, "", http.StatusBadRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := &websocket.Dialer{Subprotocols: tc.offer, HandshakeTimeout: 10 * time.Second}

@@ -18,6 +18,7 @@ import (
 // stopped and started again on the same JetStream data, in order, and a
 // QoS 2 message that was delivered and completed is not delivered again.
 func TestMQTTSessionSurvivesRestart(t *testing.T) {
+	long(t)
 	dir := t.TempDir()
 	g := startGateway(t, gwOpts{DataDir: dir})
 	var expiry mqtt.Properties
@@ -99,6 +100,7 @@ func TestMQTTSessionSurvivesRestart(t *testing.T) {
 // again after a gateway restart [MQTT-4.4.0-1], the message is not
 // delivered again, and its packet id is not reused while unreleased.
 func TestMQTTPubrelSurvivesRestart(t *testing.T) {
+	long(t)
 	dir := t.TempDir()
 	g := startGateway(t, gwOpts{DataDir: dir})
 	r := dialRaw(t, g, mqtt.V311)
@@ -160,6 +162,7 @@ func TestMQTTPubrelSurvivesRestart(t *testing.T) {
 // clients get it once, a clean session live, a persistent one from its
 // consumer.
 func TestMQTTWorkerMessageForOfflineSession(t *testing.T) {
+	long(t)
 	g := startGateway(t, gwOpts{})
 	nc := natsConn(t, g.NATSURL)
 	js, err := jetstream.New(nc)

@@ -11,6 +11,7 @@ import (
 // client's return to another gateway, and is published — once — by
 // another gateway when the one the client was connected to stops.
 func TestMQTTWillAcrossGateways(t *testing.T) {
+	long(t)
 	g1 := startGateway(t, gwOpts{})
 	g2 := startGateway(t, gwOpts{NATSURL: g1.NATSURL})
 	nc := natsConn(t, g1.NATSURL)

@@ -15,9 +15,10 @@ var npmMu sync.Mutex
 // e2e/) has its npm packages: a fresh checkout has none, so the first test
 // that needs them runs `npm ci` there (.ci/run does it beforehand). probe is
 // a package path under node_modules that must exist. It skips the test when
-// node is not installed.
+// node is not installed, and with -short.
 func nodeModules(t *testing.T, dir, probe string) (node, abs string) {
 	t.Helper()
+	long(t)
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Skip("node is not on PATH")

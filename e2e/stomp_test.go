@@ -929,6 +929,7 @@ auth:
 // TestSTOMPDurableQueue: a durable queue keeps messages for a subscriber
 // that is not there yet, redelivers what it NACKs, and survives a restart.
 func TestSTOMPDurableQueue(t *testing.T) {
+	long(t)
 	cfg := `
 stomp:
   durable_queues: ["/queue/orders", "/queue/jobs.*"]

@@ -1,9 +1,34 @@
 package main
 
-import benchpkg "github.com/wsgate/wsgate/internal/bench"
+import (
+	benchpkg "github.com/wsgate/wsgate/internal/bench"
+)
 
-// bench is `wsgate bench`: see package bench and the README.
-func bench(args []string) error { return benchpkg.Run(args) }
+// benchCommand is `wsgate bench`: see package bench and the README. Its
+// flags belong to package bench, which parses them and prints them for -h.
+func benchCommand() *command {
+	return &command{
+		name:     "bench",
+		synopsis: "bench [flags]",
+		summary:  "load-test a gateway, side by side with nats-server",
+		about: `Starts wsgate and nats-server's own WebSocket listener one after the
+other (or measures a running gateway with --url) and runs the same
+scenarios against each: fan-out, idle connections, connects, MQTT QoS 1/2.
+The flags are listed by the load generator itself, on standard error;
+README.md's Performance section has the commands behind its figures.`,
+		raw: benchpkg.Run,
+	}
+}
 
-// benchNATS is the hidden `wsgate bench-nats-server`: the comparison server.
-func benchNATS(args []string) error { return benchpkg.RunNATSReference(args) }
+// benchNATSCommand is the hidden `wsgate bench-nats-server`: the server
+// bench compares wsgate with.
+func benchNATSCommand() *command {
+	return &command{
+		name:     "bench-nats-server",
+		synopsis: "bench-nats-server [--listen ADDR] [--ws ADDR]",
+		summary:  "nats-server with a WebSocket listener, for bench",
+		about:    "Runs nats-server with its WebSocket listener, no TLS and no auth; prints \"ready\" and stops on SIGTERM.",
+		hidden:   true,
+		raw:      benchpkg.RunNATSReference,
+	}
+}

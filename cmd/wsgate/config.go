@@ -1,16 +1,9 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
-	"strings"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/wsgate/wsgate/auth"
 	"github.com/wsgate/wsgate/bridge"
@@ -35,6 +28,9 @@ type config struct {
 		// URL of an external NATS server or cluster (comma-separated).
 		// Empty: run nats-server embedded.
 		URL string `yaml:"url"`
+		// LogLevel filters the embedded server's own log lines: trace,
+		// debug, info, warn or error. Default warn.
+		LogLevel string `yaml:"log_level"`
 		// Embedded server settings (used when URL is empty).
 		bridge.EmbeddedConfig `yaml:",inline"`
 	} `yaml:"nats"`
@@ -67,7 +63,8 @@ type tlsConfig struct {
 	ClientAuth string `yaml:"client_auth"`
 }
 
-// loadConfig reads path (if any) strictly: an unknown key is an error.
+// loadConfig reads path (if any) strictly: an unknown key is an error,
+// and every error names its line and key (decodeYAML).
 func loadConfig(path string) (*config, error) {
 	c := &config{}
 	if path == "" {
@@ -77,11 +74,8 @@ func loadConfig(path string) (*config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	// An empty file is an empty config: yaml reports io.EOF for it.
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+	if err := decodeYAML(b, c); err != nil {
+		return nil, fmt.Errorf("config %s:\n%w", path, err)
 	}
 	return c, nil
 }
@@ -98,14 +92,20 @@ type settings struct {
 	logFormat  string
 }
 
-func (s *settings) register(fs *flag.FlagSet) {
+// registerConfig defines the one flag validate shares with run.
+func (s *settings) registerConfig(fs *flag.FlagSet) {
 	fs.StringVar(&s.configFile, "config", "", "YAML config `file` (env WSGATE_CONFIG)")
+}
+
+// registerRun defines run's flags.
+func (s *settings) registerRun(fs *flag.FlagSet) {
+	s.registerConfig(fs)
 	fs.StringVar(&s.listen, "listen", "", "WebSocket and HTTP `address` (env WSGATE_LISTEN; default :8080)")
 	fs.StringVar(&s.natsURL, "nats-url", "", "external NATS `URL`s, comma-separated; nothing is embedded (env WSGATE_NATS_URL)")
 	fs.StringVar(&s.natsListen, "nats-listen", "", "embedded NATS client `address` (env WSGATE_NATS_LISTEN; default 127.0.0.1:4222)")
 	fs.StringVar(&s.dataDir, "data-dir", "", "embedded NATS JetStream storage `dir` (env WSGATE_DATA_DIR)")
-	fs.StringVar(&s.logLevel, "log-level", "", "debug, info, warn or error (env WSGATE_LOG_LEVEL)")
-	fs.StringVar(&s.logFormat, "log-format", "", "text or json (env WSGATE_LOG_FORMAT)")
+	fs.StringVar(&s.logLevel, "log-level", "", "log `level`: debug, info, warn or error (env WSGATE_LOG_LEVEL; default info)")
+	fs.StringVar(&s.logFormat, "log-format", "", "log `format`: text or json (env WSGATE_LOG_FORMAT; default text)")
 }
 
 // fromEnv fills what no flag set from WSGATE_* variables.
@@ -141,92 +141,4 @@ func (s *settings) apply(c *config) {
 	if c.Listen == "" {
 		c.Listen = ":8080"
 	}
-}
-
-// validate reports every problem of c, each naming its key.
-func (c *config) validate() error {
-	var errs []error
-	if err := c.JSON.Validate(); err != nil {
-		for _, e := range unjoin(err) {
-			errs = append(errs, fmt.Errorf("json.%w", e))
-		}
-	}
-	if err := c.STOMP.Validate(); err != nil {
-		for _, e := range unjoin(err) {
-			errs = append(errs, fmt.Errorf("stomp.%w", e))
-		}
-	}
-	if err := c.WAMP.Validate(); err != nil {
-		for _, e := range unjoin(err) {
-			errs = append(errs, fmt.Errorf("wamp.%w", e))
-		}
-	}
-	if err := c.Auth.Validate(); err != nil {
-		errs = append(errs, unjoin(err)...) // auth's errors name their keys from auth.
-	}
-	errs = append(errs, c.TLS.validate()...)
-	switch c.Gateway.OnTokenExpiry {
-	case "", "close", "ignore":
-	default:
-		errs = append(errs, fmt.Errorf("gateway.on_token_expiry: %q is not close or ignore", c.Gateway.OnTokenExpiry))
-	}
-	if h := c.Gateway.Admin.TokenHash; h != "" {
-		if err := auth.ValidateKeyHash(h); err != nil {
-			errs = append(errs, fmt.Errorf("gateway.admin.token_hash: %w", err))
-		}
-	}
-	if _, err := parseLevel(c.Log.Level); err != nil {
-		errs = append(errs, fmt.Errorf("log.level: %w", err))
-	}
-	switch c.Log.Format {
-	case "", "text", "json":
-	default:
-		errs = append(errs, fmt.Errorf("log.format: %q is not text or json", c.Log.Format))
-	}
-	g := c.Gateway
-	if g.ReservedPrefix != "" && (strings.ContainsAny(g.ReservedPrefix, ".*> \t") || strings.HasPrefix(g.ReservedPrefix, "$")) {
-		errs = append(errs, fmt.Errorf("gateway.reserved_prefix: %q must be one subject token", g.ReservedPrefix))
-	}
-	for _, d := range []struct {
-		name string
-		neg  bool
-	}{
-		{"gateway.max_message_bytes", g.MaxMessageBytes < 0},
-		{"gateway.max_queued_bytes", g.MaxQueuedBytes < 0},
-		{"gateway.idle_timeout", g.IdleTimeout < 0},
-		{"gateway.max_connection_duration", g.MaxConnectionDuration < 0},
-		{"gateway.write_timeout", g.WriteTimeout < 0},
-		{"gateway.request_timeout", g.RequestTimeout < 0},
-	} {
-		if d.neg {
-			errs = append(errs, fmt.Errorf("%s: must not be negative", d.name))
-		}
-	}
-	for _, o := range g.AllowedOrigins {
-		if o == "*" {
-			errs = append(errs, errors.New(`gateway.allowed_origins: "*" is not accepted; set insecure_skip_origin_check if you mean it`))
-		}
-	}
-	if g.StaticDir != "" {
-		if st, err := os.Stat(g.StaticDir); err != nil || !st.IsDir() {
-			errs = append(errs, fmt.Errorf("gateway.static_dir: %q is not a directory", g.StaticDir))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
-}
-
-func parseLevel(s string) (slog.Level, error) {
-	var l slog.Level
-	if s == "" {
-		return slog.LevelInfo, nil
-	}
-	err := l.UnmarshalText([]byte(s))
-	return l, err
 }

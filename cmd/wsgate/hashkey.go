@@ -3,17 +3,35 @@ package main
 import (
 	"bufio"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
 	"github.com/wsgate/wsgate/auth"
 )
 
-// hashKey is `wsgate hash-key [KEY]`: it prints the sha256:<hex> form of an
-// API key or admin token for the config file. Without an argument it reads
-// the key from standard input, so it stays out of the shell history.
-func hashKey(args []string) error {
+// hashKeyCommand is `wsgate hash-key [KEY]`: it prints the sha256:<hex>
+// form of an API key or admin token for the config file. Without an
+// argument it reads the key from standard input, so it stays out of the
+// shell history.
+func hashKeyCommand() *command {
+	return &command{
+		name:     "hash-key",
+		synopsis: "hash-key [KEY]",
+		summary:  "print the sha256: hash of an API key or admin token",
+		about: `Prints the sha256:<hex> form of KEY, for auth.authenticators[].api_keys.keys[].hash
+or gateway.admin.token_hash. Without KEY it reads one line from standard
+input, which keeps the key out of the shell history. A key that starts
+with '-' goes after '--': wsgate hash-key -- -key.`,
+		define: func(fs *flag.FlagSet) func(io.Writer) error {
+			return func(stdout io.Writer) error { return hashKey(fs.Args(), stdout) }
+		},
+	}
+}
+
+func hashKey(args []string, stdout io.Writer) error {
 	var key string
 	switch len(args) {
 	case 0:
@@ -25,11 +43,11 @@ func hashKey(args []string) error {
 	case 1:
 		key = args[0]
 	default:
-		return errors.New("hash-key: one key at a time")
+		return usagef("one key at a time")
 	}
 	if len(key) < 32 {
 		fmt.Fprintln(os.Stderr, "wsgate: warning: keys should be random and at least 32 characters long (try: openssl rand -base64 32)")
 	}
-	fmt.Println(auth.HashKey(key))
+	fmt.Fprintln(stdout, auth.HashKey(key))
 	return nil
 }

@@ -3,14 +3,14 @@
 // becomes a NATS message that backend workers handle.
 //
 //	wsgate [run] [flags]          run the gateway (embedded NATS by default)
-//	wsgate validate --config F    check a config file and say what is wrong
+//	wsgate validate [--config F]  check the configuration and say what is wrong
 //	wsgate bench [flags]          load-test a gateway (see README)
 //	wsgate hash-key [KEY]         the sha256:<hex> of an API key or admin token
-//	wsgate version
+//	wsgate version                print the version
+//	wsgate help [COMMAND]         list the commands, or one command's help
 package main
 
 import (
-	"fmt"
 	"os"
 )
 
@@ -18,32 +18,5 @@ import (
 var version = "dev"
 
 func main() {
-	args := os.Args[1:]
-	cmd := "run"
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		cmd, args = args[0], args[1:]
-	}
-	var err error
-	switch cmd {
-	case "run":
-		err = run(args)
-	case "validate":
-		err = validate(args)
-	case "bench":
-		err = bench(args)
-	case "bench-nats-server":
-		err = benchNATS(args)
-	case "hash-key":
-		err = hashKey(args)
-	case "version":
-		fmt.Println("wsgate", version)
-	case "help":
-		fmt.Println("usage: wsgate [run|validate|bench|hash-key|version] [flags]; wsgate run -h lists the flags")
-	default:
-		err = fmt.Errorf("unknown command %q: use run, validate, bench, hash-key or version", cmd)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "wsgate:", err)
-		os.Exit(1)
-	}
+	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
 }

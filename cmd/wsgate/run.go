@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -25,17 +26,67 @@ import (
 	"github.com/wsgate/wsgate/protocols/wamp"
 )
 
-// load parses flags, environment and the config file, and validates them.
-func load(name string, args []string) (*config, error) {
-	var s settings
-	fs := flag.NewFlagSet("wsgate "+name, flag.ContinueOnError)
-	s.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return nil, err
+// runCommand is `wsgate run`, the default command.
+func runCommand() *command {
+	return &command{
+		name:     "run",
+		synopsis: "[run] [flags]",
+		summary:  "run the gateway (the default command)",
+		about: `Runs the gateway: WebSocket and HTTP on --listen, and nats-server embedded
+(clients on --nats-listen, JetStream in --data-dir) unless --nats-url names
+an external NATS server or cluster. Each flag is also an environment
+variable and a key of the config file (README.md, Configuration): a flag
+beats the environment, which beats the file. The configuration is checked
+as 'wsgate validate' checks it before anything starts. SIGTERM or SIGINT
+stops the gateway gracefully; SIGHUP reloads the TLS certificate.`,
+		define: func(fs *flag.FlagSet) func(io.Writer) error {
+			var s settings
+			s.registerRun(fs)
+			return func(io.Writer) error {
+				if fs.NArg() > 0 {
+					return usagef("unexpected argument %q", fs.Arg(0))
+				}
+				return run(&s)
+			}
+		},
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+}
+
+// validateCommand is `wsgate validate`.
+func validateCommand() *command {
+	return &command{
+		name:     "validate",
+		synopsis: "validate [--config FILE]",
+		summary:  "check the configuration and name every wrong key",
+		about: `Checks the config file (--config, or WSGATE_CONFIG) with the WSGATE_*
+environment laid over it, as 'wsgate run' would load it, and names every
+wrong key (json.routes.say.subject: unknown variable {bdy.room}); unknown
+keys are errors too. Exits 0 and says what it checked if all is well, 1
+otherwise. Nothing is started and nothing is connected to.`,
+		define: func(fs *flag.FlagSet) func(io.Writer) error {
+			var s settings
+			s.registerConfig(fs)
+			return func(stdout io.Writer) error {
+				if fs.NArg() > 0 {
+					return usagef("unexpected argument %q", fs.Arg(0))
+				}
+				if _, err := load(&s); err != nil {
+					return err
+				}
+				if s.configFile == "" {
+					fmt.Fprintln(stdout, "config ok (no --config: built-in defaults and WSGATE_* environment)")
+				} else {
+					fmt.Fprintf(stdout, "config ok (%s and WSGATE_* environment)\n", s.configFile)
+				}
+				return nil
+			}
+		},
 	}
+}
+
+// load lays the environment under the parsed flags s, reads the config
+// file, and validates the result.
+func load(s *settings) (*config, error) {
 	s.fromEnv()
 	c, err := loadConfig(s.configFile)
 	if err != nil {
@@ -52,27 +103,10 @@ func load(name string, args []string) (*config, error) {
 	return c, nil
 }
 
-func validate(args []string) error {
-	if _, err := load("validate", args); err != nil {
-		return err
-	}
-	fmt.Println("config ok")
-	return nil
-}
-
-func newLogger(c *config) *slog.Logger {
-	lvl, _ := parseLevel(c.Log.Level)
-	opts := &slog.HandlerOptions{Level: lvl}
-	if c.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
-}
-
 // run starts NATS (embedded unless a URL is given), the gateway, and waits
 // for SIGINT or SIGTERM to shut down gracefully.
-func run(args []string) error {
-	c, err := load("run", args)
+func run(s *settings) error {
+	c, err := load(s)
 	if err != nil {
 		return err
 	}
@@ -83,42 +117,27 @@ func run(args []string) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	log := newLogger(c)
+	log, natsLog := newLoggers(c)
 	slog.SetDefault(log)
 	if addr := os.Getenv("WSGATE_PPROF"); addr != "" {
 		startPprof(addr, log)
 	}
 
-	var emb *bridge.Embedded
-	var nc *nats.Conn
-	natsOpts := []nats.Option{
-		nats.Name("wsgate"),
-		nats.MaxReconnects(-1),
-		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
-			subj := ""
-			if sub != nil {
-				subj = sub.Subject
-			}
-			log.Error("nats", "subject", subj, "err", err)
-		}),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("nats disconnected", "err", err) }),
-		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "url", nc.ConnectedUrl()) }),
-	}
-	if c.NATS.URL == "" {
-		emb, err = bridge.StartEmbedded(c.NATS.EmbeddedConfig)
-		if err != nil {
-			return err
-		}
-		defer emb.Shutdown()
-		log.Info("embedded NATS started", "url", emb.ClientURL(), "data_dir", dataDirOf(c))
-		nc, err = emb.Connect(natsOpts...)
-	} else {
-		nc, err = nats.Connect(c.NATS.URL, natsOpts...)
-	}
+	// The main port first: it is ours from here on, and it names the
+	// embedded server's default data directory.
+	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
-		return fmt.Errorf("connect to NATS: %w", err)
+		return fmt.Errorf("listen: %w", err)
 	}
-	defer nc.Close()
+	defer ln.Close()
+	// A disconnect without an error is our own close: at shutdown, or on
+	// the way out after a failed start. Neither is worth a warning.
+	var stopping atomic.Bool
+	nc, closeNATS, err := connectNATS(c, ln.Addr().String(), log, natsLog, &stopping)
+	if err != nil {
+		return err
+	}
+	defer closeNATS()
 
 	jp, err := jsonws.New(c.JSON)
 	if err != nil {
@@ -153,10 +172,6 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", c.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	var certs *certReloader
 	if c.TLS.enabled() {
 		var tcfg *tls.Config
@@ -171,7 +186,7 @@ func run(args []string) error {
 		if err != nil {
 			return fmt.Errorf("admin listen: %w", err)
 		}
-		admin := &http.Server{Handler: gw.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+		admin := &http.Server{Handler: gw.AdminHandler(), ReadHeaderTimeout: c.Gateway.WithDefaults().ReadHeaderTimeout}
 		defer admin.Close()
 		log.Info("operator endpoints listening", "addr", aln.Addr().String())
 		go func() {
@@ -203,11 +218,9 @@ wait:
 		}
 	}
 	stop()
+	stopping.Store(true)
 	log.Info("shutting down: closing connections")
-	timeout := c.Gateway.ShutdownTimeout
-	if timeout == 0 {
-		timeout = 10 * time.Second
-	}
+	timeout := c.Gateway.WithDefaults().ShutdownTimeout
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := gw.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
@@ -233,11 +246,4 @@ func drain(nc *nats.Conn, timeout time.Duration) error {
 	case <-time.After(timeout):
 		return errors.New("timed out")
 	}
-}
-
-func dataDirOf(c *config) string {
-	if c.NATS.DataDir != "" {
-		return c.NATS.DataDir
-	}
-	return "(default: wsgate-data in the temp dir)"
 }

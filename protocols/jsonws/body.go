@@ -10,9 +10,14 @@ import (
 // raw members once, and deeper paths are decoded only when asked for, so a
 // payload is forwarded byte for byte as the client wrote it.
 type body struct {
-	raw []byte
-	top map[string]json.RawMessage // nil when raw is not a JSON object
+	raw  []byte
+	top  map[string]json.RawMessage // nil when raw is not a JSON object
+	deep bool                       // not decoded: nested deeper than maxDepth
 }
+
+// maxDepth is encoding/json's nesting limit; a deeper message is refused
+// as too deep rather than reported as not being an object.
+const maxDepth = 10000
 
 // parseBody splits data into members; ok is false when data is not a JSON
 // object.
@@ -20,13 +25,43 @@ func parseBody(data []byte) (b *body, ok bool) {
 	b = &body{raw: data}
 	d := bytes.TrimLeft(data, " \t\r\n")
 	if len(d) == 0 || d[0] != '{' {
+		b.deep = len(d) > maxDepth && d[0] == '[' && tooDeep(d)
 		return b, false
 	}
 	if err := json.Unmarshal(data, &b.top); err != nil {
 		b.top = nil
+		b.deep = tooDeep(d)
 		return b, false
 	}
 	return b, true
+}
+
+// tooDeep reports whether data opens more than maxDepth arrays and objects
+// at once, outside strings.
+func tooDeep(data []byte) bool {
+	depth, inStr, esc := 0, false, false
+	for _, c := range data {
+		switch {
+		case inStr:
+			switch {
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = true
+			case c == '"':
+				inStr = false
+			}
+		case c == '"':
+			inStr = true
+		case c == '{' || c == '[':
+			if depth++; depth > maxDepth {
+				return true
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return false
 }
 
 // lookup returns the raw JSON at path: object members by name, array
@@ -91,6 +126,17 @@ func arrayIndex(seg string) (int, bool) {
 func (b *body) scalar(path []string) (string, bool) {
 	raw, ok := b.lookup(path)
 	if !ok {
+		return "", false
+	}
+	return scalarText(raw)
+}
+
+// str returns the value at path when it is a JSON string: where a client
+// names a whole subject or queue, a number or boolean is a mistake to
+// report, not a name to take.
+func (b *body) str(path []string) (string, bool) {
+	raw, ok := b.lookup(path)
+	if raw = bytes.TrimSpace(raw); !ok || len(raw) == 0 || raw[0] != '"' {
 		return "", false
 	}
 	return scalarText(raw)

@@ -285,3 +285,23 @@ func FuzzBody(f *testing.F) {
 		}
 	})
 }
+
+func TestTooDeep(t *testing.T) {
+	deep := strings.Repeat("[", maxDepth+1) + strings.Repeat("]", maxDepth+1)
+	for _, tc := range []struct {
+		in   string
+		deep bool
+	}{
+		{`{"a":1}`, false},
+		{`{"a":` + deep + `}`, true},
+		{deep, true},
+		{`{"s":"` + strings.Repeat("[", maxDepth+5) + `"}`, false}, // brackets in a string
+		{`{"s":"\"` + strings.Repeat("{", maxDepth+5) + `"}`, false},
+		{strings.Repeat("[", maxDepth) + strings.Repeat("]", maxDepth), false},
+	} {
+		b, ok := parseBody([]byte(tc.in))
+		if b.deep != tc.deep || (tc.deep && ok) {
+			t.Errorf("%.40q…: deep %v ok %v, want deep %v", tc.in, b.deep, ok, tc.deep)
+		}
+	}
+}

@@ -16,14 +16,8 @@ import (
 
 // conn is one JSON connection.
 type conn struct {
-	p        *Protocol
-	s        *bridge.Session
-	inflight chan struct{} // semaphore of running request/http integrations
-	wg       sync.WaitGroup
-	// ctx cancels running integrations when the connection ends; made on
-	// the first two-way message, so an idle connection carries none.
-	ctx    context.Context
-	cancel context.CancelFunc
+	p *Protocol
+	s *bridge.Session
 
 	mu   sync.Mutex
 	subs map[subKey]*bridge.Subscription
@@ -64,7 +58,11 @@ func (c *conn) handle(data []byte) {
 	}
 	id := clientID(b)
 	if r == nil {
-		if !isObject {
+		switch {
+		case b.deep:
+			c.fail("", id, errBadJSON, fmt.Sprintf("message is nested more than %d levels deep and there is no $default route", maxDepth))
+			return
+		case !isObject:
 			c.fail("", id, errBadJSON, "message is not a JSON object and there is no $default route")
 			return
 		}
@@ -86,21 +84,11 @@ func (c *conn) handle(data []byte) {
 	case kindRequest, kindHTTP:
 		// Two-way routes run beside the reader so a slow integration does
 		// not hold up the connection; replies may come out of order.
-		select {
-		case c.inflight <- struct{}{}:
-		default:
-			c.fail(r.key, id, errTooMany, fmt.Sprintf("more than %d requests waiting", cap(c.inflight)))
-			return
-		}
 		b.raw = append([]byte(nil), b.raw...) // the read buffer is reused
-		if c.ctx == nil {
-			c.ctx, c.cancel = context.WithCancel(context.Background())
+		err := c.s.Beside(c.p.c.cfg.MaxInflight, func(ctx context.Context) { c.twoWay(ctx, r, b, id) })
+		if errors.Is(err, bridge.ErrTooManyRequests) {
+			c.fail(r.key, id, errTooMany, fmt.Sprintf("more than %d requests waiting", c.p.c.cfg.MaxInflight))
 		}
-		c.wg.Add(1)
-		go func() {
-			defer func() { <-c.inflight; c.wg.Done() }()
-			c.twoWay(c.ctx, r, b, id)
-		}()
 	}
 }
 
@@ -147,19 +135,20 @@ func (c *conn) fail(route string, id json.RawMessage, code, msg string) {
 // failErr sends the error frame that err calls for.
 func (c *conn) failErr(route string, id json.RawMessage, err error) {
 	code := errBadRequest
-	switch {
-	case errors.Is(err, bridge.ErrForbidden), errors.Is(err, bridge.ErrReserved):
+	switch bridge.KindOf(err) {
+	case bridge.KindForbidden:
 		code = errForbidden
-	case errors.Is(err, bridge.ErrTimeout):
+	case bridge.KindTimeout:
 		code = errTimeout
-	case errors.Is(err, bridge.ErrNoResponders):
+	case bridge.KindNoResponders:
 		code = errNoResponders
-	case errors.Is(err, bridge.ErrNotSubscribed):
+	case bridge.KindNotSubscribed:
 		code = errNotSubbed
-	case errors.Is(err, errUpstream):
-		code = errIntegration
-	case errors.Is(err, bridge.ErrLimit):
+	case bridge.KindLimit:
 		code = errLimit
+	}
+	if errors.Is(err, errUpstream) {
+		code = errIntegration
 	}
 	if code == errTimeout || code == errNoResponders || code == errIntegration {
 		c.s.Metrics().IntegrationError(route, code)
@@ -170,7 +159,7 @@ func (c *conn) failErr(route string, id json.RawMessage, err error) {
 // subject works out the route's subject for a message.
 func (c *conn) subject(r *route, b *body) (string, error) {
 	if r.subject == nil {
-		v, ok := b.scalar(r.subjVar)
+		v, ok := b.str(r.subjVar)
 		if !ok || v == "" {
 			return "", fmt.Errorf("the message needs a string %q member naming the subject", pathString(r.subjVar))
 		}
@@ -202,12 +191,20 @@ func (c *conn) lookup(r *route, b *body, name string) (string, bool) {
 	return "", false
 }
 
-func (c *conn) queue(r *route, b *body) string {
-	if r.queueV != nil {
-		v, _ := b.scalar(r.queueV)
-		return v
+// queue works out the route's queue group: a client-named one must be a
+// JSON string when present.
+func (c *conn) queue(r *route, b *body) (string, error) {
+	if r.queueV == nil {
+		return r.queue, nil
 	}
-	return r.queue
+	if _, present := b.lookup(r.queueV); !present {
+		return "", nil
+	}
+	v, ok := b.str(r.queueV)
+	if !ok {
+		return "", fmt.Errorf("the %q member names a queue group: it must be a string", pathString(r.queueV))
+	}
+	return v, nil
 }
 
 // payload is what a route forwards of a message.
@@ -241,7 +238,12 @@ func (c *conn) subscribe(r *route, b *body, id json.RawMessage) {
 		c.failErr(r.key, id, err)
 		return
 	}
-	k := subKey{subj, c.queue(r, b)}
+	q, err := c.queue(r, b)
+	if err != nil {
+		c.failErr(r.key, id, err)
+		return
+	}
+	k := subKey{subj, q}
 	c.mu.Lock()
 	_, dup := c.subs[k]
 	c.mu.Unlock()
@@ -288,7 +290,11 @@ func (c *conn) unsubscribe(r *route, b *body, id json.RawMessage) {
 		c.failErr(r.key, id, err)
 		return
 	}
-	q := c.queue(r, b)
+	q, err := c.queue(r, b)
+	if err != nil {
+		c.failErr(r.key, id, err)
+		return
+	}
 	var gone []*bridge.Subscription
 	c.mu.Lock()
 	for k, sub := range c.subs {
@@ -341,13 +347,9 @@ func (c *conn) twoWay(ctx context.Context, r *route, b *body, id json.RawMessage
 	_ = c.s.Send(env.frame())
 }
 
-// OnClose implements bridge.Closer: it stops the connection's running
-// integrations and runs the $disconnect route.
+// OnClose implements bridge.Closer: it runs the $disconnect route (the
+// session has stopped the connection's running integrations already).
 func (c *conn) OnClose(ci bridge.CloseInfo) {
-	if c.cancel != nil {
-		c.cancel()
-	}
-	c.wg.Wait()
 	r := c.p.c.routes[routeDisconnect]
 	if r == nil {
 		return

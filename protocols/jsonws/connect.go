@@ -80,10 +80,10 @@ func (p *Protocol) admit(ctx context.Context, r *route, req *bridge.ConnectReque
 			return nil, ae
 		}
 		status := http.StatusBadGateway
-		switch {
-		case errors.Is(err, bridge.ErrTimeout):
+		switch bridge.KindOf(err) {
+		case bridge.KindTimeout:
 			status = http.StatusGatewayTimeout
-		case errors.Is(err, bridge.ErrNoResponders):
+		case bridge.KindNoResponders:
 			status = http.StatusServiceUnavailable
 		}
 		s.Metrics().IntegrationError(routeConnect, http.StatusText(status))

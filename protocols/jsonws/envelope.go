@@ -1,6 +1,7 @@
 package jsonws
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"unicode/utf8"
@@ -61,16 +62,43 @@ func dataField(p []byte) (json.RawMessage, string) {
 	case utf8.Valid(p) && json.Valid(p):
 		return p, ""
 	case utf8.Valid(p):
-		b, _ := json.Marshal(string(p))
+		b, _ := marshal(string(p))
 		return b, ""
 	}
-	b, _ := json.Marshal(base64.StdEncoding.EncodeToString(p))
+	b, _ := marshal(base64.StdEncoding.EncodeToString(p))
 	return b, "base64"
+}
+
+// marshal is json.Marshal without HTML escaping: a frame is not HTML, and a
+// subject such as "chat.>" must read "chat.>", not "chat.\u003e" (raw
+// members such as data are passed through unescaped too).
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// quote is marshal for a string, without allocating beyond the result for
+// the usual subject of plain printable ASCII.
+func quote(s string) ([]byte, error) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
+			return marshal(s)
+		}
+	}
+	b := make([]byte, 0, len(s)+2)
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"'), nil
 }
 
 // frame encodes an envelope as a text frame.
 func (e *Envelope) frame() *bridge.Frame {
-	b, err := json.Marshal(e)
+	b, err := marshal(e)
 	if err != nil {
 		// Every field is a string or valid raw JSON; this cannot happen.
 		b = []byte(`{"type":"error","error":"internal","message":"encoding failed"}`)
@@ -82,7 +110,7 @@ func (e *Envelope) frame() *bridge.Frame {
 // into its frame: it is built once per message and shared by every JSON
 // subscriber.
 func messageFrame(m *bridge.Message) (*bridge.Frame, error) {
-	subj, err := json.Marshal(m.Subject)
+	subj, err := quote(m.Subject)
 	if err != nil {
 		return nil, err
 	}

@@ -93,7 +93,7 @@ func TestMessageFrame(t *testing.T) {
 		{"text", "s", "hello, world", `"hello, world"`, ""},
 		{"text with quotes and controls", "s", "a \"b\"\n\\c\x01", `"a \"b\"\n\\c\u0001"`, ""},
 		{"unicode text", "s", "héllo → 世界 🎉", `"héllo → 世界 🎉"`, ""},
-		{"HTML is escaped", "s", "<script>&", `"\u003cscript\u003e\u0026"`, ""},
+		{"HTML characters as they are (a frame is JSON, not HTML)", "s", "<script>&", `"<script>&"`, ""},
 		{"invalid UTF-8", "s", "\xff\xfe\x00", `"//4A"`, "base64"},
 		{"binary", "s", "\x00\x01\x02\x80", `"AAECgA=="`, "base64"},
 		{"empty", "s", "", `""`, ""},
@@ -257,6 +257,34 @@ func BenchmarkMessageFrame(b *testing.B) {
 	for b.Loop() {
 		if _, err := messageFrame(m); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestNoHTMLEscaping: frames are JSON, not HTML: ">" and "&" reach the
+// client as they are, in subjects and in data, and quote agrees with
+// encoding/json on everything else.
+func TestNoHTMLEscaping(t *testing.T) {
+	f, err := messageFrame(&bridge.Message{Subject: "chat.>", Data: []byte(`{"t":"a<b&c>d"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"type":"message","subject":"chat.>","data":{"t":"a<b&c>d"}}`
+	if got := string(f.Payload()); got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	e := &Envelope{Type: "reply", Data: json.RawMessage(`"<&>"`), Message: "x > y"}
+	if got := string(e.frame().Payload()); got != `{"type":"reply","data":"<&>","message":"x > y"}` {
+		t.Errorf("envelope %s", got)
+	}
+	for _, s := range []string{"", "a.b", "a\"b", "a\\b", "tab\t", "é", "\x00", "\xff", "<>&", "\u2028"} {
+		q, err := quote(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back string
+		if err := json.Unmarshal(q, &back); err != nil || back != strings.ToValidUTF8(s, "\ufffd") {
+			t.Errorf("quote(%q) = %s, decodes to %q, %v", s, q, back, err)
 		}
 	}
 }

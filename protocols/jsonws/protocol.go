@@ -47,12 +47,7 @@ func (p *Protocol) Paths() []string { return []string{"/", "/ws"} }
 
 // Open implements bridge.Protocol.
 func (p *Protocol) Open(s *bridge.Session) bridge.Handler {
-	return &conn{
-		p:        p,
-		s:        s,
-		inflight: make(chan struct{}, p.c.cfg.MaxInflight),
-		subs:     map[subKey]*bridge.Subscription{},
-	}
+	return &conn{p: p, s: s, subs: map[subKey]*bridge.Subscription{}}
 }
 
 // Admit implements bridge.Admitter: it runs the $connect route, if any.

@@ -32,8 +32,13 @@ type conn struct {
 	keepAlive time.Duration
 	maxOut    int // the client's Maximum Packet Size; 0: none
 	will      *Will
-	persist   *persistence  // set for a persistent session
-	expiry    time.Duration // of a persistent session
+	persist   *persistence // set for a persistent session
+	gen       string       // of the persistent session (sessionState.Gen)
+	// expiry is the session's expiry interval, after the cap; a v5
+	// DISCONNECT may change it (the reader, before OnClose).
+	expiry time.Duration
+	// consExpiry is the expiry the session's consumers were made for.
+	consExpiry time.Duration
 
 	deadline atomic.Int64 // unix nanoseconds; past it the sweep closes the conn
 	// ver is version for goroutines other than the reader (Goodbye, the
@@ -48,7 +53,6 @@ type conn struct {
 
 	claimRev atomic.Uint64 // revision of this connection's claim on its client id
 	seenRev  atomic.Uint64 // newest other claim the watch saw before claimRev was known
-	reqs     atomic.Int32  // requests running
 	clean    atomic.Bool   // client sent DISCONNECT: no will
 	goodbye  atomic.Int32  // v5 reason for Goodbye, set before a server close; 0: derive
 	saidBye  atomic.Bool   // a DISCONNECT was already sent
@@ -57,9 +61,7 @@ type conn struct {
 
 	mu         sync.Mutex
 	out        outbound
-	outAliases aliasTable      // v5 outbound topic aliases (alias.go)
-	ctx        context.Context // of requests, made by the first; cancelled at close
-	cancel     context.CancelFunc
+	outAliases aliasTable // v5 outbound topic aliases (alias.go)
 }
 
 var (
@@ -209,6 +211,15 @@ func (c *conn) handle(p *Packet) error {
 	case PINGREQ:
 		c.send(&Packet{Type: PINGRESP}, c.version) // [MQTT-3.12.4-1]
 	case DISCONNECT:
+		if c.version == V5 && p.Props.Has&HasSessionExpiry != 0 {
+			// §3.14.2.2.2: a session that was to end with the connection
+			// cannot be given an expiry now; such a DISCONNECT is not
+			// valid (the will is published).
+			if c.expiry == 0 && p.Props.SessionExpiry != 0 {
+				return c.fail("session_expiry", rcProtocolError, "DISCONNECT sets a session expiry after CONNECT set none")
+			}
+			c.expiry = c.sessionExpiry(p.Props.SessionExpiry)
+		}
 		if p.Reason != rcDisconnectWithWill {
 			c.clean.Store(true) // [MQTT-3.14.4-3]
 		}
@@ -290,11 +301,14 @@ func (c *conn) connect(p *Packet) error {
 	c.mu.Lock()
 	c.out.init(window)
 	c.mu.Unlock()
+	// A v5 session with no expiry still resumes a stored one (Clean Start
+	// 0) and ends with the connection (openSession, endSession).
 	persistent := (v != V5 && !cp.CleanStart) || (v == V5 && p.Props.SessionExpiry > 0)
-	c.expiry = c.p.cfg.MaxSessionExpiry
-	if v == V5 && p.Props.SessionExpiry != 0xFFFFFFFF {
-		c.expiry = min(c.expiry, time.Duration(p.Props.SessionExpiry)*time.Second)
+	c.expiry = c.p.cfg.MaxSessionExpiry // 3.1.1: the cap
+	if v == V5 {
+		c.expiry = c.sessionExpiry(p.Props.SessionExpiry)
 	}
+	c.consExpiry = c.expiry
 	var resumed *sessionState
 	if !assigned {
 		resumed = c.openSession(persistent, cp.CleanStart) // [MQTT-3.1.2-4/5/6]
@@ -327,13 +341,22 @@ func (c *conn) connect(p *Packet) error {
 	if old := c.p.takeover(c); old != nil {
 		old.close(rcSessionTakenOver, bridge.ClosePolicy, "session taken over") // [MQTT-3.1.4-3]
 	}
-	ack.SessionPresent = resumed != nil
+	ack.SessionPresent = resumed != nil // [MQTT-3.2.2-2/3]
 	c.send(ack, v)
 	if !assigned {
 		c.claim()
 	}
 	c.restore(resumed)
 	return nil
+}
+
+// sessionExpiry is the expiry of a session whose client asked for v
+// seconds (0xFFFFFFFF: never), capped by max_session_expiry.
+func (c *conn) sessionExpiry(v uint32) time.Duration {
+	if v == 0xFFFFFFFF {
+		return c.p.cfg.MaxSessionExpiry
+	}
+	return min(c.p.cfg.MaxSessionExpiry, time.Duration(v)*time.Second)
 }
 
 // close ends the connection from the server side with a v5 reason.
@@ -381,17 +404,13 @@ func (c *conn) Refuse(_ bool, _ []byte, err error) error {
 	return c.fail("rate_limited", rcMessageRateTooHigh, err.Error())
 }
 
-// OnClose implements bridge.Closer: it stops requests, forgets the client
-// id and publishes the will unless the client disconnected cleanly
-// [MQTT-3.1.2-8/10].
+// OnClose implements bridge.Closer (the session has stopped the
+// connection's requests already): it settles the session (endSession),
+// forgets the client id and publishes the will unless the client
+// disconnected cleanly [MQTT-3.1.2-8/10].
 func (c *conn) OnClose(bridge.CloseInfo) {
 	c.p.untrack(c)
 	c.closeSession()
-	c.mu.Lock()
-	if c.cancel != nil {
-		c.cancel()
-	}
-	c.mu.Unlock()
 	closedAt := time.Now()
 	c.wg.Wait() // the claim too, which a delayed will records
 	if w := c.will; w != nil && !c.clean.Load() {
@@ -408,6 +427,7 @@ func (c *conn) OnClose(bridge.CloseInfo) {
 			c.publishWill(w)
 		}
 	}
+	c.endSession(closedAt)
 	c.release()
 }
 

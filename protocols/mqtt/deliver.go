@@ -123,12 +123,12 @@ func (c *conn) subscribeOne(f Filter, id uint32) byte {
 }
 
 func reasonOfSub(err error) byte {
-	switch {
-	case errors.Is(err, bridge.ErrForbidden), errors.Is(err, bridge.ErrReserved):
+	switch bridge.KindOf(err) {
+	case bridge.KindForbidden:
 		return rcNotAuthorized
-	case errors.Is(err, bridge.ErrLimit):
+	case bridge.KindLimit:
 		return rcQuotaExceeded
-	case errors.Is(err, subjects.ErrInvalidPattern), errors.Is(err, subjects.ErrInvalidSubject):
+	case bridge.KindInvalidName:
 		return rcTopicFilterInvalid
 	}
 	return rcUnspecified

@@ -6,10 +6,11 @@
 //
 // packet.go and properties.go are the codec, with no I/O and no dependency
 // on the bridge; conn.go is the per-connection state machine; publish.go
-// (in) and deliver.go with outbound.go (out, QoS 1/2 window) and alias.go
-// (out, topic aliases) move messages; sweep.go enforces keep-alive for
-// every connection from one goroutine;
-// retain.go (retained messages), session.go (persistent sessions) and
+// (in) and deliver.go with outbound.go (out, QoS 1/2 window), alias.go
+// (out, topic aliases) and msgexpiry.go (Message Expiry Interval) move
+// messages; sweep.go enforces keep-alive for every connection from one
+// goroutine; retain.go (retained messages), session.go and expiry.go
+// (persistent sessions and their end), will.go (delayed wills) and
 // takeover.go (client id takeover across gateways) keep their state in
 // JetStream through the bridge's facade. README.md is the user's guide.
 //

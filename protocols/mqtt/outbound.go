@@ -22,10 +22,11 @@ type outbound struct {
 // message of a persistent session, acknowledged to JetStream once the
 // client has it (PUBACK; PUBREC for QoS 2).
 type flight struct {
-	p    *Packet
-	want byte // PUBACK, PUBREC or PUBCOMP
-	dm   *bridge.DurableMessage
-	rel  bool // a persistent session's released QoS 2 id: stored until PUBCOMP
+	p       *Packet
+	want    byte // PUBACK, PUBREC or PUBCOMP
+	dm      *bridge.DurableMessage
+	rel     bool  // a persistent session's released QoS 2 id: stored until PUBCOMP
+	expires int64 // unix nanoseconds when the message expires (msgexpiry.go); 0: never
 }
 
 func (o *outbound) init(window int) {
@@ -42,7 +43,7 @@ func (c *conn) queueOut(m *bridge.Message, qos byte, sb *sub, retain bool) {
 		return
 	}
 	p.Retain = retain
-	c.queueFlight(&flight{p: p})
+	c.queueFlight(&flight{p: p, expires: expiryDeadline(m.Header, time.Now())})
 }
 
 // queueFlight sends or queues f. Called with c.mu held.
@@ -71,9 +72,21 @@ func (c *conn) queueFlight(f *flight) {
 	o.queue = append(o.queue, f)
 }
 
-// sendQoS assigns a free packet id to f and sends it. Called with c.mu held
-// and a free slot in the window.
+// sendQoS assigns a free packet id to f and sends it, or drops it if it
+// has expired. Called with c.mu held and a free slot in the window.
 func (c *conn) sendQoS(f *flight) {
+	if f.expires != 0 {
+		left, ok := expiryLeft(f.expires, time.Now())
+		if !ok {
+			if f.dm != nil {
+				_ = f.dm.Term() // [MQTT-3.3.2-5]
+			}
+			return
+		}
+		if c.version == V5 {
+			f.p.Props.setU32(propMessageExpiry, left) // [MQTT-3.3.2-6]
+		}
+	}
 	o := &c.out
 	for {
 		o.next++

@@ -69,7 +69,8 @@ type Config struct {
 	// Expiry Interval is capped to it). Default 24h.
 	MaxSessionExpiry time.Duration `yaml:"max_session_expiry"`
 	// SessionStream is the JetStream stream of QoS 1/2 messages for
-	// persistent sessions. Default "WSGATE_MQTT_MSGS".
+	// persistent sessions; their ends are scheduled in the stream of this
+	// name with "_EXPIRY" appended. Default "WSGATE_MQTT_MSGS".
 	SessionStream string `yaml:"session_stream"`
 	// SessionsBucket is the key-value bucket of persistent sessions'
 	// subscriptions. Default "wsgate_mqtt_sessions".

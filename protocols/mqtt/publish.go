@@ -1,7 +1,7 @@
 package mqtt
 
 import (
-	"context"
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"strconv"
@@ -125,12 +125,12 @@ const v3ReleaseLimit = 1024
 
 // reasonOf maps a Session error to a v5 reason code.
 func reasonOf(err error) byte {
-	switch {
-	case errors.Is(err, bridge.ErrForbidden), errors.Is(err, bridge.ErrReserved):
+	switch bridge.KindOf(err) {
+	case bridge.KindForbidden:
 		return rcNotAuthorized
-	case errors.Is(err, subjects.ErrInvalidSubject):
+	case bridge.KindInvalidName:
 		return rcTopicNameInvalid
-	case errors.Is(err, bridge.ErrLimit):
+	case bridge.KindLimit:
 		return rcQuotaExceeded
 	}
 	return rcUnspecified
@@ -216,23 +216,14 @@ func (c *conn) request(subject string, p *Packet, hdr bridge.Header) byte {
 	if err := c.s.CheckPublish(respSubject); err != nil {
 		return reasonOf(err)
 	}
-	if c.reqs.Add(1) > int32(c.p.cfg.MaxRequests) {
-		c.reqs.Add(-1)
-		c.s.Metrics().LimitExceeded(Name, "mqtt_requests")
-		return rcQuotaExceeded
-	}
-	corr := p.Props.CorrelationData
-	payload := p.Payload
+	corr := bytes.Clone(p.Props.CorrelationData)
 	// The request carries both properties too, so that an MQTT subscriber
 	// can answer by publishing to the response topic itself.
 	hdr = setOne(hdr, HeaderResponseTopic, p.Props.ResponseTopic)
 	if corr != nil {
 		hdr = setOne(hdr, HeaderCorrelationData, base64.StdEncoding.EncodeToString(corr))
 	}
-	c.wg.Add(1)
-	go func() {
-		defer func() { c.reqs.Add(-1); c.wg.Done() }()
-		reply, err := c.s.Request(c.requestContext(), subject, "", hdr, payload, c.p.cfg.RequestTimeout)
+	err = c.s.RequestAsync(c.p.cfg.MaxRequests, subject, "", hdr, p.Payload, c.p.cfg.RequestTimeout, func(reply *bridge.Message, err error) {
 		if err != nil {
 			c.s.Logger().Debug("mqtt request failed", "subject", subject, "err", err)
 			return
@@ -249,21 +240,9 @@ func (c *conn) request(subject string, p *Packet, hdr bridge.Header) byte {
 		if err := c.s.Publish(respSubject, "", h, reply.Data); err != nil {
 			c.s.Logger().Debug("mqtt response refused", "subject", respSubject, "err", err)
 		}
-	}()
-	return rcSuccess
-}
-
-// requestContext returns the context of the connection's requests, made on
-// first use (most connections never make a request) and cancelled when
-// the connection closes.
-func (c *conn) requestContext() context.Context {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ctx == nil {
-		c.ctx, c.cancel = context.WithCancel(context.Background())
-		if c.out.closed {
-			c.cancel()
-		}
+	})
+	if err != nil {
+		return reasonOf(err)
 	}
-	return c.ctx
+	return rcSuccess
 }

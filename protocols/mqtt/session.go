@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -15,16 +16,20 @@ import (
 	"github.com/wsgate/wsgate/subjects"
 )
 
-// Persistent sessions (Clean Session 0 in 3.1.1, Session Expiry > 0 in 5.0)
-// live in JetStream, never in gateway memory:
+// Persistent sessions (Clean Session 0 in 3.1.1, Session Expiry > 0 in 5.0;
+// and a stored session that a v5 Clean Start 0 resumes without an expiry,
+// until its connection ends) live in JetStream, never in gateway memory:
 //
 //   - a stream (interest retention) stores what MQTT clients publish at
 //     QoS 1 and 2, on <reserved prefix>.mqtt.msgs.<subject>;
 //   - each QoS 1/2 subscription of a persistent session is a durable
-//     consumer of it, named from the client id and filter, which JetStream
-//     removes after the session expiry (InactiveThreshold);
-//   - the session's subscriptions are a JSON value in a key-value bucket,
-//     keyed by client id.
+//     consumer of it, named from the client id, the session's generation
+//     and the filter;
+//   - the session — subscriptions, unreleased QoS 2 ids, the connection
+//     holding it or when it went, its expiry — is a JSON value in a
+//     key-value bucket, keyed by client id;
+//   - its end is scheduled in JetStream when its connection goes
+//     (expiry.go).
 //
 // While the client is connected its QoS 1/2 messages come from the
 // consumer (the live subscription skips messages marked Mqtt-Stored), so
@@ -42,6 +47,36 @@ type sessionState struct {
 	// (PUBREC) but not completed (PUBCOMP): their PUBREL is resent when the
 	// session resumes [MQTT-4.4.0-1], and the ids stay in use until then.
 	Rel []uint16 `json:"rel,omitempty"`
+	// Gen is the session's generation: the id of the connection that began
+	// it, part of its consumers' names, so that a session begun after
+	// another ended never shares a consumer with it (whoever is still
+	// deleting the old one's). "" for sessions stored before generations.
+	Gen string `json:"gen,omitempty"`
+	// Conn is the connection holding the session; "" once it has gone.
+	Conn string `json:"conn,omitempty"`
+	// Expiry is the session's expiry interval, after the cap.
+	Expiry time.Duration `json:"exp,omitempty"`
+	// Gone is when the session's last connection ended, in unix
+	// nanoseconds; 0 while a connection holds it.
+	Gone int64 `json:"gone,omitempty"`
+}
+
+// expired reports whether the session has ended by now: its connection
+// has gone and its expiry interval has passed since [MQTT-3.1.2-23].
+func (st *sessionState) expired(now time.Time) bool {
+	return st.Gone != 0 && now.UnixNano() >= st.Gone+int64(st.Expiry)
+}
+
+// consumerFilters are the filters of st's subscriptions that have a
+// consumer: QoS 1/2, not shared.
+func (st *sessionState) consumerFilters() []string {
+	var fs []string
+	for _, sb := range st.Subs {
+		if sb.QoS > 0 && !strings.HasPrefix(sb.Filter, "$share/") {
+			fs = append(fs, sb.Filter)
+		}
+	}
+	return fs
 }
 
 type storedSub struct {
@@ -57,6 +92,7 @@ type storedSub struct {
 type persistence struct {
 	js     *bridge.JetStream
 	kv     *bridge.KV
+	log    *slog.Logger
 	stream string
 	prefix string // subject prefix of stored messages, ending in '.'
 	// consumers says whether any session has a durable consumer of the
@@ -65,9 +101,11 @@ type persistence struct {
 	// costs about what QoS 0 does.
 	consumers *bridge.ConsumerWatch
 	// sessions says whether the sessions bucket may hold a session: while
-	// it holds none (anywhere), a clean-session CONNECT has nothing to
-	// look up and drop.
+	// it holds none (anywhere), a CONNECT has nothing to look up.
 	sessions *bridge.EmptyWatch
+	// expiry is where session ends are scheduled (expiry.go); nil when
+	// JetStream cannot schedule (nats-server before 2.12).
+	expiry *expiryStream
 }
 
 // wanted reports whether storing a message may serve a session.
@@ -103,7 +141,9 @@ func (p *Protocol) persistence(s *bridge.Session) *persistence {
 	})
 	var kv *bridge.KV
 	if err == nil {
-		kv, err = js.KV(ctx, p.cfg.SessionsBucket, bridge.KVConfig{TTL: p.cfg.MaxSessionExpiry})
+		// A stored session outlives its expiry by a little, for the
+		// scheduled end to find it (and its consumers) there.
+		kv, err = js.KV(ctx, p.cfg.SessionsBucket, bridge.KVConfig{TTL: p.cfg.MaxSessionExpiry + time.Hour})
 	}
 	if err != nil {
 		s.Logger().Warn("mqtt persistent sessions unavailable", "err", err)
@@ -118,39 +158,72 @@ func (p *Protocol) persistence(s *bridge.Session) *persistence {
 	if err != nil {
 		s.Logger().Warn("mqtt sessions bucket not watched: every CONNECT looks its session up", "err", err)
 	}
-	ps.p = &persistence{js: js, kv: kv, stream: p.cfg.SessionStream, prefix: prefix, consumers: watch, sessions: empty}
+	ps.p = &persistence{js: js, kv: kv, log: s.Logger(), stream: p.cfg.SessionStream, prefix: prefix, consumers: watch, sessions: empty}
+	if ps.p.expiry, err = p.openExpiry(ctx, s, ps.p); err != nil {
+		s.Logger().Warn("mqtt session expiry not scheduled: enforced when a client comes back, "+
+			"JetStream removes the consumers of a session nobody resumes a minute after its expiry", "err", err)
+	}
 	// Wills left waiting by a gateway that stopped are taken over now,
 	// not at this gateway's first delayed will.
 	go p.willsKV(s)
 	return ps.p
 }
 
-// consumerName names the durable consumer of a session's subscription.
-func consumerName(clientKey, filter string) string {
-	h := sha256.Sum256([]byte(clientKey + "\x00" + filter))
+// consumerName names the durable consumer of a session's subscription;
+// gen is the session's generation ("": a session stored before them).
+func consumerName(clientKey, gen, filter string) string {
+	id := clientKey + "\x00" + filter
+	if gen != "" {
+		id = clientKey + "\x00" + gen + "\x00" + filter
+	}
+	h := sha256.Sum256([]byte(id))
 	return "mqtt_" + hex.EncodeToString(h[:16])
 }
 
-func (ps *persistence) load(ctx context.Context, key string) (*sessionState, bool) {
-	v, _, err := ps.kv.Get(ctx, key)
+// load reads a stored session and its revision; bridge.ErrNotFound if
+// there is none. A value that does not decode is deleted and counts as
+// none.
+func (ps *persistence) load(ctx context.Context, key string) (*sessionState, uint64, error) {
+	v, rev, err := ps.kv.Get(ctx, key)
 	if err != nil {
-		return nil, false
+		return nil, 0, err
 	}
 	var st sessionState
 	if json.Unmarshal(v, &st) != nil {
-		return nil, false
+		_ = ps.kv.DeleteIf(ctx, key, rev)
+		return nil, 0, bridge.ErrNotFound
 	}
-	return &st, true
+	return &st, rev, nil
 }
 
-// drop deletes a stored session and its consumers [MQTT-3.1.2-6].
-func (ps *persistence) drop(ctx context.Context, key string, st *sessionState) {
-	for _, s := range st.Subs {
-		if err := ps.js.DeleteConsumer(ctx, ps.stream, consumerName(key, s.Filter)); err != nil && !errors.Is(err, bridge.ErrNotFound) {
+// drop deletes a stored session if it is still at revision rev
+// (bridge.ErrWrongRev if not), then its consumers and those of filters
+// [MQTT-3.1.2-4]. The session goes first: a connection that resumes it
+// meanwhile keeps it whole, and one that comes after finds none and
+// begins another generation, whose consumers are not these.
+func (ps *persistence) drop(ctx context.Context, key string, st *sessionState, rev uint64, filters ...string) error {
+	if err := ps.kv.DeleteIf(ctx, key, rev); err != nil {
+		return err
+	}
+	ps.dropConsumers(ctx, key, st.Gen, append(st.consumerFilters(), filters...))
+	return nil
+}
+
+// dropConsumers deletes the consumers of generation gen of a session
+// for filters; JetStream's inactive threshold is the backstop for any
+// that fails.
+func (ps *persistence) dropConsumers(ctx context.Context, key, gen string, filters []string) {
+	done := map[string]bool{}
+	for _, f := range filters {
+		name := consumerName(key, gen, f)
+		if done[name] {
 			continue
 		}
+		done[name] = true
+		if err := ps.js.DeleteConsumer(ctx, ps.stream, name); err != nil && !errors.Is(err, bridge.ErrNotFound) {
+			ps.log.Warn("mqtt session consumer not deleted", "consumer", name, "err", err)
+		}
 	}
-	_ = ps.kv.Delete(ctx, key)
 }
 
 // saveSession stores the connection's subscriptions and unreleased ids
@@ -180,10 +253,10 @@ func (c *conn) saveRel() {
 	})
 }
 
-// sessionValue encodes the session as stored. It runs on the reader, which
-// owns subs.
-func (c *conn) sessionValue() []byte {
-	st := sessionState{}
+// sessionState is the session as the connection holds it. It runs on the
+// reader, which owns subs, or in OnClose, after it.
+func (c *conn) sessionState() *sessionState {
+	st := &sessionState{Gen: c.gen, Conn: c.s.ID(), Expiry: c.expiry}
 	for _, sb := range c.subs.all {
 		st.Subs = append(st.Subs, storedSub{Filter: sb.filter, QoS: sb.opts.QoS, NL: sb.opts.NoLocal,
 			RAP: sb.opts.RetainAsPublished, RH: sb.opts.RetainHandling, ID: sb.id})
@@ -196,35 +269,72 @@ func (c *conn) sessionValue() []byte {
 	}
 	c.mu.Unlock()
 	slices.Sort(st.Rel)
-	b, _ := json.Marshal(st)
+	return st
+}
+
+// sessionValue encodes the session as stored.
+func (c *conn) sessionValue() []byte {
+	b, _ := json.Marshal(c.sessionState())
 	return b
 }
 
-// openSession settles the session at CONNECT: a clean start drops a stored
-// one; otherwise a stored one is resumed. It returns the session to
-// restore (after CONNACK), or nil.
+// openSession settles the session at CONNECT. Clean Start drops a stored
+// session [MQTT-3.1.2-4]; otherwise a stored one is resumed, whatever the
+// Session Expiry Interval [MQTT-3.1.2-5] (0 ends it when this connection
+// closes: expiry.go), unless it has expired: then it is dropped and
+// treated as absent. A persistent connection without a session to resume
+// begins one [MQTT-3.1.2-6]. It returns the session to restore (after
+// CONNACK), or nil.
+//
+// Resuming claims the session — this connection's id in it — on
+// condition that it has not changed since it was read, so a CONNECT and
+// a scheduled end (or a CONNECT on another gateway) that race settle it
+// one way, not both.
 func (c *conn) openSession(persistent, cleanStart bool) *sessionState {
 	ps := c.p.persistence(c.s)
 	if ps == nil {
 		return nil
 	}
-	if !persistent && ps.sessions != nil && !ps.sessions.MayHaveKeys() {
-		return nil // no session stored anywhere: nothing to drop
+	begin := func() *sessionState {
+		if persistent {
+			c.persist, c.gen = ps, c.s.ID()
+		}
+		return nil
+	}
+	if ps.sessions != nil && !ps.sessions.MayHaveKeys() {
+		return begin() // no session stored anywhere
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	st, found := ps.load(ctx, c.clientKey)
-	if found && (cleanStart || !persistent) {
-		ps.drop(ctx, c.clientKey, st)
-		found = false
+	for range 3 {
+		st, rev, err := ps.load(ctx, c.clientKey)
+		if errors.Is(err, bridge.ErrNotFound) {
+			return begin()
+		}
+		if err != nil {
+			c.s.Logger().Warn("mqtt session lookup failed", "err", err)
+			return begin()
+		}
+		if cleanStart || st.expired(time.Now()) {
+			if err := ps.drop(ctx, c.clientKey, st, rev); err != nil {
+				continue // changed meanwhile: look again
+			}
+			return begin()
+		}
+		st.Conn, st.Gone, st.Expiry = c.s.ID(), 0, c.expiry
+		b, _ := json.Marshal(st)
+		if _, err := ps.kv.Update(ctx, c.clientKey, b, rev); err != nil {
+			if errors.Is(err, bridge.ErrWrongRev) {
+				continue
+			}
+			c.s.Logger().Warn("mqtt session not resumed", "err", err)
+			return begin()
+		}
+		c.persist, c.gen = ps, st.Gen
+		return st
 	}
-	if persistent {
-		c.persist = ps
-	}
-	if !found || !persistent {
-		return nil
-	}
-	return st
+	c.s.Logger().Warn("mqtt session changing under CONNECT: not resumed")
+	return begin()
 }
 
 // restore resubscribes a resumed session's subscriptions and resends the
@@ -260,8 +370,8 @@ func (c *conn) consume(sb *sub, patterns []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	cons, err := ps.js.Consume(ctx, bridge.ConsumerConfig{
-		Stream: ps.stream, Durable: consumerName(c.clientKey, sb.filter), FilterSubjects: filters,
-		DeliverPolicy: "new", MaxAckPending: c.out.window, InactiveThreshold: c.expiry,
+		Stream: ps.stream, Durable: consumerName(c.clientKey, c.gen, sb.filter), FilterSubjects: filters,
+		DeliverPolicy: "new", MaxAckPending: c.out.window, InactiveThreshold: c.expiry + consumerBackstop,
 	}, sb.deliverDurable)
 	if err != nil {
 		c.s.Logger().Warn("mqtt durable subscription failed: delivering live only", "filter", sb.filter, "err", err)
@@ -293,7 +403,7 @@ func (sb *sub) deliverDurable(dm *bridge.DurableMessage) {
 	p.Dup = dm.Delivered > 1 // [MQTT-3.3.1-1]
 	p.Retain = c.version == V5 && sb.opts.RetainAsPublished && m.Header.Get(HeaderRetain) == "1"
 	c.mu.Lock()
-	c.queueFlight(&flight{p: p, dm: dm})
+	c.queueFlight(&flight{p: p, dm: dm, expires: expiryDeadline(m.Header, dm.Time)})
 	c.mu.Unlock()
 }
 

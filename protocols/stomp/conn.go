@@ -1,7 +1,6 @@
 package stomp
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/wsgate/wsgate/auth"
 	"github.com/wsgate/wsgate/bridge"
 )
 
@@ -38,11 +36,6 @@ type conn struct {
 	live    bool                     // CONNECTED sent: pushes go straight out
 	early   []*bridge.Message        // pushes before CONNECTED
 	durable map[string]*durableAck   // unacknowledged durable messages by ack id
-
-	inflight chan struct{} // semaphore of running /temp-queue requests
-	ctx      context.Context
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
 }
 
 var (
@@ -181,14 +174,15 @@ func (c *conn) fail(cause *Frame, msg string, code int, err error) error {
 
 // failErr is fail for an error of the Session or of a name.
 func (c *conn) failErr(cause *Frame, err error) error {
-	switch {
-	case errors.Is(err, bridge.ErrForbidden), errors.Is(err, bridge.ErrReserved):
-		return c.fail(cause, "permission denied", bridge.ClosePolicy, err)
-	case errors.Is(err, bridge.ErrLimit):
-		return c.fail(cause, "limit reached", bridge.ClosePolicy, err)
-	case errors.Is(err, errDestination):
+	if errors.Is(err, errDestination) {
 		return c.fail(cause, "invalid destination", bridge.ClosePolicy, err)
-	case errors.Is(err, bridge.ErrClosed), errors.Is(err, bridge.ErrSlowConsumer):
+	}
+	switch bridge.KindOf(err) {
+	case bridge.KindForbidden:
+		return c.fail(cause, "permission denied", bridge.ClosePolicy, err)
+	case bridge.KindLimit:
+		return c.fail(cause, "limit reached", bridge.ClosePolicy, err)
+	case bridge.KindClosed:
 		return &bridge.CloseError{Code: bridge.CloseNormal, Reason: err.Error()}
 	}
 	return c.fail(cause, "cannot process frame", bridge.CloseProtocolError, err)
@@ -201,11 +195,13 @@ func errorKind(err error) string {
 		return "frame_too_large"
 	case errors.Is(err, ErrFrame):
 		return "malformed_frame"
-	case errors.Is(err, bridge.ErrForbidden), errors.Is(err, bridge.ErrReserved):
-		return "forbidden"
 	case errors.Is(err, errDestination):
 		return "invalid_destination"
-	case errors.Is(err, auth.ErrDenied), errors.Is(err, auth.ErrNoCredentials):
+	}
+	switch bridge.KindOf(err) {
+	case bridge.KindForbidden:
+		return "forbidden"
+	case bridge.KindUnauthenticated:
 		return "unauthorized"
 	}
 	return "protocol"
@@ -268,10 +264,6 @@ func (c *conn) Refuse(_ bool, _ []byte, err error) error {
 // implies as much for a DISCONNECT mid-transaction].
 func (c *conn) OnClose(bridge.CloseInfo) {
 	c.p.hb.remove(c)
-	if c.cancel != nil {
-		c.cancel()
-	}
-	c.wg.Wait()
 	c.mu.Lock()
 	subs := c.subs
 	c.subs = map[string]*subscription{}

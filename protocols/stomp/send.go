@@ -1,7 +1,6 @@
 package stomp
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -74,36 +73,26 @@ const (
 // error header (timeout, no-responders, failed) and a message header, and
 // an empty body, so that a missing worker does not end the connection.
 func (c *conn) request(f *Frame, subject, temp string, hdr bridge.Header) error {
-	if c.inflight == nil {
-		c.inflight = make(chan struct{}, c.p.cfg.MaxInflight)
-		c.ctx, c.cancel = context.WithCancel(context.Background())
-	}
-	select {
-	case c.inflight <- struct{}{}:
-	default:
-		return c.fail(f, "too many requests", bridge.ClosePolicy,
-			fmt.Errorf("more than %d requests waiting for replies", c.p.cfg.MaxInflight))
-	}
-	body := f.Body
-	c.wg.Add(1)
-	go func() {
-		defer func() { <-c.inflight; c.wg.Done() }()
-		m, err := c.s.Request(c.ctx, subject, "", hdr, body, c.p.cfg.RequestTimeout)
-		if c.ctx.Err() != nil {
-			return
-		}
+	err := c.s.RequestAsync(c.p.cfg.MaxInflight, subject, "", hdr, f.Body, c.p.cfg.RequestTimeout, func(m *bridge.Message, err error) {
 		if err != nil {
 			kind := replyErrFailed
-			switch {
-			case errors.Is(err, bridge.ErrTimeout):
+			switch bridge.KindOf(err) {
+			case bridge.KindTimeout:
 				kind = replyErrTimeout
-			case errors.Is(err, bridge.ErrNoResponders):
+			case bridge.KindNoResponders:
 				kind = replyErrNoResponders
 			}
 			m = &bridge.Message{Header: bridge.Header{"error": {kind}, "message": {err.Error()}}}
 		}
 		c.reply(temp, m)
-	}()
+	})
+	switch {
+	case errors.Is(err, bridge.ErrTooManyRequests):
+		return c.fail(f, "too many requests", bridge.ClosePolicy,
+			fmt.Errorf("more than %d requests waiting for replies", c.p.cfg.MaxInflight))
+	case err != nil:
+		return c.failErr(f, err)
+	}
 	return nil
 }
 

@@ -1,12 +1,13 @@
-package bridge
+package wire
 
 import (
 	"encoding/binary"
 	"errors"
+	"strconv"
 	"unicode/utf8"
 )
 
-// frameParser decodes client-to-server WebSocket frames (RFC 6455 section
+// Parser decodes client-to-server WebSocket frames (RFC 6455 section
 // 5) from bytes as they arrive, whatever their split, and hands out whole
 // messages. It exists, instead of gorilla's reader, so that a connection can
 // be read without a goroutine blocked on it: the poller wakes a reader only
@@ -15,11 +16,12 @@ import (
 //
 // Every violation is a *CloseError with the code the RFC names; a length is
 // checked against the limit before anything is buffered for it.
-type frameParser struct {
-	max int64 // largest message payload; larger closes with 1009
+type Parser struct {
+	Max int64 // largest message payload; larger closes with 1009
 
 	msg   []byte // fragments of the data message being reassembled
 	msgOp byte   // its opcode; 0 when no message is in progress
+	valid int    // bytes of a fragmented text message known to be whole UTF-8
 }
 
 // CloseError ends a connection with a WebSocket close code and reason.
@@ -30,7 +32,7 @@ type CloseError struct {
 }
 
 func (e *CloseError) Error() string {
-	return "websocket close " + itoa(e.Code) + ": " + e.Reason
+	return "websocket close " + strconv.Itoa(e.Code) + ": " + e.Reason
 }
 
 // errNeedMore says the buffer holds no complete frame yet.
@@ -49,7 +51,7 @@ func protoErr(reason string) error {
 
 // parseFrame decodes the first frame of b, unmasking its payload in place.
 // It returns the frame and the bytes it used, errNeedMore, or a *CloseError.
-func (p *frameParser) parseFrame(b []byte) (parsedFrame, int, error) {
+func (p *Parser) parseFrame(b []byte) (parsedFrame, int, error) {
 	var f parsedFrame
 	if len(b) < 2 {
 		return f, 0, errNeedMore
@@ -65,13 +67,13 @@ func (p *frameParser) parseFrame(b []byte) (parsedFrame, int, error) {
 		return f, 0, protoErr("client frame not masked")
 	}
 	switch f.op {
-	case 0x0, opText, opBinary:
-	case opClose, opPing, opPong:
+	case 0x0, OpText, OpBinary:
+	case OpClose, OpPing, OpPong:
 		if !f.fin {
 			return f, 0, protoErr("fragmented control frame")
 		}
 	default:
-		return f, 0, protoErr("unknown opcode " + itoa(int(f.op)))
+		return f, 0, protoErr("unknown opcode " + strconv.Itoa(int(f.op)))
 	}
 	n := uint64(b1 & 0x7f)
 	h := 2
@@ -90,11 +92,11 @@ func (p *frameParser) parseFrame(b []byte) (parsedFrame, int, error) {
 			return f, 0, protoErr("payload length has its top bit set")
 		}
 	}
-	if f.op >= opClose && n > 125 {
+	if f.op >= OpClose && n > 125 {
 		return f, 0, protoErr("control frame longer than 125 bytes")
 	}
-	if f.op < opClose && n+uint64(len(p.msg)) > uint64(p.max) {
-		return f, 0, &CloseError{Code: CloseTooBig, Reason: "message larger than " + itoa(int(p.max)) + " bytes"}
+	if f.op < OpClose && n+uint64(len(p.msg)) > uint64(p.Max) {
+		return f, 0, &CloseError{Code: CloseTooBig, Reason: "message larger than " + strconv.Itoa(int(p.Max)) + " bytes"}
 	}
 	total := uint64(h) + 4 + n
 	if uint64(len(b)) < total {
@@ -111,7 +113,7 @@ func (p *frameParser) parseFrame(b []byte) (parsedFrame, int, error) {
 // kept until their message is whole. It returns how many bytes of b it used:
 // the rest is an incomplete frame for the next call. data is valid only
 // during on.
-func (p *frameParser) feed(b []byte, on func(op byte, data []byte) error) (int, error) {
+func (p *Parser) Feed(b []byte, on func(op byte, data []byte) error) (int, error) {
 	used := 0
 	for {
 		f, n, err := p.parseFrame(b[used:])
@@ -152,21 +154,24 @@ func mask(payload, key []byte) {
 // message folds frames into messages: it returns a complete data message
 // (op, payload), or op 0 when the frame was a fragment kept for later.
 // Control frames come back as they are.
-func (p *frameParser) message(f parsedFrame) (byte, []byte, error) {
+func (p *Parser) message(f parsedFrame) (byte, []byte, error) {
 	switch {
-	case f.op >= opClose:
+	case f.op >= OpClose:
 		return f.op, f.payload, nil
 	case f.op == 0: // continuation
 		if p.msgOp == 0 {
 			return 0, nil, protoErr("continuation frame without a message")
 		}
 		p.msg = append(p.msg, f.payload...)
+		if err := p.checkFragment(f.fin); err != nil {
+			return 0, nil, err
+		}
 		if !f.fin {
 			return 0, nil, nil
 		}
 		op, data := p.msgOp, p.msg
-		p.msgOp, p.msg = 0, nil
-		return op, data, p.checkText(op, data)
+		p.msgOp, p.msg, p.valid = 0, nil, 0
+		return op, data, nil
 	default: // text or binary
 		if p.msgOp != 0 {
 			return 0, nil, protoErr("new message before the last one's final fragment")
@@ -174,22 +179,60 @@ func (p *frameParser) message(f parsedFrame) (byte, []byte, error) {
 		if !f.fin {
 			p.msgOp = f.op
 			p.msg = append(make([]byte, 0, len(f.payload)*2), f.payload...)
-			return 0, nil, nil
+			p.valid = 0
+			return 0, nil, p.checkFragment(false)
 		}
 		return f.op, f.payload, p.checkText(f.op, f.payload)
 	}
 }
 
 // checkText enforces [RFC 6455 8.1]: a text message must be UTF-8.
-func (p *frameParser) checkText(op byte, data []byte) error {
-	if op == opText && !utf8.Valid(data) {
+func (p *Parser) checkText(op byte, data []byte) error {
+	if op == OpText && !utf8.Valid(data) {
 		return &CloseError{Code: CloseInvalidUTF8, Reason: "text message is not valid UTF-8"}
 	}
 	return nil
 }
 
+// checkFragment validates the text of a fragmented message as it grows, so
+// that invalid UTF-8 fails at the fragment that breaks it, not after the
+// whole message has been buffered (Autobahn's strict behaviour, [RFC 6455
+// 8.1]). A rune split across fragments is fine until the last one.
+func (p *Parser) checkFragment(fin bool) error {
+	if p.msgOp != OpText {
+		return nil
+	}
+	n, ok := validUTF8Prefix(p.msg[p.valid:])
+	p.valid += n
+	if !ok || fin && p.valid != len(p.msg) {
+		return &CloseError{Code: CloseInvalidUTF8, Reason: "text message is not valid UTF-8"}
+	}
+	return nil
+}
+
+// validUTF8Prefix returns the length of the longest prefix of b made of
+// whole, valid UTF-8 sequences. ok is false when b holds an invalid
+// sequence; a sequence that is merely cut short at the end of b is not one.
+func validUTF8Prefix(b []byte) (n int, ok bool) {
+	for n < len(b) {
+		if b[n] < utf8.RuneSelf {
+			n++
+			continue
+		}
+		if !utf8.FullRune(b[n:]) {
+			return n, true // cut short: the next fragment may complete it
+		}
+		r, size := utf8.DecodeRune(b[n:])
+		if r == utf8.RuneError && size == 1 {
+			return n, false
+		}
+		n += size
+	}
+	return n, true
+}
+
 // parseClose reads a close frame's code and reason (RFC 6455 section 5.5.1).
-func parseClose(payload []byte) (int, string, error) {
+func ParseClose(payload []byte) (int, string, error) {
 	switch {
 	case len(payload) == 0:
 		return 1005, "", nil // no status received
@@ -199,7 +242,7 @@ func parseClose(payload []byte) (int, string, error) {
 	code := int(binary.BigEndian.Uint16(payload))
 	reason := payload[2:]
 	if !validReceivedCode(code) {
-		return 0, "", protoErr("invalid close code " + itoa(code))
+		return 0, "", protoErr("invalid close code " + strconv.Itoa(code))
 	}
 	if !utf8.Valid(reason) {
 		return 0, "", &CloseError{Code: CloseInvalidUTF8, Reason: "close reason is not valid UTF-8"}

@@ -1,4 +1,4 @@
-package bridge
+package wire
 
 import (
 	"bytes"
@@ -51,12 +51,12 @@ type gotMsg struct {
 // feedChunks feeds chunks to a parser the way the reader does, keeping the
 // unused tail, and collects what it delivers.
 func feedChunks(max int64, chunks ...[]byte) ([]gotMsg, error) {
-	p := &frameParser{max: max}
+	p := &Parser{Max: max}
 	var buf, out []byte
 	var got []gotMsg
 	for _, c := range chunks {
 		buf = append(buf, c...)
-		used, err := p.feed(buf, func(op byte, data []byte) error {
+		used, err := p.Feed(buf, func(op byte, data []byte) error {
 			got = append(got, gotMsg{op, string(data)})
 			return nil
 		})
@@ -85,30 +85,30 @@ func TestFrameParser(t *testing.T) {
 		want   []gotMsg
 		wantCl int // expected close code, 0 for none
 	}{
-		{"text", [][]byte{clientFrame(true, opText, []byte("hello"), false)}, []gotMsg{{opText, "hello"}}, 0},
-		{"binary with NUL", [][]byte{clientFrame(true, opBinary, []byte{0, 1, 2}, false)}, []gotMsg{{opBinary, "\x00\x01\x02"}}, 0},
-		{"empty", [][]byte{clientFrame(true, opText, nil, false)}, []gotMsg{{opText, ""}}, 0},
-		{"126 bytes (16-bit length)", [][]byte{clientFrame(true, opText, bytes.Repeat([]byte("a"), 126), false)}, []gotMsg{{opText, strings.Repeat("a", 126)}}, 0},
-		{"70000 bytes (64-bit length)", [][]byte{clientFrame(true, opBinary, []byte(long), false)}, []gotMsg{{opBinary, long}}, 0},
-		{"two frames in one read", [][]byte{append(clientFrame(true, opText, []byte("a"), false), clientFrame(true, opText, []byte("b"), false)...)}, []gotMsg{{opText, "a"}, {opText, "b"}}, 0},
+		{"text", [][]byte{clientFrame(true, OpText, []byte("hello"), false)}, []gotMsg{{OpText, "hello"}}, 0},
+		{"binary with NUL", [][]byte{clientFrame(true, OpBinary, []byte{0, 1, 2}, false)}, []gotMsg{{OpBinary, "\x00\x01\x02"}}, 0},
+		{"empty", [][]byte{clientFrame(true, OpText, nil, false)}, []gotMsg{{OpText, ""}}, 0},
+		{"126 bytes (16-bit length)", [][]byte{clientFrame(true, OpText, bytes.Repeat([]byte("a"), 126), false)}, []gotMsg{{OpText, strings.Repeat("a", 126)}}, 0},
+		{"70000 bytes (64-bit length)", [][]byte{clientFrame(true, OpBinary, []byte(long), false)}, []gotMsg{{OpBinary, long}}, 0},
+		{"two frames in one read", [][]byte{append(clientFrame(true, OpText, []byte("a"), false), clientFrame(true, OpText, []byte("b"), false)...)}, []gotMsg{{OpText, "a"}, {OpText, "b"}}, 0},
 		{"fragmented with a ping between", [][]byte{
-			clientFrame(false, opText, []byte("hel"), false),
-			clientFrame(true, opPing, []byte("p"), false),
+			clientFrame(false, OpText, []byte("hel"), false),
+			clientFrame(true, OpPing, []byte("p"), false),
 			clientFrame(false, 0, []byte("lo "), false),
 			clientFrame(true, 0, []byte("world"), false),
-		}, []gotMsg{{opPing, "p"}, {opText, "hello world"}}, 0},
-		{"close", [][]byte{clientFrame(true, opClose, []byte{0x03, 0xe8, 'b', 'y', 'e'}, false)}, []gotMsg{{opClose, "\x03\xe8bye"}}, 0},
-		{"unmasked", [][]byte{clientFrame(true, opText, []byte("x"), true)}, nil, CloseProtocolError},
-		{"reserved bit", [][]byte{func() []byte { b := clientFrame(true, opText, []byte("x"), false); b[0] |= 0x40; return b }()}, nil, CloseProtocolError},
+		}, []gotMsg{{OpPing, "p"}, {OpText, "hello world"}}, 0},
+		{"close", [][]byte{clientFrame(true, OpClose, []byte{0x03, 0xe8, 'b', 'y', 'e'}, false)}, []gotMsg{{OpClose, "\x03\xe8bye"}}, 0},
+		{"unmasked", [][]byte{clientFrame(true, OpText, []byte("x"), true)}, nil, CloseProtocolError},
+		{"reserved bit", [][]byte{func() []byte { b := clientFrame(true, OpText, []byte("x"), false); b[0] |= 0x40; return b }()}, nil, CloseProtocolError},
 		{"unknown opcode", [][]byte{clientFrame(true, 0x3, []byte("x"), false)}, nil, CloseProtocolError},
-		{"fragmented control", [][]byte{clientFrame(false, opPing, []byte("x"), false)}, nil, CloseProtocolError},
-		{"long control", [][]byte{clientFrame(true, opPing, bytes.Repeat([]byte("x"), 126), false)}, nil, CloseProtocolError},
+		{"fragmented control", [][]byte{clientFrame(false, OpPing, []byte("x"), false)}, nil, CloseProtocolError},
+		{"long control", [][]byte{clientFrame(true, OpPing, bytes.Repeat([]byte("x"), 126), false)}, nil, CloseProtocolError},
 		{"continuation without start", [][]byte{clientFrame(true, 0, []byte("x"), false)}, nil, CloseProtocolError},
-		{"new message inside a fragmented one", [][]byte{clientFrame(false, opText, []byte("x"), false), clientFrame(true, opText, []byte("y"), false)}, nil, CloseProtocolError},
-		{"invalid UTF-8 text", [][]byte{clientFrame(true, opText, []byte{0xff, 0xfe}, false)}, nil, CloseInvalidUTF8},
-		{"invalid UTF-8 split over fragments is checked whole", [][]byte{clientFrame(false, opText, []byte{0xe6, 0x97}, false), clientFrame(true, 0, []byte{0xa5}, false)}, []gotMsg{{opText, "日"}}, 0},
-		{"too big in one frame", [][]byte{clientFrame(true, opBinary, bytes.Repeat([]byte("x"), 1025), false)}, nil, CloseTooBig},
-		{"too big across fragments", [][]byte{clientFrame(false, opBinary, bytes.Repeat([]byte("x"), 600), false), clientFrame(true, 0, bytes.Repeat([]byte("x"), 600), false)}, nil, CloseTooBig},
+		{"new message inside a fragmented one", [][]byte{clientFrame(false, OpText, []byte("x"), false), clientFrame(true, OpText, []byte("y"), false)}, nil, CloseProtocolError},
+		{"invalid UTF-8 text", [][]byte{clientFrame(true, OpText, []byte{0xff, 0xfe}, false)}, nil, CloseInvalidUTF8},
+		{"invalid UTF-8 split over fragments is checked whole", [][]byte{clientFrame(false, OpText, []byte{0xe6, 0x97}, false), clientFrame(true, 0, []byte{0xa5}, false)}, []gotMsg{{OpText, "日"}}, 0},
+		{"too big in one frame", [][]byte{clientFrame(true, OpBinary, bytes.Repeat([]byte("x"), 1025), false)}, nil, CloseTooBig},
+		{"too big across fragments", [][]byte{clientFrame(false, OpBinary, bytes.Repeat([]byte("x"), 600), false), clientFrame(true, 0, bytes.Repeat([]byte("x"), 600), false)}, nil, CloseTooBig},
 		{"huge declared length refused before its bytes arrive", [][]byte{{0x82, 0xff, 0, 0, 0, 1, 0, 0, 0, 0}}, nil, CloseTooBig},
 		{"length with top bit set", [][]byte{{0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0}}, nil, CloseProtocolError},
 	}
@@ -150,9 +150,9 @@ func TestFrameParserOneByteAtATime(t *testing.T) {
 	var stream []byte
 	want := []gotMsg{}
 	for i, s := range []string{"a", strings.Repeat("b", 200), "", strings.Repeat("c", 70000)} {
-		op := byte(opText)
+		op := byte(OpText)
 		if i%2 == 1 {
-			op = opBinary
+			op = OpBinary
 		}
 		stream = append(stream, clientFrame(true, op, []byte(s), false)...)
 		want = append(want, gotMsg{op, s})
@@ -186,7 +186,7 @@ func TestParseClose(t *testing.T) {
 		{[]byte{0x03, 0xf3}, 1011, "", 0},                   // internal error
 	}
 	for _, tc := range cases {
-		code, reason, err := parseClose(tc.in)
+		code, reason, err := ParseClose(tc.in)
 		if c := closeCode(err); c != tc.errCl {
 			t.Errorf("%x: close code %d, want %d", tc.in, c, tc.errCl)
 			continue
@@ -216,11 +216,11 @@ func TestMask(t *testing.T) {
 // parser must never panic, never deliver a text message that is not UTF-8,
 // and never deliver more than max bytes.
 func FuzzFrameParser(f *testing.F) {
-	f.Add(clientFrame(true, opText, []byte("hello"), false), uint16(3))
-	f.Add(append(clientFrame(false, opText, []byte("he"), false), clientFrame(true, 0, []byte("llo"), false)...), uint16(7))
-	f.Add(clientFrame(true, opClose, []byte{3, 232}, false), uint16(1))
+	f.Add(clientFrame(true, OpText, []byte("hello"), false), uint16(3))
+	f.Add(append(clientFrame(false, OpText, []byte("he"), false), clientFrame(true, 0, []byte("llo"), false)...), uint16(7))
+	f.Add(clientFrame(true, OpClose, []byte{3, 232}, false), uint16(1))
 	f.Add([]byte{0x82, 0xff, 0, 0, 0, 1, 0, 0, 0, 0}, uint16(2))
-	f.Add(clientFrame(true, opBinary, bytes.Repeat([]byte{0}, 300), false), uint16(100))
+	f.Add(clientFrame(true, OpBinary, bytes.Repeat([]byte{0}, 300), false), uint16(100))
 	f.Fuzz(func(t *testing.T, data []byte, split uint16) {
 		s := int(split) % (len(data) + 1)
 		const max = 4096
@@ -229,7 +229,7 @@ func FuzzFrameParser(f *testing.F) {
 			if len(m.data) > max {
 				t.Fatalf("delivered %d bytes, max %d", len(m.data), max)
 			}
-			if m.op == opText && !utf8.ValidString(m.data) {
+			if m.op == OpText && !utf8.ValidString(m.data) {
 				t.Fatalf("delivered invalid UTF-8 text %q", m.data)
 			}
 		}
@@ -246,7 +246,7 @@ func FuzzFrameRoundTrip(f *testing.F) {
 		var stream []byte
 		var want []gotMsg
 		for _, m := range [][]byte{a, b} {
-			op := byte(opBinary)
+			op := byte(OpBinary)
 			for i := 0; ; i += fragSize {
 				end := min(i+fragSize, len(m))
 				fop := op
@@ -268,6 +268,100 @@ func FuzzFrameRoundTrip(f *testing.F) {
 		got, err := feedChunks(1<<20, chunks...)
 		if err != nil || !equalMsgs(got, want) {
 			t.Fatalf("err %v; got %q want %q", err, got, want)
+		}
+	})
+}
+
+// TestFragmentedTextFailsFast: invalid UTF-8 in a fragmented text message
+// fails at the fragment that breaks it, before the final fragment arrives;
+// a rune split between fragments is fine.
+func TestFragmentedTextFailsFast(t *testing.T) {
+	euro := "\u20ac" // 3 bytes: e2 82 ac
+	tests := []struct {
+		name    string
+		frags   []string // all but the last are sent without FIN
+		fin     bool     // send a final fragment after them
+		wantErr bool
+	}{
+		{"rune split across fragments", []string{"a" + euro[:1], euro[1:2], euro[2:] + "b"}, true, false},
+		{"bad byte in the first fragment", []string{"ok\xffmore"}, false, true},
+		{"bad byte in a middle fragment", []string{"ok", "\xc0\xaf", "x"}, false, true},
+		{"surrogate half", []string{"\xed\xa0", "\x80"}, false, true},
+		{"above U+10FFFF", []string{"\xf4\x90"}, false, true},
+		{"cut short at the end", []string{"a" + euro[:2]}, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var chunks [][]byte
+			for i, f := range tt.frags {
+				op := byte(0)
+				if i == 0 {
+					op = OpText
+				}
+				chunks = append(chunks, clientFrame(false, op, []byte(f), false))
+			}
+			if tt.fin {
+				chunks = append(chunks, clientFrame(true, 0, nil, false))
+			}
+			got, err := feedChunks(1<<20, chunks...)
+			if tt.wantErr {
+				if closeCode(err) != CloseInvalidUTF8 {
+					t.Fatalf("err = %v, want close 1007", err)
+				}
+				return
+			}
+			if err != nil || len(got) != 1 || got[0].data != strings.Join(tt.frags, "") {
+				t.Fatalf("got %q, %v", got, err)
+			}
+		})
+	}
+}
+
+func TestValidUTF8Prefix(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		n    int
+		ok   bool
+		full bool // the whole input is valid UTF-8
+	}{
+		{"", 0, true, true},
+		{"abc", 3, true, true},
+		{"a\u20ac", 4, true, true},
+		{"a\xe2\x82", 1, true, false},
+		{"a\xff", 1, false, false},
+		{"\xf0\x9f\x98", 0, true, false},
+		{"\xf0\x9f\x98\x80", 4, true, true},
+	} {
+		n, ok := validUTF8Prefix([]byte(tt.in))
+		if n != tt.n || ok != tt.ok {
+			t.Errorf("validUTF8Prefix(%q) = %d %v, want %d %v", tt.in, n, ok, tt.n, tt.ok)
+		}
+		if full := ok && n == len(tt.in); full != utf8.ValidString(tt.in) || full != tt.full {
+			t.Errorf("%q: full %v, utf8.Valid %v", tt.in, full, utf8.ValidString(tt.in))
+		}
+	}
+}
+
+// FuzzValidUTF8Prefix: the prefix is valid UTF-8, the input is valid exactly
+// when the whole of it is the prefix, and a rejected input is really
+// invalid, however it continues.
+func FuzzValidUTF8Prefix(f *testing.F) {
+	for _, s := range []string{"", "abc", "a\u20ac", "a\xe2\x82", "\xff", "\xed\xa0\x80", "\xf4\x90\x80\x80"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		n, ok := validUTF8Prefix(b)
+		if !utf8.Valid(b[:n]) {
+			t.Fatalf("prefix %q not valid", b[:n])
+		}
+		if whole := ok && n == len(b); whole != utf8.Valid(b) {
+			t.Fatalf("%q: whole %v, utf8.Valid %v", b, whole, utf8.Valid(b))
+		}
+		if !ok && utf8.Valid(append(b[:len(b):len(b)], "\x80\x80\x80"...)) {
+			t.Fatalf("%q refused, but a continuation makes it valid", b)
+		}
+		if ok && n < len(b) && len(b)-n > 3 {
+			t.Fatalf("%q: %d unvalidated bytes kept", b, len(b)-n)
 		}
 	})
 }

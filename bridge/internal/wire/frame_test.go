@@ -1,4 +1,4 @@
-package bridge
+package wire
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -74,7 +75,7 @@ func TestFrameLengths(t *testing.T) {
 			if text {
 				name, build, wantType = "text", TextFrame, websocket.TextMessage
 			}
-			t.Run(name+"/"+itoa(tc.n), func(t *testing.T) {
+			t.Run(name+"/"+strconv.Itoa(tc.n), func(t *testing.T) {
 				payload := bytes.Repeat([]byte{'a' + byte(tc.n%26)}, tc.n)
 				f := build(payload)
 				if f.Len() != tc.header+tc.n {
@@ -198,8 +199,8 @@ func TestCloseFrame(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := closeFrame(tc.code, tc.reason)
-			if f.b[0] != 0x80|opClose {
+			f := CloseFrame(tc.code, tc.reason)
+			if f.b[0] != 0x80|OpClose {
 				t.Fatalf("first byte %#x", f.b[0])
 			}
 			p := f.Payload()
@@ -237,8 +238,8 @@ func TestPongFrame(t *testing.T) {
 		{"cut to 125", strings.Repeat("p", 300), strings.Repeat("p", 125)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := pongFrame(tc.data)
-			if f.b[0] != 0x80|opPong {
+			f := PongFrame(tc.data)
+			if f.b[0] != 0x80|OpPong {
 				t.Fatalf("first byte %#x", f.b[0])
 			}
 			c := serveFrames(t, f, TextFrame([]byte("after")))
@@ -260,10 +261,10 @@ func TestPongFrame(t *testing.T) {
 }
 
 func TestPingFrame(t *testing.T) {
-	if pingFrame.b[0] != 0x80|opPing || len(pingFrame.Payload()) != 0 {
-		t.Fatalf("ping frame %x", pingFrame.b)
+	if PingFrame.b[0] != 0x80|OpPing || len(PingFrame.Payload()) != 0 {
+		t.Fatalf("ping frame %x", PingFrame.b)
 	}
-	c := serveFrames(t, pingFrame, TextFrame([]byte("after")))
+	c := serveFrames(t, PingFrame, TextFrame([]byte("after")))
 	pinged := false
 	c.SetPingHandler(func(string) error { pinged = true; return nil })
 	if _, p, err := c.ReadMessage(); err != nil || string(p) != "after" {
@@ -271,59 +272,5 @@ func TestPingFrame(t *testing.T) {
 	}
 	if !pinged {
 		t.Error("the client saw no ping")
-	}
-}
-
-func TestDeliveryFrameCache(t *testing.T) {
-	d := &Delivery{Msg: &Message{Subject: "a.b", Data: []byte("x")}}
-	calls := map[string]int{}
-	enc := func(name string) func(*Message) (*Frame, error) {
-		return func(m *Message) (*Frame, error) {
-			calls[name]++
-			return TextFrame([]byte(name + ":" + string(m.Data))), nil
-		}
-	}
-	keyA, keyB := new(int), new(int)
-	var first *Frame
-	for i := range 5 {
-		f, err := d.Frame(keyA, enc("a"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if i == 0 {
-			first = f
-		} else if f != first {
-			t.Fatal("a cached key returned a different frame")
-		}
-	}
-	fb, _ := d.Frame(keyB, enc("b"))
-	if fb == first || string(fb.Payload()) != "b:x" {
-		t.Errorf("key b frame = %q", fb.Payload())
-	}
-	// A string key and a pointer key are different keys.
-	fs, _ := d.Frame("a", enc("s"))
-	if string(fs.Payload()) != "s:x" {
-		t.Errorf("string key frame = %q", fs.Payload())
-	}
-	// The first encoder registered for a key wins, whoever asks later.
-	if f, _ := d.Frame(keyA, enc("other")); f != first {
-		t.Error("a second encoder for key a was used")
-	}
-	if calls["a"] != 1 || calls["b"] != 1 || calls["s"] != 1 || calls["other"] != 0 {
-		t.Errorf("encoder calls = %v, want one each", calls)
-	}
-
-	// Errors are cached too.
-	boom := errors.New("boom")
-	failing := 0
-	keyE := new(int)
-	for range 3 {
-		f, err := d.Frame(keyE, func(*Message) (*Frame, error) { failing++; return nil, boom })
-		if f != nil || !errors.Is(err, boom) {
-			t.Fatalf("Frame = %v, %v; want nil, boom", f, err)
-		}
-	}
-	if failing != 1 {
-		t.Errorf("failing encoder called %d times, want 1", failing)
 	}
 }

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/wsgate/wsgate/bridge"
+)
+
+// newLoggers makes the gateway's logger (log.level) and the embedded
+// nats-server's (nats.log_level, component=nats). Both write through one
+// handler, so that their lines never interleave.
+func newLoggers(c *config) (gw, nats *slog.Logger) {
+	gwLevel, _ := parseLevel(c.Log.Level)
+	natsLevel, _ := parseNATSLevel(c.NATS.LogLevel)
+	opts := &slog.HandlerOptions{
+		Level: min(gwLevel, natsLevel),
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if l, ok := a.Value.Any().(slog.Level); ok && a.Key == slog.LevelKey && l == bridge.LevelTrace {
+				a.Value = slog.StringValue("TRACE")
+			}
+			return a
+		},
+	}
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, opts)
+	if c.Log.Format == "json" {
+		h = slog.NewJSONHandler(os.Stderr, opts)
+	}
+	return slog.New(levelFilter{gwLevel, h}), slog.New(levelFilter{natsLevel, h}).With("component", "nats")
+}
+
+// levelFilter passes on the records of its level and above.
+type levelFilter struct {
+	min slog.Level
+	slog.Handler
+}
+
+func (f levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= f.min && f.Handler.Enabled(ctx, l)
+}
+
+func (f levelFilter) WithAttrs(a []slog.Attr) slog.Handler {
+	return levelFilter{f.min, f.Handler.WithAttrs(a)}
+}
+
+func (f levelFilter) WithGroup(name string) slog.Handler {
+	return levelFilter{f.min, f.Handler.WithGroup(name)}
+}
+
+// parseLevel reads log.level: debug, info (default), warn or error.
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if s == "" {
+		return slog.LevelInfo, nil
+	}
+	err := l.UnmarshalText([]byte(s))
+	return l, err
+}
+
+// parseNATSLevel reads nats.log_level: trace, debug, info, warn (default)
+// or error.
+func parseNATSLevel(s string) (slog.Level, error) {
+	switch {
+	case s == "":
+		return slog.LevelWarn, nil
+	case strings.EqualFold(s, "trace"):
+		return bridge.LevelTrace, nil
+	}
+	return parseLevel(s)
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/wsgate/wsgate/bridge"
+)
+
+// connectNATS starts the embedded nats-server, unless nats.url names an
+// external NATS, and connects the gateway's one connection to it. listen
+// is the gateway's bound address, which names the default data directory.
+// The embedded server's max_payload is sized for the largest client
+// message; an external one's is checked, and may lower default limits
+// (fitPayload).
+// A disconnect is logged only with an error and while not stopping. The
+// returned func closes the connection and stops the embedded server.
+func connectNATS(c *config, listen string, log, natsLog *slog.Logger, stopping *atomic.Bool) (*nats.Conn, func(), error) {
+	opts := []nats.Option{
+		nats.Name("wsgate"),
+		nats.MaxReconnects(-1),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subj := ""
+			if sub != nil {
+				subj = sub.Subject
+			}
+			log.Error("nats", "subject", subj, "err", err)
+		}),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil && !stopping.Load() {
+				log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "url", nc.ConnectedUrl()) }),
+	}
+	if c.NATS.URL != "" {
+		nc, err := nats.Connect(c.NATS.URL, opts...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("connect to NATS: %w", err)
+		}
+		if err := fitPayload(c, nc.MaxPayload(), log); err != nil {
+			nc.Close()
+			return nil, nil, fmt.Errorf("%s: %w", nc.ConnectedUrlRedacted(), err)
+		}
+		return nc, nc.Close, nil
+	}
+	ec := c.NATS.EmbeddedConfig
+	ec.Logger = natsLog
+	ec.MaxPayload = c.embeddedPayload()
+	if ec.DataDir == "" {
+		ec.DataDir = bridge.DefaultDataDir(listen, ec.Listen)
+	}
+	emb, err := bridge.StartEmbedded(ec)
+	if errors.Is(err, bridge.ErrDataDirInUse) {
+		return nil, nil, fmt.Errorf("%w; give this gateway a data dir of its own with --data-dir DIR (nats.data_dir, WSGATE_DATA_DIR)", err)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	log.Info("embedded NATS started", "url", emb.ClientURL(), "data_dir", emb.DataDir())
+	nc, err := emb.Connect(opts...)
+	if err != nil {
+		emb.Shutdown()
+		return nil, nil, fmt.Errorf("connect to NATS: %w", err)
+	}
+	return nc, func() { nc.Close(); emb.Shutdown() }, nil
+}

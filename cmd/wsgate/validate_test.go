@@ -1,0 +1,68 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestValidate checks that every block is validated, each problem naming
+// its key.
+func TestValidate(t *testing.T) {
+	file := writeConfig(t, "not a directory")
+	for _, tc := range []struct {
+		name, yaml string
+		want       string
+	}{
+		{"mqtt negative packet size", "mqtt:\n  max_packet_size: -1\n", "mqtt.max_packet_size: -1 must not be negative"},
+		{"mqtt negative inflight", "mqtt:\n  max_inflight: -5\n", "mqtt.max_inflight: -5 must not be negative"},
+		{"mqtt bucket name", "mqtt:\n  retained_bucket: bad bucket name!\n", `mqtt.retained_bucket: "bad bucket name!" is not a key-value bucket name`},
+		{"mqtt stream name", "mqtt:\n  session_stream: A.B\n", `mqtt.session_stream: "A.B" is not a stream name`},
+		{"stomp negative frame size", "stomp:\n  max_frame_bytes: -1\n", "stomp.max_frame_bytes: must not be negative"},
+		{"json negative inflight", "json:\n  max_inflight: -1\n", "json.max_inflight: must not be negative"},
+		{"negative message size", "gateway:\n  max_message_bytes: -1\n", "gateway.max_message_bytes: -1 must not be negative"},
+		{"negative limit", "gateway:\n  limits:\n    max_connections: -1\n", "gateway.limits.max_connections: -1 must not be negative"},
+		{"negative rate", "gateway:\n  limits:\n    message_rate: -0.5\n", "gateway.limits.message_rate: -0.5 must not be negative"},
+		{"negative subscriptions", "gateway:\n  limits:\n    max_subscriptions: -3\n", "gateway.limits.max_subscriptions: -3 must not be negative"},
+		{"negative shutdown timeout", "gateway:\n  shutdown_timeout: -1s\n", "gateway.shutdown_timeout: -1s must not be negative"},
+		{"negative idle timeout", "gateway:\n  idle_timeout: -1s\n", "gateway.idle_timeout: -1s must not be negative"},
+		{"origin star", "gateway:\n  allowed_origins: [https://a, \"*\"]\n", `gateway.allowed_origins[1]: "*" is not accepted`},
+		{"admin listen", "gateway:\n  admin:\n    listen: localhost\n", `gateway.admin.listen: "localhost" is not host:port`},
+		{"listen", "listen: 8080\n", `listen: "8080" is not host:port`},
+		{"listen port", "listen: \":99999\"\n", `listen: ":99999": "99999" is not a port`},
+		{"nats listen", "nats:\n  listen: 4222\n", `nats.listen: "4222" is not host:port`},
+		{"nats url scheme", "nats:\n  url: http://a:4222\n", `nats.url: "http://a:4222": scheme "http" is not nats, tls, ws or wss`},
+		{"nats url empty entry", "nats:\n  url: nats://a:4222,\n", "nats.url: empty URL in the list"},
+		{"nats server name", "nats:\n  server_name: my server\n", `nats.server_name: "my server" must not contain spaces`},
+		{"nats log level", "nats:\n  log_level: loud\n", "nats.log_level: "},
+		{"nats data dir", "nats:\n  data_dir: " + file + "\n", "nats.data_dir: " + `"` + file + `" is not a directory`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := checkConfig(t, tc.yaml)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+
+	good := `
+listen: 127.0.0.1:8080
+nats:
+  url: "nats://a:4222, tls://b:4222,c:4222,ws://d"
+  listen: "-"
+  server_name: gw-1
+  log_level: trace
+gateway:
+  ping_interval: -1s
+  read_timeout: -1s
+  admin:
+    listen: 127.0.0.1:9090
+mqtt:
+  outbound_topic_aliases: -1
+  retained_bucket: my_retained
+stomp:
+  heartbeat_send: -1s
+`
+	if _, err := checkConfig(t, good); err != nil {
+		t.Errorf("good config: %v", err)
+	}
+}
