@@ -15,11 +15,11 @@ import (
 
 // call is one CALL waiting for its result, on the caller's side.
 type call struct {
-	req    uint64
-	cancel context.CancelFunc
+	req uint64
 
-	mu   sync.Mutex
-	done bool // the final RESULT or ERROR is sent
+	mu     sync.Mutex
+	done   bool               // the final RESULT or ERROR is sent
+	cancel context.CancelFunc // set once the call runs
 }
 
 // onCall handles CALL [WAMP "Calling and Invocations"]: a NATS request on
@@ -71,11 +71,7 @@ func (c *conn) onCall(m *Call) error {
 	if dictBool(m.Options, "disclose_me") {
 		c.identify(hdr, HeaderCaller, HeaderCallerAuthid, HeaderCallerAuthrole)
 	}
-	if c.run == nil {
-		c.run = newRunner(c.p.cfg.MaxInflight)
-	}
-	ctx, cancel := context.WithTimeout(c.run.ctx, timeout)
-	cl := &call{req: m.Request, cancel: cancel}
+	cl := &call{req: m.Request}
 	c.mu.Lock()
 	_, dup := c.calls[m.Request]
 	if !dup {
@@ -83,19 +79,27 @@ func (c *conn) onCall(m *Call) error {
 	}
 	c.mu.Unlock()
 	if dup {
-		cancel()
 		return c.violation(fmt.Errorf("CALL request id %d is already in use", m.Request))
 	}
-	started := c.run.try(func(context.Context) {
+	// Beside the reader, at most max_inflight at once; the connection's
+	// end cancels the calls and waits for them.
+	err = c.s.Beside(c.p.cfg.MaxInflight, func(ctx context.Context) {
 		defer c.forget(cl)
+		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		c.runCall(ctx, cl, subject, hdr, body, progress, timeout)
+		cl.mu.Lock()
+		cl.cancel = cancel
+		done := cl.done // canceled before it started
+		cl.mu.Unlock()
+		if !done {
+			c.runCall(ctx, cl, subject, hdr, body, progress, timeout)
+		}
 	})
-	if !started {
+	if err != nil {
 		c.forget(cl)
-		cancel()
-		c.s.Metrics().LimitExceeded(Name, "max_inflight")
-		fail(errLimitExceeded, fmt.Errorf("more than %d calls waiting for results", c.p.cfg.MaxInflight))
+		if bridge.KindOf(err) != bridge.KindClosed {
+			fail(sessionError(err), err)
+		}
 	}
 	return nil
 }
@@ -198,7 +202,11 @@ func (c *conn) onCancel(m *Cancel) {
 		return // finished already: nothing to cancel
 	}
 	c.finishCall(cl, &Error{RequestType: TypeCall, Request: m.Request, Details: Dict{}, Error: errCanceled, Args: List{"canceled by the caller"}})
-	cl.cancel()
+	cl.mu.Lock()
+	if cl.cancel != nil {
+		cl.cancel()
+	}
+	cl.mu.Unlock()
 }
 
 // errorURI is a worker's Wamp-Error value, or wamp.error.runtime_error if

@@ -70,8 +70,6 @@ type conn struct {
 	invs   map[uint64]*invocation   // by INVOCATION request id
 	invSeq uint64
 	calls  map[uint64]*call // by CALL request id
-
-	run *runner // CALLs beside the reader; made on the first
 }
 
 var (
@@ -241,17 +239,21 @@ func (c *conn) replyError(t Type, req uint64, uri string, err error) {
 // sessionError maps an error of the Session or of a name to an error URI.
 func sessionError(err error) string {
 	switch {
-	case errors.Is(err, bridge.ErrForbidden), errors.Is(err, bridge.ErrReserved):
-		return errNotAuthorized
 	case errors.Is(err, errInvalidURI):
 		return errInvalidURIName
 	case errors.Is(err, errInvalidArgument):
 		return errInvalidArgName
-	case errors.Is(err, bridge.ErrLimit):
+	}
+	switch bridge.KindOf(err) {
+	case bridge.KindForbidden:
+		return errNotAuthorized
+	case bridge.KindInvalidName:
+		return errInvalidURIName
+	case bridge.KindLimit:
 		return errLimitExceeded
-	case errors.Is(err, bridge.ErrNoResponders):
+	case bridge.KindNoResponders:
 		return errNoSuchProcedure
-	case errors.Is(err, bridge.ErrTimeout):
+	case bridge.KindTimeout:
 		return errTimeout
 	}
 	return "wamp.error.runtime_error"
@@ -293,9 +295,8 @@ func (c *conn) Goodbye(ci bridge.CloseInfo) *bridge.Frame {
 // callee that left.
 func (c *conn) OnClose(bridge.CloseInfo) {
 	c.state.Store(stateClosed)
-	if c.run != nil {
-		c.run.stop()
-	}
+	// The bridge has cancelled the calls running beside the reader and
+	// waited for them.
 	c.mu.Lock()
 	subs, regs, invs := c.subs, c.regs, c.invs
 	c.subs, c.byKey, c.regs, c.invs = nil, nil, nil, nil

@@ -221,3 +221,36 @@ func TestCallee(t *testing.T) {
 		caller.send(&Yield{Request: inv.Request, Options: Dict{}}) // too late: ignored
 	})
 }
+
+// TestInflightBound: calls beyond max_inflight are refused at once, and
+// the connection goes on.
+func TestInflightBound(t *testing.T) {
+	e := newEnv(t, Config{MaxInflight: 2}, nil)
+	nc := e.worker()
+	nc.Subscribe("svc.hold", func(*nats.Msg) {})
+	nc.Flush()
+	c, _ := e.join(t, JSON)
+	for i := range 3 {
+		c.send(&Call{Request: uint64(i + 1), Options: Dict{}, Procedure: "svc.hold"})
+	}
+	if er := expect[*Error](c); er.Request != 3 || er.Error != errLimitExceeded {
+		t.Errorf("third call: %#v", er)
+	}
+	c.send(&Cancel{Request: 1, Options: Dict{"mode": "kill"}})
+	if er := expect[*Error](c); er.Request != 1 || er.Error != errCanceled {
+		t.Errorf("cancel: %#v", er)
+	}
+	// The canceled call's slot frees once its request gives up.
+	deadline := time.Now().Add(5 * time.Second)
+	for req := uint64(10); ; req++ {
+		c.send(&Call{Request: req, Options: Dict{"timeout": int64(100)}, Procedure: "svc.hold"})
+		er := expect[*Error](c)
+		if er.Error == errTimeout {
+			break
+		}
+		if er.Error != errLimitExceeded || time.Now().After(deadline) {
+			t.Fatalf("got %#v", er)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -31,7 +31,7 @@
 // message within limits checked before anything is allocated, and encodes
 // messages. The connection (conn.go) is the state machine, one concern per
 // file: the HELLO handshake and authentication (hello.go), the broker
-// (broker.go), the dealer's caller side (call.go) and callee side
-// (callee.go), and the bounded runner of calls beside the reader
-// (runner.go).
+// (broker.go), the dealer's caller side (call.go, its calls beside the
+// reader through bridge.Session.Beside) and callee side (callee.go,
+// registry.go).
 package wamp
