@@ -12,6 +12,7 @@ import (
 // TestWAMPNode runs the Autobahn|JS and Wampy.js tests in e2e/js against a
 // gateway, with the NATS workers they call.
 func TestWAMPNode(t *testing.T) {
+	long(t)
 	node, dir := nodeModules(t, "js", "wampy")
 	g := startGateway(t, gwOpts{})
 	nc := natsConn(t, g.NATSURL)
