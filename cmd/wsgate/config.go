@@ -10,6 +10,7 @@ import (
 	"github.com/wsgate/wsgate/protocols/jsonws"
 	"github.com/wsgate/wsgate/protocols/mqtt"
 	"github.com/wsgate/wsgate/protocols/stomp"
+	"github.com/wsgate/wsgate/protocols/wamp"
 )
 
 // config is the whole config file. Every key can be left out.
@@ -41,6 +42,8 @@ type config struct {
 	MQTT mqtt.Config `yaml:"mqtt"`
 	// STOMP configures STOMP over WebSocket (v1x.stomp, /stomp).
 	STOMP stomp.Config `yaml:"stomp"`
+	// WAMP configures WAMP v2 (wamp.2.json/msgpack/cbor, /wamp).
+	WAMP wamp.Config `yaml:"wamp"`
 	// Auth configures authentication; without authenticators the gateway
 	// runs in dev mode (everyone admitted, said loudly in the log).
 	Auth auth.Config `yaml:"auth"`

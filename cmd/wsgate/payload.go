@@ -22,6 +22,7 @@ const maxClientMessage = math.MaxInt32 - headerRoom
 const (
 	stompDefaultFrame  = 1 << 20
 	mqttDefaultPacket  = 1 << 20
+	wampDefaultMessage = 1 << 20
 	natsDefaultPayload = 1 << 20 // nats-server's max_payload
 )
 
@@ -50,6 +51,8 @@ func (c *config) clientLimits() []clientLimit {
 			func(n int64) { c.STOMP.MaxFrameBytes = int(n) }),
 		l("mqtt.max_packet_size", int64(c.MQTT.MaxPacketSize), mqttDefaultPacket,
 			func(n int64) { c.MQTT.MaxPacketSize = int(n) }),
+		l("wamp.max_message_bytes", int64(c.WAMP.MaxMessageBytes), wampDefaultMessage,
+			func(n int64) { c.WAMP.MaxMessageBytes = int(n) }),
 	}
 }
 

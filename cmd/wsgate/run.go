@@ -23,6 +23,7 @@ import (
 	"github.com/wsgate/wsgate/protocols/jsonws"
 	"github.com/wsgate/wsgate/protocols/mqtt"
 	"github.com/wsgate/wsgate/protocols/stomp"
+	"github.com/wsgate/wsgate/protocols/wamp"
 )
 
 // runCommand is `wsgate run`, the default command.
@@ -146,6 +147,10 @@ func run(s *settings) error {
 	if err != nil {
 		return err
 	}
+	wp, err := wamp.New(c.WAMP)
+	if err != nil {
+		return err
+	}
 	authn, err := auth.New(c.Auth, auth.Deps{Requester: bridge.NATSRequester(nc), Logger: log})
 	if err != nil {
 		return err
@@ -162,7 +167,7 @@ func run(s *settings) error {
 		NATS:          nc,
 		Authenticator: authn,
 		Logger:        log,
-		Protocols:     []bridge.Protocol{jp, sp, mqtt.New(c.MQTT)},
+		Protocols:     []bridge.Protocol{jp, sp, mqtt.New(c.MQTT), wp},
 	})
 	if err != nil {
 		return err

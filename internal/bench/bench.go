@@ -45,8 +45,8 @@ type Options struct {
 func Run(args []string) error {
 	o := Options{Out: os.Stdout}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	scen := fs.String("scenarios", "fanout,idle,connect", "comma-separated: fanout, pairs, idle, connect, qos1, qos2 (MQTT targets)")
-	targets := fs.String("targets", "wsgate,nats-server", "servers to measure side by side: wsgate (JSON), wsgate-stomp, wsgate-mqtt, nats-server (NATS protocol), nats-server-mqtt, rabbitmq (Web-STOMP, already running)")
+	scen := fs.String("scenarios", "fanout,idle,connect", "comma-separated: fanout, pairs, idle, connect, qos1, qos2 (MQTT targets), calls (wsgate-wamp)")
+	targets := fs.String("targets", "wsgate,nats-server", "servers to measure side by side: wsgate (JSON), wsgate-stomp, wsgate-mqtt, wsgate-wamp, nats-server (NATS protocol), nats-server-mqtt, rabbitmq (Web-STOMP, already running)")
 	fs.IntVar(&o.Subscribers, "subscribers", 1000, "fan-out subscribers on one subject")
 	fs.IntVar(&o.Size, "size", 64, "payload bytes (at least 34)")
 	fs.IntVar(&o.Publishers, "publishers", 200, "pairs: publishers, each on a subject of its own")
@@ -62,7 +62,7 @@ func Run(args []string) error {
 	fs.IntVar(&o.Concurrency, "concurrency", 64, "connections dialled at once")
 	fs.StringVar(&o.URL, "url", "", "measure the running gateway at this ws:// `URL` (target \"external\")")
 	fs.StringVar(&o.RabbitURL, "rabbitmq-url", "ws://127.0.0.1:15674/ws", "Web-STOMP `URL` of the rabbitmq target")
-	fs.StringVar(&o.Kind, "kind", "json", "client protocol for --url: json, stomp, mqtt or nats")
+	fs.StringVar(&o.Kind, "kind", "json", "client protocol for --url: json, stomp, mqtt, wamp or nats")
 	fs.StringVar(&o.NATSURL, "nats", "", "NATS `URL` of the external gateway")
 	fs.IntVar(&o.PID, "pid", 0, "process id of the external gateway, for its CPU and memory")
 	fs.DurationVar(&o.Hold, "hold", 0, "hold idle connections open this long before closing (for profiling)")
@@ -156,6 +156,15 @@ func (o *Options) runOne(scenario, targetName string) (result, error) {
 		if t, err = startWsgate(dir, nil); err == nil {
 			t.name, t.kind, t.wsURL = "wsgate-mqtt", "mqtt", t.wsURL+"mqtt"
 		}
+	case "wsgate-wamp":
+		dir, derr := os.MkdirTemp("", "wsgate-bench")
+		if derr != nil {
+			return result{}, derr
+		}
+		defer os.RemoveAll(dir)
+		if t, err = startWsgate(dir, nil); err == nil {
+			t.name, t.kind, t.wsURL = "wsgate-wamp", "wamp", t.wsURL+"wamp"
+		}
 	case "nats-server-mqtt":
 		if t, err = startNATSReference(); err == nil {
 			t.name, t.kind, t.wsURL = "nats-server-mqtt", "mqtt", t.wsURL+"mqtt"
@@ -194,6 +203,8 @@ func (o *Options) runOne(scenario, targetName string) (result, error) {
 	case "qos2":
 		r.params = fmt.Sprintf("window=%d", o.window("qos"))
 		r.figures, err = o.qos(t, 2)
+	case "calls":
+		r.figures, err = o.calls(t)
 	default:
 		err = fmt.Errorf("unknown scenario %q", scenario)
 	}

@@ -48,6 +48,8 @@ func dialMQTT(ctx context.Context, t *target, connect []byte) (*conn, error) {
 		hdr = http.Header{"Sec-Websocket-Protocol": {"v12.stomp"}}
 	case "mqtt":
 		hdr = http.Header{"Sec-Websocket-Protocol": {"mqtt"}}
+	case "wamp":
+		hdr = http.Header{"Sec-Websocket-Protocol": {"wamp.2.json"}}
 	}
 	ws, _, err := dialer.DialContext(ctx, t.wsURL, hdr)
 	if err != nil {
@@ -65,6 +67,8 @@ func dialMQTT(ctx context.Context, t *target, connect []byte) (*conn, error) {
 			connect = mqttConnect(fmt.Sprintf("bench-%p", c), true)
 		}
 		err = c.mqttExchange(connect, 0x20)
+	case "wamp":
+		err = c.wampJoin()
 	}
 	if err != nil {
 		ws.Close()
@@ -137,6 +141,8 @@ func (c *conn) subscribe(subject string) error {
 		return c.stompExchange("SUBSCRIBE\nid:0\ndestination:/topic/"+subject+"\nack:auto\nreceipt:s\n\n\x00", "RECEIPT")
 	case "mqtt":
 		return c.mqttExchange(mqttSubscribe(strings.ReplaceAll(subject, ".", "/")), 0x90)
+	case "wamp":
+		return c.wampExchange(`[32,1,{},"`+subject+`"]`, "[33,")
 	}
 	if err := c.ws.WriteMessage(websocket.TextMessage, []byte(`{"action":"subscribe","subject":"`+subject+`"}`)); err != nil {
 		return err
@@ -174,6 +180,17 @@ func (c *conn) readPayloads(onPayload func([]byte)) error {
 				}
 			}); err != nil {
 				return err
+			}
+		}
+	}
+	if c.kind == "wamp" {
+		for {
+			_, b, err := c.ws.ReadMessage()
+			if err != nil {
+				return err
+			}
+			if p, ok := wampPayload(b); ok {
+				onPayload(p)
 			}
 		}
 	}
