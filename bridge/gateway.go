@@ -23,8 +23,14 @@ import (
 type Options struct {
 	// Config tunes the gateway; its zero value means defaults.
 	Config Config
-	// NATS is the gateway's one shared connection. Required.
+	// NATS is the gateway's shared connection. Required.
 	NATS *nats.Conn
+	// HubNATS, when set, is a second connection made with nats.NoEcho: the
+	// fan-out hub subscribes on it and clients' messages are published on
+	// it, so a client's message reaches the gateway's own subscribers in
+	// process, with no trip through NATS and no header decoding, and
+	// everyone else through NATS. Nil: everything goes through NATS.
+	HubNATS *nats.Conn
 	// Authenticator identifies clients. Nil means auth.None: dev mode.
 	Authenticator auth.Authenticator
 	// Logger receives structured logs. Nil means slog.Default().
@@ -102,6 +108,9 @@ func New(o Options) (*Gateway, error) {
 		g.metrics.protocol(p.Name()) // its series exist, at zero, from the start
 	}
 	g.hub = newHub(g.nc, g.cfg.ReservedPrefix, g.log)
+	if o.HubNATS != nil {
+		g.hub.nc, g.hub.local = o.HubNATS, true
+	}
 	if p, err := wire.NewPoller(g.log); err == nil {
 		g.poll = p
 	} else {

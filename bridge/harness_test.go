@@ -168,9 +168,15 @@ func newEnvAuth(t *testing.T, cfg Config, authn auth.Authenticator, protos ...Pr
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
+	hubNC, err := emb.Connect(nats.NoEcho())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(hubNC.Close)
 	gw, err := New(Options{
 		Config:        cfg,
 		NATS:          nc,
+		HubNATS:       hubNC,
 		Authenticator: authn,
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Protocols:     protos,

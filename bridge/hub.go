@@ -25,7 +25,8 @@ const hubChanLen = 64 << 10
 // channels, each drained by one dispatcher goroutine. A subscription always
 // uses the same channel, so its messages keep their order.
 type hub struct {
-	nc       *nats.Conn
+	nc       *nats.Conn // the hub's subscriptions; with local, made with NoEcho
+	local    bool       // clients' messages reach local subscribers in process (deliverLocal)
 	log      *slog.Logger
 	prefix   string
 	shards   []chan *nats.Msg
@@ -33,6 +34,7 @@ type hub struct {
 	mu       sync.RWMutex
 	subs     map[hubKey]*hubSub
 	byNATS   map[*nats.Subscription]*hubSub
+	index    sublist // subs by pattern, for deliverLocal
 	wg       sync.WaitGroup
 	filtered atomic.Uint64 // reserved-subject messages kept from wide subscriptions
 }
@@ -45,6 +47,7 @@ type hubSub struct {
 	ns      *nats.Subscription
 	members atomic.Pointer[[]*Subscription] // copy on write
 	next    atomic.Uint32                   // round robin among queue members
+	ch      chan *nats.Msg                  // the dispatcher shard it feeds
 	// filter is set when the pattern can match reserved subjects (">" in
 	// dev mode): such messages are never delivered to clients.
 	filter bool
@@ -79,18 +82,19 @@ func (h *hub) add(sub *Subscription) error {
 	if hs == nil {
 		hs = &hubSub{key: k, filter: subjects.TouchesReserved(k.pattern, h.prefix)}
 		hs.members.Store(&[]*Subscription{})
-		ch := h.shards[maphash.String(h.seed, k.pattern+"\x00"+k.queue)%uint64(len(h.shards))]
+		hs.ch = h.shards[maphash.String(h.seed, k.pattern+"\x00"+k.queue)%uint64(len(h.shards))]
 		var err error
 		if k.queue != "" {
-			hs.ns, err = h.nc.ChanQueueSubscribe(k.pattern, k.queue, ch)
+			hs.ns, err = h.nc.ChanQueueSubscribe(k.pattern, k.queue, hs.ch)
 		} else {
-			hs.ns, err = h.nc.ChanSubscribe(k.pattern, ch)
+			hs.ns, err = h.nc.ChanSubscribe(k.pattern, hs.ch)
 		}
 		if err != nil {
 			return fmt.Errorf("subscribe %q: %w", k.pattern, err)
 		}
 		h.subs[k] = hs
 		h.byNATS[hs.ns] = hs
+		h.index.insert(hs)
 	}
 	old := *hs.members.Load()
 	members := make([]*Subscription, len(old), len(old)+1)
@@ -123,7 +127,50 @@ func (h *hub) remove(sub *Subscription) {
 		_ = hs.ns.Unsubscribe()
 		delete(h.subs, hs.key)
 		delete(h.byNATS, hs.ns)
+		h.index.remove(hs)
 	}
+}
+
+// deliverLocal hands a client's message to the local subscriptions that
+// match it: each gets it through its dispatcher, as if from NATS, so a
+// subscription's deliveries stay on one goroutine and in order, and the
+// headers are the map the session built, never encoded or parsed. It
+// reports false, delivering nothing, when a local queue group matches:
+// NATS must then choose the member, so the message goes through NATS like
+// any other. The caller publishes it to NATS either way (on the hub's
+// NoEcho connection when true, so it does not come back here).
+func (h *hub) deliverLocal(subject string, hdr Header, data []byte) bool {
+	var buf [8]*hubSub
+	found := buf[:0]
+	queue := false
+	h.mu.RLock()
+	h.index.match(subject, func(hs *hubSub) bool {
+		if hs.key.queue != "" {
+			queue = true
+			return false
+		}
+		found = append(found, hs)
+		return true
+	})
+	h.mu.RUnlock()
+	if queue {
+		return false
+	}
+	if len(found) == 0 {
+		return true
+	}
+	data = append([]byte(nil), data...) // the caller's buffer is reused
+	for _, hs := range found {
+		m := &nats.Msg{Subject: subject, Header: nats.Header(hdr), Data: data, Sub: hs.ns}
+		select {
+		case hs.ch <- m:
+		default:
+			// A dispatcher 64K messages behind: do not block a reader
+			// (which may be that dispatcher's own caller) for it.
+			go func() { hs.ch <- m }()
+		}
+	}
+	return true
 }
 
 // size is the number of NATS subscriptions the hub holds.
@@ -140,11 +187,14 @@ func (h *hub) dispatch(ch chan *nats.Msg) {
 	defer h.wg.Done()
 	var kick []*Session
 	for m := range ch {
+		if m == nil {
+			return // close: the channel stays open for late local sends
+		}
 		h.one(m, &kick)
 		for n := 1; n < dispatchBatch && len(ch) > 0; n++ {
-			m, ok := <-ch
-			if !ok {
-				break
+			if m = <-ch; m == nil {
+				kickAll(kick)
+				return
 			}
 			h.one(m, &kick)
 		}
@@ -229,9 +279,10 @@ func (h *hub) close() {
 	}
 	h.subs = map[hubKey]*hubSub{}
 	h.byNATS = map[*nats.Subscription]*hubSub{}
+	h.index = sublist{}
 	h.mu.Unlock()
 	for _, ch := range h.shards {
-		close(ch)
+		ch <- nil // after what is queued; never closed, so a late send cannot panic
 	}
 	h.wg.Wait()
 }

@@ -274,8 +274,13 @@ func (s *Session) Publish(subject, route string, hdr Header, data []byte) error 
 	if err := s.CheckPublish(subject); err != nil {
 		return err
 	}
-	m := &nats.Msg{Subject: subject, Header: nats.Header(s.msgHeaders(route, hdr)), Data: data}
-	if err := s.gw.nc.PublishMsg(m); err != nil {
+	h := s.msgHeaders(route, hdr)
+	nc := s.gw.nc
+	if hb := s.gw.hub; hb.local && hb.deliverLocal(subject, h, data) {
+		nc = hb.nc // NoEcho: local subscribers have it already
+	}
+	m := &nats.Msg{Subject: subject, Header: nats.Header(h), Data: data}
+	if err := nc.PublishMsg(m); err != nil {
 		return fmt.Errorf("publish %q: %w", subject, err)
 	}
 	return nil
@@ -514,5 +519,5 @@ func (s *Session) Metrics() Metrics { return Metrics{s.gw.metrics} }
 // a STOMP RECEIPT, an MQTT SUBACK) promises delivery of what is published
 // after it, from any connection.
 func (s *Session) FlushSubscriptions(ctx context.Context) error {
-	return s.gw.nc.FlushWithContext(ctx)
+	return s.gw.hub.nc.FlushWithContext(ctx)
 }

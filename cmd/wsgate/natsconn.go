@@ -18,8 +18,14 @@ import (
 // message; an external one's is checked, and may lower default limits
 // (fitPayload).
 // A disconnect is logged only with an error and while not stopping. The
-// returned func closes the connection and stops the embedded server.
-func connectNATS(c *config, listen string, log, natsLog *slog.Logger, stopping *atomic.Bool) (*nats.Conn, func(), error) {
+// returned func closes the connections and stops the embedded server.
+//
+// There are two connections: nc for everything, and hub, made with
+// nats.NoEcho, on which the gateway's fan-out hub subscribes and clients'
+// messages are published. A client's message then never comes back to its
+// own gateway through NATS: the hub hands it to local subscribers in
+// process (bridge.Options.HubNATS), and NATS carries it to everyone else.
+func connectNATS(c *config, listen string, log, natsLog *slog.Logger, stopping *atomic.Bool) (nc, hub *nats.Conn, closeAll func(), err error) {
 	opts := []nats.Option{
 		nats.Name("wsgate"),
 		nats.MaxReconnects(-1),
@@ -37,16 +43,22 @@ func connectNATS(c *config, listen string, log, natsLog *slog.Logger, stopping *
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "url", nc.ConnectedUrl()) }),
 	}
+	hubOpts := append(append([]nats.Option(nil), opts...), nats.NoEcho(), nats.Name("wsgate-hub"))
 	if c.NATS.URL != "" {
 		nc, err := nats.Connect(c.NATS.URL, opts...)
 		if err != nil {
-			return nil, nil, fmt.Errorf("connect to NATS: %w", err)
+			return nil, nil, nil, fmt.Errorf("connect to NATS: %w", err)
 		}
 		if err := fitPayload(c, nc.MaxPayload(), log); err != nil {
 			nc.Close()
-			return nil, nil, fmt.Errorf("%s: %w", nc.ConnectedUrlRedacted(), err)
+			return nil, nil, nil, fmt.Errorf("%s: %w", nc.ConnectedUrlRedacted(), err)
 		}
-		return nc, nc.Close, nil
+		hub, err := nats.Connect(c.NATS.URL, hubOpts...)
+		if err != nil {
+			nc.Close()
+			return nil, nil, nil, fmt.Errorf("connect to NATS: %w", err)
+		}
+		return nc, hub, func() { hub.Close(); nc.Close() }, nil
 	}
 	ec := c.NATS.EmbeddedConfig
 	ec.Logger = natsLog
@@ -56,16 +68,20 @@ func connectNATS(c *config, listen string, log, natsLog *slog.Logger, stopping *
 	}
 	emb, err := bridge.StartEmbedded(ec)
 	if errors.Is(err, bridge.ErrDataDirInUse) {
-		return nil, nil, fmt.Errorf("%w; give this gateway a data dir of its own with --data-dir DIR (nats.data_dir, WSGATE_DATA_DIR)", err)
+		return nil, nil, nil, fmt.Errorf("%w; give this gateway a data dir of its own with --data-dir DIR (nats.data_dir, WSGATE_DATA_DIR)", err)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	log.Info("embedded NATS started", "url", emb.ClientURL(), "data_dir", emb.DataDir())
-	nc, err := emb.Connect(opts...)
+	if nc, err = emb.Connect(opts...); err == nil {
+		if hub, err = emb.Connect(hubOpts...); err != nil {
+			nc.Close()
+		}
+	}
 	if err != nil {
 		emb.Shutdown()
-		return nil, nil, fmt.Errorf("connect to NATS: %w", err)
+		return nil, nil, nil, fmt.Errorf("connect to NATS: %w", err)
 	}
-	return nc, func() { nc.Close(); emb.Shutdown() }, nil
+	return nc, hub, func() { hub.Close(); nc.Close(); emb.Shutdown() }, nil
 }

@@ -133,7 +133,7 @@ func run(s *settings) error {
 	// A disconnect without an error is our own close: at shutdown, or on
 	// the way out after a failed start. Neither is worth a warning.
 	var stopping atomic.Bool
-	nc, closeNATS, err := connectNATS(c, ln.Addr().String(), log, natsLog, &stopping)
+	nc, hubNC, closeNATS, err := connectNATS(c, ln.Addr().String(), log, natsLog, &stopping)
 	if err != nil {
 		return err
 	}
@@ -165,6 +165,7 @@ func run(s *settings) error {
 	gw, err := bridge.New(bridge.Options{
 		Config:        c.Gateway,
 		NATS:          nc,
+		HubNATS:       hubNC,
 		Authenticator: authn,
 		Logger:        log,
 		Protocols:     []bridge.Protocol{jp, sp, mqtt.New(c.MQTT), wp},
@@ -226,8 +227,10 @@ wait:
 	if err := gw.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		log.Warn("shutdown", "err", err)
 	}
-	if err := drain(nc, timeout); err != nil {
-		log.Warn("nats drain", "err", err)
+	for _, c := range []*nats.Conn{hubNC, nc} {
+		if err := drain(c, timeout); err != nil {
+			log.Warn("nats drain", "err", err)
+		}
 	}
 	log.Info("stopped")
 	return nil

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -67,10 +66,7 @@ func Run(args []string) error {
 	fs.IntVar(&o.PID, "pid", 0, "process id of the external gateway, for its CPU and memory")
 	fs.DurationVar(&o.Hold, "hold", 0, "hold idle connections open this long before closing (for profiling)")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil // -h asked for the usage, which is printed
-		}
-		return err
+		return err // flag.ErrHelp too: `wsgate bench -h` prints its help and exits 0
 	}
 	o.Scenarios = strings.Split(*scen, ",")
 	o.Targets = strings.Split(*targets, ",")
