@@ -1,0 +1,107 @@
+package jsonws
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// Typical client messages: a publish through the built-in routes (the
+// client names the subject, the payload is "data") and one through a
+// configured route with a subject template and the whole message as payload.
+const (
+	benchBuiltin  = `{"action":"publish","subject":"chat.lobby","data":{"text":"hello everyone, the meeting moves to 3pm","from":"ada","ts":1718000000123},"id":7}`
+	benchTemplate = `{"action":"send","room":"lobby","data":{"text":"hello everyone, the meeting moves to 3pm","from":"ada","ts":1718000000123},"id":7}`
+)
+
+// benchConn is a connection of a protocol with cfg, without a session: it
+// can select routes and work out subjects from the message alone.
+func benchConn(tb testing.TB, cfg Config) *conn {
+	tb.Helper()
+	p, err := New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &conn{p: p}
+}
+
+var benchTemplateCfg = Config{Routes: map[string]RouteConfig{
+	"send": {Integration: kindPublish, Subject: "chat.rooms.{body.room}"},
+}}
+
+// refRoutePublish is the per-message path of a publish as it was before the
+// scanner: parse, select, find the id, work out the subject and the payload.
+func refRoutePublish(c *conn, data []byte) (string, []byte, json.RawMessage) {
+	b, isObject := parseRefBody(data)
+	var key string
+	var r *route
+	if isObject {
+		key = c.p.c.sel.evalRef(b)
+		r = c.p.c.routes[key]
+	}
+	if r == nil {
+		return "", nil, nil
+	}
+	id := refClientID(b)
+	var subj string
+	if r.subject == nil {
+		subj, _ = b.str(r.subjVar)
+	} else {
+		subj, _ = r.subject.Expand(func(name string) (string, bool) {
+			if len(name) > 5 && name[:5] == "body." {
+				return b.scalar(splitPath(name[5:]))
+			}
+			return "", false
+		})
+	}
+	p := b.raw
+	if r.payload != nil {
+		p = b.payload(r.payload)
+	}
+	return subj, p, id
+}
+
+// routePublish is the same path through the code the connection runs.
+func routePublish(c *conn, data []byte) (string, []byte, json.RawMessage) {
+	b, isObject := parseBody(data)
+	var key string
+	var r *route
+	if isObject {
+		key = c.p.c.sel.eval(b)
+		r = c.p.c.routes[key]
+	}
+	if r == nil {
+		return "", nil, nil
+	}
+	id := clientID(b)
+	subj, _ := c.subject(r, b)
+	return subj, payload(r, b), id
+}
+
+var benchSink struct {
+	subj string
+	p    []byte
+	id   json.RawMessage
+}
+
+func benchRoute(b *testing.B, cfg Config, msg string, route func(*conn, []byte) (string, []byte, json.RawMessage)) {
+	c := benchConn(b, cfg)
+	data := []byte(msg)
+	if subj, _, _ := route(c, data); subj == "" {
+		b.Fatalf("%s selects no route or subject", msg)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		benchSink.subj, benchSink.p, benchSink.id = route(c, data)
+	}
+}
+
+// BenchmarkRoutePublish measures what this package does for each client
+// publish before handing it to Session.Publish: parse, route selection,
+// id, subject and payload.
+func BenchmarkRoutePublish(b *testing.B) {
+	b.Run("builtin/ref", func(b *testing.B) { benchRoute(b, Config{}, benchBuiltin, refRoutePublish) })
+	b.Run("builtin", func(b *testing.B) { benchRoute(b, Config{}, benchBuiltin, routePublish) })
+	b.Run("template/ref", func(b *testing.B) { benchRoute(b, benchTemplateCfg, benchTemplate, refRoutePublish) })
+	b.Run("template", func(b *testing.B) { benchRoute(b, benchTemplateCfg, benchTemplate, routePublish) })
+}
