@@ -3,6 +3,7 @@ package jsonws
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"strings"
 )
 
@@ -82,7 +83,7 @@ func (b *refBody) lookup(path []string) (json.RawMessage, bool) {
 				return nil, false
 			}
 		case '[':
-			i, ok := arrayIndex(seg)
+			i, ok := refArrayIndex(seg)
 			if !ok {
 				return nil, false
 			}
@@ -96,6 +97,19 @@ func (b *refBody) lookup(path []string) (json.RawMessage, bool) {
 		}
 	}
 	return cur, true
+}
+
+func refArrayIndex(seg string) (int, bool) {
+	if seg == "" || len(seg) > 9 || (len(seg) > 1 && seg[0] == '0') {
+		return 0, false
+	}
+	for i := 0; i < len(seg); i++ {
+		if seg[i] < '0' || seg[i] > '9' {
+			return 0, false
+		}
+	}
+	i, err := strconv.Atoi(seg)
+	return i, err == nil
 }
 
 func (b *refBody) scalar(path []string) (string, bool) {

@@ -113,12 +113,12 @@ func (c *conn) Refuse(_ bool, data []byte, err error) error {
 	return nil
 }
 
+// idPath is the message member echoed in replies.
+var idPath = []string{"id"}
+
 // clientID is the message's "id" member, echoed in replies.
 func clientID(b *body) json.RawMessage {
-	if b.top == nil {
-		return nil
-	}
-	id, ok := b.top["id"]
+	id, ok := b.lookup(idPath)
 	if !ok {
 		return nil
 	}
