@@ -62,13 +62,10 @@ func refRoutePublish(c *conn, data []byte) (string, []byte, json.RawMessage) {
 
 // routePublish is the same path through the code the connection runs.
 func routePublish(c *conn, data []byte) (string, []byte, json.RawMessage) {
-	b, isObject := parseBody(data)
-	var key string
-	var r *route
-	if isObject {
-		key = c.p.c.sel.eval(b)
-		r = c.p.c.routes[key]
-	}
+	b := getBody()
+	defer putBody(b)
+	var kb [64]byte
+	r, _, _ := c.selectRoute(b, data, kb[:0])
 	if r == nil {
 		return "", nil, nil
 	}
@@ -104,4 +101,29 @@ func BenchmarkRoutePublish(b *testing.B) {
 	b.Run("builtin", func(b *testing.B) { benchRoute(b, Config{}, benchBuiltin, routePublish) })
 	b.Run("template/ref", func(b *testing.B) { benchRoute(b, benchTemplateCfg, benchTemplate, refRoutePublish) })
 	b.Run("template", func(b *testing.B) { benchRoute(b, benchTemplateCfg, benchTemplate, routePublish) })
+}
+
+// BenchmarkParseBody is the parse alone: validating the message and finding
+// its members.
+func BenchmarkParseBody(b *testing.B) {
+	data := []byte(benchBuiltin)
+	b.Run("ref", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := parseRefBody(data); !ok {
+				b.Fatal("not an object")
+			}
+		}
+	})
+	b.Run("scan", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		var body body
+		for b.Loop() {
+			if !body.parse(data) {
+				b.Fatal("not an object")
+			}
+		}
+	})
 }
