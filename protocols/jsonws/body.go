@@ -114,7 +114,7 @@ func (b *body) find(path []string) (v0, v1 int, ok bool) {
 		return 0, 0, false
 	}
 	for j := len(b.top) - 1; j >= 0; j-- { // the last of duplicates wins
-		if m := &b.top[j]; keyIs(b.raw[m.k0:m.k1], path[0]) {
+		if m := &b.top[j]; m.named(b.raw, path[0]) {
 			v0, v1, ok = m.v0, m.v1, true
 			break
 		}

@@ -26,6 +26,7 @@ import (
 type member struct {
 	k0, k1 int
 	v0, v1 int
+	ascii  bool // the key is printable ASCII without escapes: its own text
 }
 
 // kinds records, for each open container, whether it is an object: one bit
@@ -164,6 +165,7 @@ func scanKey(d []byte, i int, record bool, m *member) (int, bool) {
 	}
 	if record {
 		m.k0, m.k1 = i+1, end-1
+		m.ascii = asciiText(d[m.k0:m.k1])
 	}
 	if i = skipWS(d, end); i >= len(d) || d[i] != ':' {
 		return i, false
@@ -290,6 +292,17 @@ func skipDigits(d []byte, i int) int {
 		i++
 	}
 	return i
+}
+
+// asciiText reports whether the contents of a valid JSON string are ASCII
+// without escapes, and so their own text.
+func asciiText(s []byte) bool {
+	for _, c := range s {
+		if c == '\\' || c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // plain reports whether the contents of a valid JSON string are their own

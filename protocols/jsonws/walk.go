@@ -93,6 +93,14 @@ func arrayElement(d []byte, i int, n int) (v0, v1 int, ok bool) {
 	}
 }
 
+// named reports whether the member of d is named name.
+func (m *member) named(d []byte, name string) bool {
+	if m.ascii {
+		return string(d[m.k0:m.k1]) == name
+	}
+	return keyIs(d[m.k0:m.k1], name)
+}
+
 // keyIs reports whether a key's contents, as sent, decode to name.
 func keyIs(key []byte, name string) bool {
 	if string(key) == name {
