@@ -17,9 +17,9 @@ import (
 // lone surrogates (U+FFFD) included: refBody in body_ref_test.go is that
 // implementation, and FuzzBodyDifferential holds the two to the same answers.
 //
-// The values body returns share raw's bytes: they are valid as long as raw
-// is (for a client message, during the HandleMessage call; clone a body
-// that must outlive it).
+// The slices body returns (lookup, payload) share raw's bytes: they are
+// valid as long as raw is (for a client message, during the HandleMessage
+// call; clone a body that must outlive it). Strings are copies.
 type body struct {
 	raw  []byte
 	top  []member // every top-level member in order; nil when raw is not a JSON object

@@ -10,15 +10,19 @@ import (
 // validates the whole document exactly as json.Valid does (RFC 8259, at
 // most maxDepth levels of nesting) and records where each top-level member's
 // key and value are. Nothing is unescaped, copied or allocated for a message
-// of up to len(body.fixed) members; deeper paths are found later by walking
-// the recorded value's bytes (walk), which are known to be valid by then.
+// of up to len(body.fixed) members nested up to 64 levels; deeper paths are
+// found later by walking the recorded value's bytes (walk.go), which are
+// known to be valid by then.
 //
-// It is hand-written rather than taken from a library (gjson, jsonparser):
-// neither validates a document as json.Valid does in the same pass as it
-// finds members, and neither unescapes strings exactly as encoding/json does
-// (invalid UTF-8 and lone surrogates become U+FFFD), which the route key, the
-// subject and the forwarded payload depend on. FuzzBodyDifferential holds the
-// scanner to encoding/json's answers.
+// It is hand-written rather than taken from a library. github.com/tidwall/gjson
+// and github.com/buger/jsonparser find a path without validating the
+// document (gjson.Valid is a second pass), return the first of duplicate
+// keys where encoding/json keeps the last, and do not decode strings as
+// encoding/json does (gjson keeps bytes that are not UTF-8 as they are, and
+// reads "\ud800\u0041" as one U+FFFD, not U+FFFD then "A"); the route
+// key, the subject and the forwarded payload depend on all three, and
+// wrapping either to fix them would cost the passes the scanner saves.
+// FuzzBodyDifferential holds the scanner to encoding/json's answers.
 
 // member is one top-level member of a message, as offsets into its bytes:
 // the key's contents between its quotes (escaped as sent) and the value
@@ -26,7 +30,7 @@ import (
 type member struct {
 	k0, k1 int
 	v0, v1 int
-	ascii  bool // the key is printable ASCII without escapes: its own text
+	ascii  bool // the key is ASCII without escapes, so its own text
 }
 
 // kinds records, for each open container, whether it is an object: one bit
