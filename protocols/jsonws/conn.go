@@ -44,18 +44,14 @@ func (c *conn) Push(m *bridge.Message) {
 	_ = c.s.Send(bridge.DataFrame(m.Data))
 }
 
-// handle routes one client message.
+// handle routes one client message. Nothing of data is kept once it
+// returns: the body goes back to the pool, and a two-way route, which runs
+// beside the reader, gets a copy.
 func (c *conn) handle(data []byte) {
-	b, isObject := parseBody(data)
-	var key string
-	var r *route
-	if isObject {
-		key = c.p.c.sel.eval(b)
-		r = c.p.c.routes[key]
-	}
-	if r == nil || key == routeConnect || key == routeDisconnect {
-		r = c.p.c.routes[routeDefault]
-	}
+	b := getBody()
+	defer putBody(b)
+	var kb [64]byte
+	r, key, isObject := c.selectRoute(b, data, kb[:0])
 	id := clientID(b)
 	if r == nil {
 		switch {
@@ -84,12 +80,27 @@ func (c *conn) handle(data []byte) {
 	case kindRequest, kindHTTP:
 		// Two-way routes run beside the reader so a slow integration does
 		// not hold up the connection; replies may come out of order.
-		b.raw = append([]byte(nil), b.raw...) // the read buffer is reused
+		b := b.clone() // the read buffer is reused
+		id := clientID(b)
 		err := c.s.Beside(c.p.c.cfg.MaxInflight, func(ctx context.Context) { c.twoWay(ctx, r, b, id) })
 		if errors.Is(err, bridge.ErrTooManyRequests) {
 			c.fail(r.key, id, errTooMany, fmt.Sprintf("more than %d requests waiting", c.p.c.cfg.MaxInflight))
 		}
 	}
+}
+
+// selectRoute reads data into b and selects its route: the one its key
+// (appended to kb) names, else $default, else nil. $connect and $disconnect
+// are never selected by a message.
+func (c *conn) selectRoute(b *body, data, kb []byte) (r *route, key []byte, isObject bool) {
+	if isObject = b.parse(data); isObject {
+		key = c.p.c.sel.appendKey(kb, b)
+		r = c.p.c.routes[string(key)]
+	}
+	if r == nil || string(key) == routeConnect || string(key) == routeDisconnect {
+		r = c.p.c.routes[routeDefault]
+	}
+	return r, key, isObject
 }
 
 // allow takes a token from the route's bucket for this connection.
@@ -108,21 +119,21 @@ func (c *conn) allow(r *route) bool {
 // Refuse implements bridge.Refuser: a message over the connection's message
 // rate gets an error frame and is dropped.
 func (c *conn) Refuse(_ bool, data []byte, err error) error {
-	b, _ := parseBody(data)
+	b := getBody()
+	defer putBody(b)
+	b.parse(data)
 	c.fail("", clientID(b), errRateLimited, err.Error())
 	return nil
 }
 
-// clientID is the message's "id" member, echoed in replies.
+// idPath is the message member echoed in replies.
+var idPath = []string{"id"}
+
+// clientID is the message's "id" member, echoed in replies. It shares the
+// message's bytes.
 func clientID(b *body) json.RawMessage {
-	if b.top == nil {
-		return nil
-	}
-	id, ok := b.top["id"]
-	if !ok {
-		return nil
-	}
-	return append(json.RawMessage(nil), id...)
+	id, _ := b.lookup(idPath)
+	return id
 }
 
 // fail sends an error frame and counts it.
@@ -181,7 +192,7 @@ func (c *conn) lookup(r *route, b *body, name string) (string, bool) {
 		if b == nil {
 			return "", false
 		}
-		return b.scalar(splitPath(name[5:]))
+		return b.scalarDotted(name[5:])
 	case len(name) > 7 && name[:7] == "claims.":
 		return c.s.Principal().Claim(name[7:])
 	case len(name) > 8 && name[:8] == "context.":

@@ -87,18 +87,19 @@ func parseBodyPath(s string) ([]string, error) {
 // eval computes the route key of a message. A missing or non-scalar value
 // selects as "" (as the managed gateway does).
 func (sel *selection) eval(b *body) string {
-	if len(sel.parts) == 1 && sel.parts[0].path != nil {
-		v, _ := b.scalar(sel.parts[0].path)
-		return v
-	}
-	var sb strings.Builder
+	var buf [64]byte
+	return string(sel.appendKey(buf[:0], b))
+}
+
+// appendKey appends the route key of a message to dst: a connection looks
+// its route up with it without making a string of it.
+func (sel *selection) appendKey(dst []byte, b *body) []byte {
 	for _, p := range sel.parts {
 		if p.path == nil {
-			sb.WriteString(p.text)
+			dst = append(dst, p.text...)
 			continue
 		}
-		v, _ := b.scalar(p.path)
-		sb.WriteString(v)
+		dst = b.appendScalar(dst, p.path)
 	}
-	return sb.String()
+	return dst
 }
