@@ -62,8 +62,7 @@ func dataField(p []byte) (json.RawMessage, string) {
 	case utf8.Valid(p) && json.Valid(p):
 		return p, ""
 	case utf8.Valid(p):
-		b, _ := marshal(string(p))
-		return b, ""
+		return quoteBytes(p), ""
 	}
 	b, _ := marshal(base64.StdEncoding.EncodeToString(p))
 	return b, "base64"
@@ -85,15 +84,36 @@ func marshal(v any) ([]byte, error) {
 // quote is marshal for a string, without allocating beyond the result for
 // the usual subject of plain printable ASCII.
 func quote(s string) ([]byte, error) {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
-			return marshal(s)
-		}
+	if !safeASCII(s) {
+		return marshal(s)
 	}
 	b := make([]byte, 0, len(s)+2)
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"'), nil
+}
+
+// quoteBytes is quote for text held in bytes, which must be valid UTF-8.
+func quoteBytes(p []byte) []byte {
+	if !safeASCII(p) {
+		b, _ := marshal(string(p))
+		return b
+	}
+	b := make([]byte, 0, len(p)+2)
+	b = append(b, '"')
+	b = append(b, p...)
+	return append(b, '"')
+}
+
+// safeASCII reports whether s needs no escaping in a JSON string: printable
+// ASCII without quotes or backslashes.
+func safeASCII[T string | []byte](s T) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // frame encodes an envelope as a text frame.
