@@ -34,6 +34,12 @@ type reader struct {
 	buf   *[]byte         // bytes read and not yet parsed; nil when there are none
 	fp    wire.Parser
 
+	// While the reader handles what one read brought (deferring), a writer
+	// that enqueue finds idle is started once at the end (kickDeferred),
+	// so the answers to a burst of client messages leave in one write.
+	deferring    atomic.Bool
+	kickDeferred atomic.Bool
+
 	sockOnce sync.Once
 }
 
@@ -202,6 +208,8 @@ func (r *reader) release() {
 func (s *Session) received(n int) error {
 	r := &s.r
 	*r.buf = (*r.buf)[:len(*r.buf)+n]
+	r.deferring.Store(true)
+	defer s.endDeferring()
 	now := time.Now().UnixNano()
 	s.lastRead.Store(now)
 	used, err := r.fp.Feed(*r.buf, func(op byte, data []byte) error {
@@ -242,6 +250,14 @@ func (s *Session) received(n int) error {
 	rest := copy(*r.buf, b)
 	*r.buf = (*r.buf)[:rest]
 	return nil
+}
+
+// endDeferring ends a read's handling: a writer woken meanwhile starts now.
+func (s *Session) endDeferring() {
+	s.r.deferring.Store(false)
+	if s.r.kickDeferred.Swap(false) {
+		s.kick()
+	}
 }
 
 // refuse answers a message over the connection's message rate.

@@ -36,9 +36,25 @@ var buffersPool = sync.Pool{New: func() any { return new(net.Buffers) }}
 func (s *Session) enqueue(f *Frame) error {
 	start, err := s.enqueueLater(f)
 	if start {
-		s.kick()
+		s.kickSoon()
 	}
 	return err
+}
+
+// kickSoon starts a writer that enqueueLater found idle: now, or, while the
+// reader handles a read, when it is done with it (endDeferring). Exactly one
+// of the two starts it: the reader clears deferring before it looks for a
+// deferred kick, and a deferrer that finds deferring cleared after marking
+// its kick takes the kick back and starts the writer itself.
+func (s *Session) kickSoon() {
+	r := &s.r
+	if r.deferring.Load() {
+		r.kickDeferred.Store(true)
+		if r.deferring.Load() || !r.kickDeferred.Swap(false) {
+			return
+		}
+	}
+	s.kick()
 }
 
 // kick runs a writer that enqueueLater found idle: inline as far as the
