@@ -208,34 +208,28 @@ func (h *hub) dispatch(ch chan *nats.Msg) {
 const dispatchBatch = 64
 
 // kickAll starts the writers a dispatch batch woke. Their first writes do
-// not block (Session.kick), so a few are written on the dispatcher itself
-// and a crowd is spread over one goroutine per core, not one per session:
-// a delivery to an idle subscriber costs no goroutine start.
+// not block (Session.kick). A few are written on the dispatcher itself; a
+// crowd is handed to one goroutine per core, not one per session, and the
+// dispatcher goes on meanwhile, so that the next messages join the queues
+// of writers not yet run and leave with them in one writev.
 func kickAll(kick []*Session) {
-	const perGoroutine = 64
-	if len(kick) <= perGoroutine {
+	const inline = 64
+	if len(kick) <= inline {
 		for _, s := range kick {
 			s.kick()
 		}
 		return
 	}
-	n := min(runtime.GOMAXPROCS(0), (len(kick)+perGoroutine-1)/perGoroutine)
+	n := min(runtime.GOMAXPROCS(0), (len(kick)+inline-1)/inline)
 	chunk := (len(kick) + n - 1) / n
-	var wg sync.WaitGroup
-	for i := chunk; i < len(kick); i += chunk {
-		part := kick[i:min(i+chunk, len(kick))]
-		wg.Add(1)
+	for i := 0; i < len(kick); i += chunk {
+		part := append([]*Session(nil), kick[i:min(i+chunk, len(kick))]...)
 		go func() {
-			defer wg.Done()
 			for _, s := range part {
 				s.kick()
 			}
 		}()
 	}
-	for _, s := range kick[:chunk] {
-		s.kick()
-	}
-	wg.Wait()
 }
 
 func (h *hub) one(m *nats.Msg, kick *[]*Session) {
