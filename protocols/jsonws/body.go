@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"sync"
+
+	"github.com/wsgate/wsgate/internal/jsondepth"
 )
 
 // body is a client message read without being decoded: scanTop validates it
@@ -46,12 +48,12 @@ func (b *body) parse(data []byte) bool {
 	i := skipWS(data, 0)
 	if i == len(data) || data[i] != '{' {
 		d := data[i:]
-		b.deep = len(d) > maxDepth && d[0] == '[' && tooDeep(d)
+		b.deep = len(d) > maxDepth && d[0] == '[' && jsondepth.Exceeds(d, maxDepth)
 		return false
 	}
 	top, ok := scanTop(data, i, b.fixed[:0])
 	if !ok {
-		b.deep = tooDeep(data[i:])
+		b.deep = jsondepth.Exceeds(data[i:], maxDepth)
 		return false
 	}
 	b.top = top
@@ -77,34 +79,6 @@ func getBody() *body { return bodies.Get().(*body) }
 func putBody(b *body) {
 	b.raw, b.top = nil, nil
 	bodies.Put(b)
-}
-
-// tooDeep reports whether data opens more than maxDepth arrays and objects
-// at once, outside strings.
-func tooDeep(data []byte) bool {
-	depth, inStr, esc := 0, false, false
-	for _, c := range data {
-		switch {
-		case inStr:
-			switch {
-			case esc:
-				esc = false
-			case c == '\\':
-				esc = true
-			case c == '"':
-				inStr = false
-			}
-		case c == '"':
-			inStr = true
-		case c == '{' || c == '[':
-			if depth++; depth > maxDepth {
-				return true
-			}
-		case c == '}' || c == ']':
-			depth--
-		}
-	}
-	return false
 }
 
 // find returns the place in raw of the value at path: object members by

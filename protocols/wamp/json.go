@@ -8,6 +8,8 @@ import (
 	"math"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/wsgate/wsgate/internal/jsondepth"
 )
 
 // jsonSerializer is wamp.2.json: a message is a JSON array in a text frame
@@ -41,8 +43,8 @@ func (jsonSerializer) Append(b []byte, v []any) ([]byte, error) {
 
 // decodeJSON decodes one JSON value into the value model.
 func decodeJSON(b []byte, maxDepth int) (any, error) {
-	if err := jsonDepth(b, maxDepth); err != nil {
-		return nil, err
+	if jsondepth.Exceeds(b, maxDepth) {
+		return nil, fmt.Errorf("%w: more than %d levels", ErrTooDeep, maxDepth)
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
@@ -57,36 +59,6 @@ func decodeJSON(b []byte, maxDepth int) (any, error) {
 		return nil, fmt.Errorf("%w: data after the JSON value", ErrMalformed)
 	}
 	return fromJSON(v)
-}
-
-// jsonDepth checks that b nests arrays and objects at most max deep. It
-// only counts brackets outside strings; whether b is JSON at all is the
-// decoder's business.
-func jsonDepth(b []byte, max int) error {
-	depth, inStr, esc := 0, false, false
-	for _, c := range b {
-		switch {
-		case inStr:
-			switch {
-			case esc:
-				esc = false
-			case c == '\\':
-				esc = true
-			case c == '"':
-				inStr = false
-			}
-		case c == '"':
-			inStr = true
-		case c == '[' || c == '{':
-			depth++
-			if depth > max {
-				return fmt.Errorf("%w: more than %d levels", ErrTooDeep, max)
-			}
-		case c == ']' || c == '}':
-			depth--
-		}
-	}
-	return nil
 }
 
 // fromJSON converts encoding/json's output (with UseNumber) to the value
