@@ -268,7 +268,6 @@ func (l *natsLogger) Fatalf(format string, v ...any) {
 	}
 }
 
-// Shutdown stops the server and waits for it.
 // DataDir is the JetStream directory the server holds.
 func (e *Embedded) DataDir() string { return e.dir }
 
