@@ -1,6 +1,7 @@
 package wamp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -85,7 +86,13 @@ func (c *conn) onCall(m *Call) error {
 	// end cancels the calls and waits for them.
 	err = c.s.Beside(c.p.cfg.MaxInflight, func(ctx context.Context) {
 		defer c.forget(cl)
-		ctx, cancel := context.WithTimeout(ctx, timeout)
+		// A plain request has its timeout from Request: one timer a call.
+		var cancel context.CancelFunc
+		if progress {
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+		} else {
+			ctx, cancel = context.WithCancel(ctx)
+		}
 		defer cancel()
 		cl.mu.Lock()
 		cl.cancel = cancel
@@ -159,8 +166,17 @@ func (c *conn) runCall(ctx context.Context, cl *call, subject string, hdr bridge
 }
 
 // reply is the final RESULT of a reply, or its ERROR when it has
-// Wamp-Error.
+// Wamp-Error. A JSON client gets a worker's JSON array of arguments as it
+// is, neither decoded nor encoded again.
 func (c *conn) reply(req uint64, msg *bridge.Message) Message {
+	if c.ser == JSON && msg.Header.Get(HeaderError) == "" {
+		if raw, ok := verbatimArgs(msg.Data, c.p.lim.MaxDepth); ok {
+			if len(bytes.TrimSpace(raw[1:len(raw)-1])) == 0 {
+				return &Result{Request: req, Details: Dict{}} // []: no arguments
+			}
+			return &Result{Request: req, Details: Dict{}, argsJSON: raw}
+		}
+	}
 	args, kwargs := decodeBody(msg.Data, c.p.lim.MaxDepth)
 	if uri := msg.Header.Get(HeaderError); uri != "" {
 		return &Error{RequestType: TypeCall, Request: req, Details: Dict{}, Error: errorURI(uri), Args: args, Kwargs: kwargs}

@@ -21,9 +21,9 @@ import (
 type jsonParser struct {
 	b []byte
 	i int
-	// check only validates: no value is built, and a string with a \u
-	// escape is refused (errNotVerbatim), since encoding/json would turn a
-	// lone surrogate in it into U+FFFD.
+	// check only validates: no value is built, and a string with a
+	// surrogate escaped (\ud800) is refused (errNotVerbatim), since
+	// encoding/json would turn a lone one into U+FFFD.
 	check bool
 }
 
@@ -39,9 +39,9 @@ func parseJSON(b []byte) (any, error) {
 
 // verbatimArgs reports whether a NATS body is a JSON array of arguments
 // that a JSON client may receive as it is: UTF-8, valid JSON nested at
-// most maxDepth deep, with no number outside float64's range and no \u
-// escape, so that it means to the client what decoding and re-encoding
-// it would (jsonDepth and the check below answer without allocating).
+// most maxDepth deep, with no number outside float64's range and no
+// escaped surrogate, so that it means to the client what decoding and
+// re-encoding it would (jsonDepth and the check below answer without allocating).
 func verbatimArgs(b []byte, maxDepth int) ([]byte, bool) {
 	t := bytes.TrimSpace(b)
 	if len(t) == 0 || t[0] != '[' || len(t) > maxBodyBytes || !utf8.Valid(t) || jsonDepth(t, maxDepth) != nil {
@@ -234,9 +234,6 @@ func (p *jsonParser) str() (string, error) {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				p.i++
 			case 'u':
-				if p.check {
-					return "", errNotVerbatim
-				}
 				if len(p.b)-p.i < 5 {
 					return "", p.fail("short \\u escape")
 				}
@@ -244,6 +241,9 @@ func (p *jsonParser) str() (string, error) {
 					if !isHex(h) {
 						return "", p.fail("invalid \\u escape")
 					}
+				}
+				if p.check && surrogate(p.b[p.i+1], p.b[p.i+2]) {
+					return "", errNotVerbatim
 				}
 				p.i += 5
 			default:
@@ -257,6 +257,12 @@ func (p *jsonParser) str() (string, error) {
 		}
 	}
 	return "", p.fail("unterminated string")
+}
+
+// surrogate reports whether a \u escape's first two hex digits are in
+// D800-DFFF.
+func surrogate(h0, h1 byte) bool {
+	return (h0 == 'd' || h0 == 'D') && (h1 >= '8' && h1 <= '9' || h1 >= 'a' && h1 <= 'f' || h1 >= 'A' && h1 <= 'F')
 }
 
 func isHex(c byte) bool {
