@@ -25,6 +25,11 @@ type jsonParser struct {
 	// surrogate escaped (\ud800) is refused (errNotVerbatim), since
 	// encoding/json would turn a lone one into U+FFFD.
 	check bool
+	// stack holds the elements of the arrays being read, each copied to
+	// a slice of its exact length when it closes: one allocation an
+	// array rather than one each time append grows it.
+	stack []any
+	first [16]any // stack's first backing store
 }
 
 // errNotVerbatim refuses a document that is valid JSON but would not
@@ -34,7 +39,9 @@ var errNotVerbatim = fmt.Errorf("%w: not passed verbatim", ErrMalformed)
 // parseJSON decodes b, one JSON value with nothing but white space around
 // it, whose nesting jsonDepth has checked.
 func parseJSON(b []byte) (any, error) {
-	return (&jsonParser{b: b}).document()
+	p := &jsonParser{b: b}
+	p.stack = p.first[:0]
+	return p.document()
 }
 
 // verbatimArgs reports whether a NATS body is a JSON array of arguments
@@ -121,12 +128,15 @@ func (p *jsonParser) literal(word string) error {
 
 func (p *jsonParser) array() (any, error) {
 	p.i++ // [
-	list := []any{}
 	p.space()
 	if p.i < len(p.b) && p.b[p.i] == ']' {
 		p.i++
-		return list, nil
+		if p.check {
+			return nil, nil
+		}
+		return []any{}, nil
 	}
+	mark := len(p.stack)
 	for {
 		p.space()
 		v, err := p.value()
@@ -134,7 +144,7 @@ func (p *jsonParser) array() (any, error) {
 			return nil, err
 		}
 		if !p.check {
-			list = append(list, v)
+			p.stack = append(p.stack, v)
 		}
 		p.space()
 		if p.i >= len(p.b) {
@@ -145,6 +155,13 @@ func (p *jsonParser) array() (any, error) {
 			p.i++
 		case ']':
 			p.i++
+			if p.check {
+				return nil, nil
+			}
+			list := make([]any, len(p.stack)-mark)
+			copy(list, p.stack[mark:])
+			clear(p.stack[mark:])
+			p.stack = p.stack[:mark]
 			return list, nil
 		default:
 			return nil, p.fail("expected , or ]")

@@ -172,3 +172,22 @@ func FuzzVerbatimArgs(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecodeJSON decodes the CALL of wsgate bench's calls scenario,
+// with this parser and with encoding/json.
+func BenchmarkDecodeJSON(b *testing.B) {
+	msg := []byte(`[48,123,{},"bench.echo",["000000000000007b0000018c3f1e2d4cxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"]]`)
+	for _, d := range []struct {
+		name string
+		fn   func([]byte, int) (any, error)
+	}{{"parser", decodeJSON}, {"encoding_json", decodeJSONStd}} {
+		b.Run(d.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := d.fn(msg, 32); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
