@@ -34,13 +34,14 @@ func (c *conn) onCall(m *Call) error {
 		fail(sessionError(err), err)
 		return nil
 	}
-	if isWAMPURI(m.Procedure) {
-		// The meta API is not implemented: no wamp.* procedure exists.
-		fail(errNoSuchProcedure, fmt.Errorf("no procedure %q", short(m.Procedure)))
-		return nil
-	}
 	if err := c.s.CheckPublish(subject); err != nil {
 		fail(sessionError(err), err)
+		return nil
+	}
+	if isWAMPURI(m.Procedure) {
+		// The router answers the meta API itself (meta.go); no other
+		// wamp.* procedure exists.
+		c.metaCall(m)
 		return nil
 	}
 	// "The Dealer [...] cancels the call [...] after the timeout" [WAMP

@@ -290,11 +290,13 @@ func (c *conn) Goodbye(ci bridge.CloseInfo) *bridge.Frame {
 	return f
 }
 
-// OnClose implements bridge.Closer: calls still running are canceled,
+// OnClose implements bridge.Closer: the session's departure is announced
+// (wamp.session.on_leave), calls still running are canceled,
 // registrations released and unanswered invocations answered for the
 // callee that left.
 func (c *conn) OnClose(bridge.CloseInfo) {
 	c.state.Store(stateClosed)
+	c.left()
 	// The bridge has cancelled the calls running beside the reader and
 	// waited for them.
 	c.mu.Lock()

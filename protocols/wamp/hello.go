@@ -23,6 +23,7 @@ func routerRoles() Dict {
 			"publisher_exclusion":        true,
 			"publisher_identification":   true,
 			"pattern_based_subscription": true,
+			"session_meta_api":           true,
 		}},
 		"dealer": Dict{"features": Dict{
 			"progressive_call_results": true,
@@ -30,6 +31,7 @@ func routerRoles() Dict {
 			"call_canceling":           true,
 			"caller_identification":    true,
 			"shared_registration":      true,
+			"session_meta_api":         true,
 		}},
 	}
 }
@@ -110,6 +112,7 @@ func (c *conn) authenticate(creds *auth.Credentials, methods []string, method st
 		"roles":        routerRoles(),
 		"agent":        "wsgate",
 	}})
+	c.joined()
 	return nil
 }
 
