@@ -1,11 +1,16 @@
 package wamp
 
 import (
+	"context"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/wsgate/wsgate/auth"
 	"github.com/wsgate/wsgate/bridge"
 )
 
@@ -104,5 +109,55 @@ func TestSessionMeta(t *testing.T) {
 	c.send(&Publish{Request: c.id(), Options: Dict{"acknowledge": true}, Topic: metaOnJoin})
 	if er := expect[*Error](c); er.Error != errInvalidURIName {
 		t.Errorf("publish on_join: %#v", er)
+	}
+}
+
+// restricted admits everyone with permissions that allow neither
+// publishing nor calling anything under wamp.
+type restricted struct{}
+
+func (restricted) Authenticate(context.Context, *auth.Credentials) (*auth.Principal, error) {
+	return &auth.Principal{ID: "ada", Permissions: &auth.Permissions{
+		Publish:   auth.Rules{Allow: []string{"app.>"}},
+		Subscribe: auth.Rules{Allow: []string{"wamp.session.on_leave"}},
+	}}, nil
+}
+
+// TestSessionMetaPermissions: a session announces its joining and leaving
+// whatever it may publish, but needs subscribe permission to hear of
+// others and publish permission to call the meta procedures.
+func TestSessionMetaPermissions(t *testing.T) {
+	e := newEnv(t, Config{}, restricted{})
+	a, _ := e.join(t, JSON)
+	a.send(&Subscribe{Request: a.id(), Options: Dict{}, Topic: metaOnJoin})
+	if er := expect[*Error](a); er.Error != errNotAuthorized {
+		t.Errorf("subscribe on_join: %#v", er)
+	}
+	a.send(&Subscribe{Request: a.id(), Options: Dict{}, Topic: metaOnLeave})
+	expect[*Subscribed](a)
+	a.send(&Call{Request: a.id(), Options: Dict{}, Procedure: metaCount})
+	if er := expect[*Error](a); er.Error != errNotAuthorized {
+		t.Errorf("call count: %#v", er)
+	}
+
+	nc := e.worker()
+	joins, err := nc.SubscribeSync(metaOnJoin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Flush()
+	b, wb := e.join(t, Msgpack)
+	m, err := joins.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatalf("no on_join on NATS: %v", err)
+	}
+	if m.Header.Get(HeaderTopic) != metaOnJoin || !strings.Contains(string(m.Data), `"authid":"ada"`) ||
+		!strings.Contains(string(m.Data), `"session":`+strconv.FormatUint(wb.Session, 10)) {
+		t.Errorf("on_join %v %s", m.Header, m.Data)
+	}
+	b.send(&Goodbye{Details: Dict{}, Reason: closeNormal})
+	expect[*Goodbye](b)
+	if ev := expect[*Event](a); !sameValue([]any(ev.Args), []any{int64(wb.Session), "ada", "user"}) {
+		t.Errorf("on_leave %#v", ev)
 	}
 }
