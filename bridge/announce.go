@@ -31,3 +31,18 @@ func (s *Session) Announce(subject string, hdr Header, data []byte) error {
 	}
 	return nil
 }
+
+// Listen subscribes to pattern as Subscribe does but without the
+// principal's permissions: it is for what a protocol itself listens to on
+// the connection's behalf (WAMP's cancellations of the invocations it
+// holds), never for what its client asked to receive. The pattern must
+// still be valid and outside the reserved space.
+func (s *Session) Listen(pattern string, deliver func(d *Delivery)) (*Subscription, error) {
+	if err := subjects.ValidatePattern(pattern); err != nil {
+		return nil, err
+	}
+	if subjects.IsReserved(pattern, s.gw.cfg.ReservedPrefix) {
+		return nil, fmt.Errorf("%w: %q", ErrReserved, pattern)
+	}
+	return s.subscribe(pattern, "", deliver)
+}

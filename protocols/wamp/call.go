@@ -16,7 +16,8 @@ import (
 
 // call is one CALL waiting for its result, on the caller's side.
 type call struct {
-	req uint64
+	req   uint64
+	token string // HeaderCallToken
 
 	mu     sync.Mutex
 	done   bool               // the final RESULT or ERROR is sent
@@ -63,9 +64,11 @@ func (c *conn) onCall(m *Call) error {
 		fail(errInvalidArgName, err)
 		return nil
 	}
+	token := newCallToken()
 	hdr := bridge.Header{
 		HeaderProcedure: {m.Procedure},
 		HeaderTimeout:   {strconv.FormatInt(timeout.Milliseconds(), 10)},
+		HeaderCallToken: {token},
 	}
 	if progress {
 		hdr.Set(HeaderReceiveProgress, "1")
@@ -73,7 +76,7 @@ func (c *conn) onCall(m *Call) error {
 	if dictBool(m.Options, "disclose_me") {
 		c.identify(hdr, HeaderCaller, HeaderCallerAuthid, HeaderCallerAuthrole)
 	}
-	cl := &call{req: m.Request}
+	cl := &call{req: m.Request, token: token}
 	c.mu.Lock()
 	_, dup := c.calls[m.Request]
 	if !dup {
@@ -202,11 +205,12 @@ func (c *conn) finishCall(cl *call, m Message) {
 
 // onCancel handles CANCEL [WAMP "Call Canceling"]. Every mode answers the
 // caller at once with wamp.error.canceled and stops waiting; the callee's
-// reply, if it comes, is dropped. A callee on the bus is not interrupted
-// (a NATS request cannot be taken back); a WAMP callee gets INTERRUPT when
-// the call's timeout passes.
+// reply, if it comes, is dropped. In mode kill and killnowait a WAMP
+// callee on any gateway gets INTERRUPT (cancel.go); a worker's request
+// cannot be taken back.
 func (c *conn) onCancel(m *Cancel) {
-	switch mode := dictString(m.Options, "mode"); mode {
+	mode := dictString(m.Options, "mode")
+	switch mode {
 	case "", "skip", "kill", "killnowait":
 	default:
 		c.replyError(TypeCancel, m.Request, errInvalidArgName, fmt.Errorf("cancel mode %.32q", mode))
@@ -224,6 +228,9 @@ func (c *conn) onCancel(m *Cancel) {
 		cl.cancel()
 	}
 	cl.mu.Unlock()
+	if mode == "kill" || mode == "killnowait" {
+		c.cancelAtCallee(cl.token, mode)
+	}
 }
 
 // errorURI is a worker's Wamp-Error value, or wamp.error.runtime_error if

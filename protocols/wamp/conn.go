@@ -68,8 +68,11 @@ type conn struct {
 	byKey  map[topicKey]*subscription
 	regs   map[uint64]*registration // by registration id
 	invs   map[uint64]*invocation   // by INVOCATION request id
+	tokens map[string]uint64        // invocation ids by call token
 	invSeq uint64
 	calls  map[uint64]*call // by CALL request id
+
+	cancels *bridge.Subscription // cancellations, once a procedure is registered (reader-owned)
 }
 
 var (
@@ -301,8 +304,11 @@ func (c *conn) OnClose(bridge.CloseInfo) {
 	// waited for them.
 	c.mu.Lock()
 	subs, regs, invs := c.subs, c.regs, c.invs
-	c.subs, c.byKey, c.regs, c.invs = nil, nil, nil, nil
+	c.subs, c.byKey, c.regs, c.invs, c.tokens = nil, nil, nil, nil, nil
 	c.mu.Unlock()
+	if c.cancels != nil {
+		c.cancels.Unsubscribe()
+	}
 	for _, sub := range subs {
 		sub.stop(c.p)
 	}

@@ -101,6 +101,7 @@ func (c *conn) authenticate(creds *auth.Credentials, methods []string, method st
 	c.mu.Lock()
 	c.subs, c.byKey = map[uint64]*subscription{}, map[topicKey]*subscription{}
 	c.regs, c.invs, c.calls = map[uint64]*registration{}, map[uint64]*invocation{}, map[uint64]*call{}
+	c.tokens = map[string]uint64{}
 	c.mu.Unlock()
 	c.state.Store(stateEstablished)
 	c.send(&Welcome{Session: c.session, Details: Dict{
