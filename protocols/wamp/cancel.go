@@ -39,20 +39,29 @@ func (c *conn) cancelAtCallee(token, mode string) {
 // listenForCancels subscribes the session, a callee, to the cancellations
 // of its realm, once. Called on the reader.
 func (c *conn) listenForCancels() error {
-	if c.cancels != nil {
+	c.mu.Lock()
+	listening := c.cancels != nil
+	c.mu.Unlock()
+	if listening {
 		return nil
 	}
 	subject, err := uriSubject(c.prefix, cancelURI)
 	if err != nil {
 		return err
 	}
-	c.cancels, err = c.s.Listen(subject, func(d *bridge.Delivery) {
+	sub, err := c.s.Listen(subject, func(d *bridge.Delivery) {
 		h := d.Msg.Header
 		if identityTrusted(h) {
 			c.interrupt(h.Get(HeaderCallToken), h.Get(HeaderCancelMode))
 		}
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.cancels = sub
+	c.mu.Unlock()
+	return nil
 }
 
 // interrupt sends INTERRUPT for the invocation with token, if the session

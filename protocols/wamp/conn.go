@@ -72,7 +72,7 @@ type conn struct {
 	invSeq uint64
 	calls  map[uint64]*call // by CALL request id
 
-	cancels *bridge.Subscription // cancellations, once a procedure is registered (reader-owned)
+	cancels *bridge.Subscription // cancellations, once a procedure is registered
 }
 
 var (
@@ -305,9 +305,10 @@ func (c *conn) OnClose(bridge.CloseInfo) {
 	c.mu.Lock()
 	subs, regs, invs := c.subs, c.regs, c.invs
 	c.subs, c.byKey, c.regs, c.invs, c.tokens = nil, nil, nil, nil, nil
+	cancels := c.cancels
 	c.mu.Unlock()
-	if c.cancels != nil {
-		c.cancels.Unsubscribe()
+	if cancels != nil {
+		cancels.Unsubscribe()
 	}
 	for _, sub := range subs {
 		sub.stop(c.p)
