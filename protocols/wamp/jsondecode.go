@@ -9,7 +9,7 @@ import (
 )
 
 // The JSON decoder. It builds the value model straight from the bytes in
-// one recursive pass, with the nesting already bounded by jsonDepth: no
+// one recursive pass, with the nesting already bounded by decodeJSON: no
 // reflection, no decoder or buffer per message, a string without escapes
 // sliced rather than unquoted. It accepts exactly what json.Valid accepts
 // (RFC 8259) and decodes as encoding/json with UseNumber followed by
@@ -37,7 +37,7 @@ type jsonParser struct {
 var errNotVerbatim = fmt.Errorf("%w: not passed verbatim", ErrMalformed)
 
 // parseJSON decodes b, one JSON value with nothing but white space around
-// it, whose nesting jsonDepth has checked.
+// it, whose nesting decodeJSON has checked.
 func parseJSON(b []byte) (any, error) {
 	p := &jsonParser{b: b}
 	p.stack = p.first[:0]
@@ -48,7 +48,8 @@ func parseJSON(b []byte) (any, error) {
 // that a JSON client may receive as it is: UTF-8, valid JSON nested at
 // most maxDepth deep, with no number outside float64's range and no
 // escaped surrogate, so that it means to the client what decoding and
-// re-encoding it would (jsonDepth and the check below answer without allocating).
+// re-encoding it would (the depth check and the one below answer without
+// allocating).
 func verbatimArgs(b []byte, maxDepth int) ([]byte, bool) {
 	t := bytes.TrimSpace(b)
 	if len(t) == 0 || t[0] != '[' || len(t) > maxBodyBytes || !utf8.Valid(t) || jsonDepth(t, maxDepth) != nil {
