@@ -315,6 +315,10 @@ func (s *Session) Subscribe(pattern, queue string, deliver func(d *Delivery)) (*
 	if err := s.CheckSubscribe(pattern); err != nil {
 		return nil, err
 	}
+	return s.subscribe(pattern, queue, deliver)
+}
+
+func (s *Session) subscribe(pattern, queue string, deliver func(d *Delivery)) (*Subscription, error) {
 	if queue != "" {
 		if err := subjects.ValidateSubject(queue); err != nil {
 			return nil, fmt.Errorf("queue group: %w", err)

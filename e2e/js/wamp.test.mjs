@@ -180,3 +180,37 @@ for (const ser of ["json", "msgpack"]) {
     }
   });
 }
+
+test("autobahn: session meta API", async () => {
+  const a = await ab("json");
+  let b;
+  try {
+    const joins = queue(), leaves = queue();
+    await a.session.subscribe("wamp.session.on_join", (args) => joins.push(args[0]));
+    await a.session.subscribe("wamp.session.on_leave", (args) => leaves.push(args));
+    b = await ab("msgpack");
+    const bid = b.session.id;
+    let j;
+    do { j = await joins.next(); } while (j.session !== bid);
+    assert.equal(j.authrole, "anonymous");
+    assert.equal(j.transport.serializer, "wamp.2.msgpack");
+
+    assert.ok(await a.session.call("wamp.session.count") >= 2);
+    const ids = await a.session.call("wamp.session.list");
+    assert.ok(ids.includes(bid) && ids.includes(a.session.id), `list ${ids}`);
+    const d = await a.session.call("wamp.session.get", [bid]);
+    assert.equal(d.session, bid);
+    assert.equal(d.authid, "anonymous");
+    await assert.rejects(a.session.call("wamp.session.get", [1]), (err) => err.error === "wamp.error.no_such_session");
+
+    b.conn.close();
+    b = null;
+    let l;
+    do { l = await leaves.next(); } while (l[0] !== bid);
+    assert.deepEqual(l, [bid, "anonymous", "anonymous"]);
+  } finally {
+    a.conn.close();
+    if (b) b.conn.close();
+    await sleep(10);
+  }
+});

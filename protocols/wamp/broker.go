@@ -95,6 +95,9 @@ func (c *conn) deliverer(sub *subscription, pattern bool) func(*bridge.Delivery)
 		if h.Get(bridge.HeaderConnectionID) == c.s.ID() && h.Get(HeaderExcludeMe) != "false" {
 			return
 		}
+		if !trustedMeta(sub.id.key.prefix, d.Msg.Subject, h) {
+			return // a forged meta event
+		}
 		f, err := d.Frame(key, func(msg *bridge.Message) (*bridge.Frame, error) {
 			return c.p.eventFrame(ser, sub, pattern, msg)
 		})

@@ -1,6 +1,7 @@
 package wamp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,7 +16,8 @@ import (
 
 // call is one CALL waiting for its result, on the caller's side.
 type call struct {
-	req uint64
+	req   uint64
+	token string // HeaderCallToken
 
 	mu     sync.Mutex
 	done   bool               // the final RESULT or ERROR is sent
@@ -33,13 +35,14 @@ func (c *conn) onCall(m *Call) error {
 		fail(sessionError(err), err)
 		return nil
 	}
-	if isWAMPURI(m.Procedure) {
-		// The meta API is not implemented: no wamp.* procedure exists.
-		fail(errNoSuchProcedure, fmt.Errorf("no procedure %q", short(m.Procedure)))
-		return nil
-	}
 	if err := c.s.CheckPublish(subject); err != nil {
 		fail(sessionError(err), err)
+		return nil
+	}
+	if isWAMPURI(m.Procedure) {
+		// The router answers the meta API itself (meta.go); no other
+		// wamp.* procedure exists.
+		c.metaCall(m)
 		return nil
 	}
 	// "The Dealer [...] cancels the call [...] after the timeout" [WAMP
@@ -61,9 +64,11 @@ func (c *conn) onCall(m *Call) error {
 		fail(errInvalidArgName, err)
 		return nil
 	}
+	token := newCallToken()
 	hdr := bridge.Header{
 		HeaderProcedure: {m.Procedure},
 		HeaderTimeout:   {strconv.FormatInt(timeout.Milliseconds(), 10)},
+		HeaderCallToken: {token},
 	}
 	if progress {
 		hdr.Set(HeaderReceiveProgress, "1")
@@ -71,7 +76,7 @@ func (c *conn) onCall(m *Call) error {
 	if dictBool(m.Options, "disclose_me") {
 		c.identify(hdr, HeaderCaller, HeaderCallerAuthid, HeaderCallerAuthrole)
 	}
-	cl := &call{req: m.Request}
+	cl := &call{req: m.Request, token: token}
 	c.mu.Lock()
 	_, dup := c.calls[m.Request]
 	if !dup {
@@ -85,7 +90,13 @@ func (c *conn) onCall(m *Call) error {
 	// end cancels the calls and waits for them.
 	err = c.s.Beside(c.p.cfg.MaxInflight, func(ctx context.Context) {
 		defer c.forget(cl)
-		ctx, cancel := context.WithTimeout(ctx, timeout)
+		// A plain request has its timeout from Request: one timer a call.
+		var cancel context.CancelFunc
+		if progress {
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+		} else {
+			ctx, cancel = context.WithCancel(ctx)
+		}
 		defer cancel()
 		cl.mu.Lock()
 		cl.cancel = cancel
@@ -159,8 +170,17 @@ func (c *conn) runCall(ctx context.Context, cl *call, subject string, hdr bridge
 }
 
 // reply is the final RESULT of a reply, or its ERROR when it has
-// Wamp-Error.
+// Wamp-Error. A JSON client gets a worker's JSON array of arguments as it
+// is, neither decoded nor encoded again.
 func (c *conn) reply(req uint64, msg *bridge.Message) Message {
+	if c.ser == JSON && msg.Header.Get(HeaderError) == "" {
+		if raw, ok := verbatimArgs(msg.Data, c.p.lim.MaxDepth); ok {
+			if len(bytes.TrimSpace(raw[1:len(raw)-1])) == 0 {
+				return &Result{Request: req, Details: Dict{}} // []: no arguments
+			}
+			return &Result{Request: req, Details: Dict{}, argsJSON: raw}
+		}
+	}
 	args, kwargs := decodeBody(msg.Data, c.p.lim.MaxDepth)
 	if uri := msg.Header.Get(HeaderError); uri != "" {
 		return &Error{RequestType: TypeCall, Request: req, Details: Dict{}, Error: errorURI(uri), Args: args, Kwargs: kwargs}
@@ -185,11 +205,12 @@ func (c *conn) finishCall(cl *call, m Message) {
 
 // onCancel handles CANCEL [WAMP "Call Canceling"]. Every mode answers the
 // caller at once with wamp.error.canceled and stops waiting; the callee's
-// reply, if it comes, is dropped. A callee on the bus is not interrupted
-// (a NATS request cannot be taken back); a WAMP callee gets INTERRUPT when
-// the call's timeout passes.
+// reply, if it comes, is dropped. In mode kill and killnowait a WAMP
+// callee on any gateway gets INTERRUPT (cancel.go); a worker's request
+// cannot be taken back.
 func (c *conn) onCancel(m *Cancel) {
-	switch mode := dictString(m.Options, "mode"); mode {
+	mode := dictString(m.Options, "mode")
+	switch mode {
 	case "", "skip", "kill", "killnowait":
 	default:
 		c.replyError(TypeCancel, m.Request, errInvalidArgName, fmt.Errorf("cancel mode %.32q", mode))
@@ -207,6 +228,9 @@ func (c *conn) onCancel(m *Cancel) {
 		cl.cancel()
 	}
 	cl.mu.Unlock()
+	if mode == "kill" || mode == "killnowait" {
+		c.cancelAtCallee(cl.token, mode)
+	}
 }
 
 // errorURI is a worker's Wamp-Error value, or wamp.error.runtime_error if

@@ -39,6 +39,16 @@ type invocation struct {
 	id    uint64
 	msg   *bridge.Message // its Reply is where the YIELD goes
 	timer *time.Timer
+	token string // the call's HeaderCallToken, for cancellation
+}
+
+// dropInvocation forgets a waiting invocation. Called with c.mu held.
+func (c *conn) dropInvocation(inv *invocation) {
+	delete(c.invs, inv.id)
+	if inv.token != "" && c.tokens[inv.token] == inv.id {
+		delete(c.tokens, inv.token)
+	}
+	inv.timer.Stop()
 }
 
 // abandon answers an invocation whose callee left.
@@ -80,6 +90,10 @@ func (c *conn) onRegister(m *Register) {
 	}
 	// Registering is subscribing to the procedure's subject.
 	if err := c.s.CheckSubscribe(subject); err != nil {
+		fail(sessionError(err), err)
+		return
+	}
+	if err := c.listenForCancels(); err != nil {
 		fail(sessionError(err), err)
 		return
 	}
@@ -144,6 +158,10 @@ func (c *conn) invoker(r *registration) func(*bridge.Delivery) {
 		inv := &invocation{id: c.invSeq, msg: msg}
 		inv.timer = time.AfterFunc(timeout, func() { c.expire(inv.id) })
 		c.invs[inv.id] = inv
+		if t := h.Get(HeaderCallToken); t != "" && identityTrusted(h) {
+			inv.token = t
+			c.tokens[t] = inv.id
+		}
 		c.mu.Unlock()
 
 		details := Dict{}
@@ -171,7 +189,9 @@ func (c *conn) invoker(r *registration) func(*bridge.Delivery) {
 func (c *conn) expire(id uint64) {
 	c.mu.Lock()
 	inv := c.invs[id]
-	delete(c.invs, id)
+	if inv != nil {
+		c.dropInvocation(inv)
+	}
 	c.mu.Unlock()
 	if inv != nil && c.state.Load() == stateEstablished {
 		c.send(&Interrupt{Request: id, Options: Dict{"mode": "killnowait", "reason": errTimeout}})
@@ -185,8 +205,7 @@ func (c *conn) take(id uint64, keep bool) *invocation {
 	defer c.mu.Unlock()
 	inv := c.invs[id]
 	if inv != nil && !keep {
-		delete(c.invs, id)
-		inv.timer.Stop()
+		c.dropInvocation(inv)
 	}
 	return inv
 }

@@ -68,8 +68,11 @@ type conn struct {
 	byKey  map[topicKey]*subscription
 	regs   map[uint64]*registration // by registration id
 	invs   map[uint64]*invocation   // by INVOCATION request id
+	tokens map[string]uint64        // invocation ids by call token
 	invSeq uint64
 	calls  map[uint64]*call // by CALL request id
+
+	cancels *bridge.Subscription // cancellations, once a procedure is registered
 }
 
 var (
@@ -290,17 +293,23 @@ func (c *conn) Goodbye(ci bridge.CloseInfo) *bridge.Frame {
 	return f
 }
 
-// OnClose implements bridge.Closer: calls still running are canceled,
+// OnClose implements bridge.Closer: the session's departure is announced
+// (wamp.session.on_leave), calls still running are canceled,
 // registrations released and unanswered invocations answered for the
 // callee that left.
 func (c *conn) OnClose(bridge.CloseInfo) {
 	c.state.Store(stateClosed)
+	c.left()
 	// The bridge has cancelled the calls running beside the reader and
 	// waited for them.
 	c.mu.Lock()
 	subs, regs, invs := c.subs, c.regs, c.invs
-	c.subs, c.byKey, c.regs, c.invs = nil, nil, nil, nil
+	c.subs, c.byKey, c.regs, c.invs, c.tokens = nil, nil, nil, nil, nil
+	cancels := c.cancels
 	c.mu.Unlock()
+	if cancels != nil {
+		cancels.Unsubscribe()
+	}
 	for _, sub := range subs {
 		sub.stop(c.p)
 	}

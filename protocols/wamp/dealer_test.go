@@ -2,6 +2,7 @@ package wamp
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -252,5 +253,49 @@ func TestInflightBound(t *testing.T) {
 			t.Fatalf("got %#v", er)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestCallResultBodies: a worker's array of arguments reaches a JSON caller
+// byte for byte; what cannot pass verbatim is decoded and encoded, and
+// every serializer reads the same arguments.
+func TestCallResultBodies(t *testing.T) {
+	e := newEnv(t, Config{}, nil)
+	nc := e.worker()
+	nc.Subscribe("svc.echo", func(m *nats.Msg) {
+		var args []string
+		json.Unmarshal(m.Data, &args)
+		m.Respond([]byte(args[0]))
+	})
+	nc.Flush()
+	for _, tc := range []struct {
+		body     string
+		args     List
+		verbatim string // the RESULT a JSON caller reads, when verbatim
+	}{
+		{` [1, "é", {"k":[true,null]}, "\u0000AAE="] `, List{int64(1), "é", Dict{"k": List{true, nil}}, []byte{0, 1}}, `[50,%d,{},[1, "é", {"k":[true,null]}, "\u0000AAE="]]`},
+		{`[]`, nil, `[50,%d,{}]`},
+		{`["\u00e9\ud800"]`, List{"é\ufffd"}, ""},
+		{`[1e400]`, List{"[1e400]"}, ""},
+		{`{"args":[1],"kwargs":{"a":2}}`, List{int64(1)}, ""},
+	} {
+		t.Run(tc.body, func(t *testing.T) {
+			for _, ser := range []Serializer{JSON, Msgpack, CBOR} {
+				c, _ := e.join(t, ser)
+				c.send(&Call{Request: c.id(), Options: Dict{}, Procedure: "svc.echo", Args: List{tc.body}})
+				if ser == JSON && tc.verbatim != "" {
+					_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+					_, b, err := c.ws.ReadMessage()
+					if want := fmt.Sprintf(tc.verbatim, c.seq); err != nil || string(b) != want {
+						t.Fatalf("JSON RESULT %q, %v; want %q", b, err, want)
+					}
+					continue
+				}
+				r := expect[*Result](c)
+				if !sameValue([]any(r.Args), []any(tc.args)) && !(len(r.Args) == 0 && len(tc.args) == 0) {
+					t.Errorf("%s: args %#v, want %#v", ser.Subprotocol(), r.Args, tc.args)
+				}
+			}
+		})
 	}
 }

@@ -33,5 +33,5 @@
 // file: the HELLO handshake and authentication (hello.go), the broker
 // (broker.go), the dealer's caller side (call.go, its calls beside the
 // reader through bridge.Session.Beside) and callee side (callee.go,
-// registry.go).
+// registry.go, cancel.go), the session meta API (meta.go).
 package wamp

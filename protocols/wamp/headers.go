@@ -41,6 +41,11 @@ const (
 	// HeaderError on a reply makes it an ERROR with that URI; the body
 	// holds its arguments.
 	HeaderError = "Wamp-Error"
+	// HeaderCallToken is a random token of a CALL, the one its caller's
+	// gateway publishes on wamp.wsgate.cancel when the call is cancelled
+	// in mode kill or killnowait (cancel.go), with HeaderCancelMode.
+	HeaderCallToken  = "Wamp-Call-Token"
+	HeaderCancelMode = "Wamp-Cancel-Mode"
 )
 
 // identityTrusted reports whether the identity headers of a message

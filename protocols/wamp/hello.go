@@ -23,6 +23,7 @@ func routerRoles() Dict {
 			"publisher_exclusion":        true,
 			"publisher_identification":   true,
 			"pattern_based_subscription": true,
+			"session_meta_api":           true,
 		}},
 		"dealer": Dict{"features": Dict{
 			"progressive_call_results": true,
@@ -30,6 +31,7 @@ func routerRoles() Dict {
 			"call_canceling":           true,
 			"caller_identification":    true,
 			"shared_registration":      true,
+			"session_meta_api":         true,
 		}},
 	}
 }
@@ -99,6 +101,7 @@ func (c *conn) authenticate(creds *auth.Credentials, methods []string, method st
 	c.mu.Lock()
 	c.subs, c.byKey = map[uint64]*subscription{}, map[topicKey]*subscription{}
 	c.regs, c.invs, c.calls = map[uint64]*registration{}, map[uint64]*invocation{}, map[uint64]*call{}
+	c.tokens = map[string]uint64{}
 	c.mu.Unlock()
 	c.state.Store(stateEstablished)
 	c.send(&Welcome{Session: c.session, Details: Dict{
@@ -110,6 +113,7 @@ func (c *conn) authenticate(creds *auth.Credentials, methods []string, method st
 		"roles":        routerRoles(),
 		"agent":        "wsgate",
 	}})
+	c.joined()
 	return nil
 }
 

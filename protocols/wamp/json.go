@@ -3,7 +3,6 @@ package wamp
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -13,10 +12,10 @@ import (
 )
 
 // jsonSerializer is wamp.2.json: a message is a JSON array in a text frame
-// [WAMP "JSON"]. Decoding uses encoding/json after a scan that checks the
-// nesting depth, so a deeply nested message is refused before any value is
-// built; encoding is our own appender, for the binary convention and to
-// skip reflection.
+// [WAMP "JSON"]. Decoding is our own parser (jsondecode.go) after a scan
+// that checks the nesting depth, so a deeply nested message is refused
+// before any value is built; encoding is our own appender, for the binary
+// convention and to skip reflection.
 type jsonSerializer struct{}
 
 func (jsonSerializer) Subprotocol() string { return SubprotocolJSON }
@@ -41,69 +40,13 @@ func (jsonSerializer) Append(b []byte, v []any) ([]byte, error) {
 	return appendJSON(b, v)
 }
 
-// decodeJSON decodes one JSON value into the value model.
+// decodeJSON decodes one JSON value into the value model (jsondecode.go),
+// after checking its nesting.
 func decodeJSON(b []byte, maxDepth int) (any, error) {
 	if jsondepth.Exceeds(b, maxDepth) {
 		return nil, fmt.Errorf("%w: more than %d levels", ErrTooDeep, maxDepth)
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("%w: data after the JSON value", ErrMalformed)
-	}
-	if _, err := dec.Token(); err == nil {
-		return nil, fmt.Errorf("%w: data after the JSON value", ErrMalformed)
-	}
-	return fromJSON(v)
-}
-
-// fromJSON converts encoding/json's output (with UseNumber) to the value
-// model: integers become int64 (uint64 above its range), other numbers
-// float64, and strings in the binary convention []byte.
-func fromJSON(v any) (any, error) {
-	switch x := v.(type) {
-	case json.Number:
-		s := string(x)
-		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return i, nil
-		}
-		if u, err := strconv.ParseUint(s, 10, 64); err == nil {
-			return u, nil
-		}
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%w: number %.32q", ErrMalformed, s)
-		}
-		return f, nil
-	case string:
-		if b, ok := binaryFromJSON(x); ok {
-			return b, nil
-		}
-		return x, nil
-	case []any:
-		for i, e := range x {
-			n, err := fromJSON(e)
-			if err != nil {
-				return nil, err
-			}
-			x[i] = n
-		}
-		return x, nil
-	case map[string]any:
-		for k, e := range x {
-			n, err := fromJSON(e)
-			if err != nil {
-				return nil, err
-			}
-			x[k] = n
-		}
-		return x, nil
-	}
-	return v, nil // nil, bool
+	return parseJSON(b)
 }
 
 // binaryFromJSON decodes a string in the binary convention: "\u0000"

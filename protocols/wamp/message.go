@@ -220,6 +220,11 @@ type Result struct {
 	Details Dict
 	Args    List
 	Kwargs  Dict
+
+	// argsJSON, when set, stands for Args and Kwargs: a non-empty JSON
+	// array of arguments passed through verbatim (verbatimArgs), which
+	// only the JSON serializer can encode.
+	argsJSON rawJSON
 }
 
 // Register registers a procedure:
@@ -368,6 +373,9 @@ func (m *Call) list() []any {
 }
 func (m *Cancel) list() []any { return []any{int64(TypeCancel), m.Request, dict(m.Options)} }
 func (m *Result) list() []any {
+	if m.argsJSON != nil {
+		return []any{int64(TypeResult), m.Request, dict(m.Details), m.argsJSON}
+	}
 	return withPayload([]any{int64(TypeResult), m.Request, dict(m.Details)}, m.Args, m.Kwargs)
 }
 func (m *Register) list() []any {

@@ -16,8 +16,9 @@ type Protocol struct {
 	lim    Limits
 	realms map[string]RealmConfig // nil: any realm, no prefix
 
-	topics topicIDs // subscription ids shared per (pattern, policy)
-	reg    registrations
+	topics   topicIDs // subscription ids shared per (pattern, policy)
+	reg      registrations
+	sessions sessionTable // established sessions, for the meta API
 }
 
 var (

@@ -190,7 +190,7 @@ func TestPermissionsAndURIs(t *testing.T) {
 		{&Register{Request: 12, Options: Dict{"match": "prefix"}, Procedure: "a"}, errInvalidArgName},
 		{&Register{Request: 13, Options: Dict{"invoke": "first"}, Procedure: "a"}, errInvalidArgName},
 		{&Register{Request: 14, Options: Dict{}, Procedure: "wamp.session.count"}, errInvalidURIName},
-		{&Call{Request: 15, Options: Dict{}, Procedure: "wamp.session.count"}, errNoSuchProcedure},
+		{&Call{Request: 15, Options: Dict{}, Procedure: "wamp.session.kill"}, errNoSuchProcedure},
 		{&Unregister{Request: 16, Registration: 5}, errNoSuchRegistration},
 	} {
 		c.send(tc.m)
