@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -21,8 +22,10 @@ import (
 // nats.go; everything lives on the NATS deployment, never in gateway memory,
 // so a restart or a second gateway loses nothing.
 type JetStream struct {
-	js  jetstream.JetStream
-	pub asyncPublisher
+	js       jetstream.JetStream
+	pub      asyncPublisher
+	replicas int // of what the caller gives no count (Options.StreamReplicas)
+	log      *slog.Logger
 
 	mu      sync.Mutex
 	streams map[string]bool // ensured in this process
@@ -36,12 +39,13 @@ var (
 	ErrWrongRev  = errors.New("bridge: revision mismatch")
 )
 
-func newJetStream(nc *nats.Conn) (*JetStream, error) {
+func newJetStream(nc *nats.Conn, replicas int, log *slog.Logger) (*JetStream, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	return &JetStream{js: js, pub: asyncPublisher{nc: nc, timeout: publishAsyncTimeout}, streams: map[string]bool{}, kvs: map[string]*KV{}}, nil
+	return &JetStream{js: js, pub: asyncPublisher{nc: nc, timeout: publishAsyncTimeout},
+		replicas: replicas, log: jsLogger(log), streams: map[string]bool{}, kvs: map[string]*KV{}}, nil
 }
 
 // JetStream returns the gateway's JetStream facade.
@@ -56,7 +60,9 @@ type StreamConfig struct {
 	MaxAge            time.Duration
 	MaxMsgsPerSubject int64
 	MaxBytes          int64
-	// Replicas for a clustered JetStream. Default 1.
+	// Replicas is how many servers of a clustered JetStream keep the
+	// stream (at most MaxReplicas). Default: the gateway's
+	// Options.StreamReplicas, 1 unless set.
 	Replicas int
 	// AllowMsgSchedules lets the stream hold messages that the server
 	// publishes later (PublishAt); it needs nats-server 2.12 or later.
@@ -64,6 +70,9 @@ type StreamConfig struct {
 }
 
 // EnsureStream creates the stream, or updates it to c, once per process.
+// A stream that exists with other replicas is changed to c's, or, if
+// JetStream refuses, kept as it is with a warning that names it
+// (applyReplicas).
 func (j *JetStream) EnsureStream(ctx context.Context, c StreamConfig) error {
 	j.mu.Lock()
 	done := j.streams[c.Name]
@@ -77,7 +86,6 @@ func (j *JetStream) EnsureStream(ctx context.Context, c StreamConfig) error {
 		MaxAge:            c.MaxAge,
 		MaxMsgsPerSubject: c.MaxMsgsPerSubject,
 		MaxBytes:          c.MaxBytes,
-		Replicas:          max(c.Replicas, 1),
 		Storage:           jetstream.FileStorage,
 		AllowMsgSchedules: c.AllowMsgSchedules,
 	}
@@ -94,8 +102,13 @@ func (j *JetStream) EnsureStream(ctx context.Context, c StreamConfig) error {
 	if c.MaxBytes == 0 {
 		cfg.MaxBytes = -1
 	}
-	if _, err := j.js.CreateOrUpdateStream(ctx, cfg); err != nil {
-		return fmt.Errorf("stream %s: %w", c.Name, err)
+	err := j.applyReplicas(ctx, "stream", c.Name, c.Name, j.replicasFor(c.Replicas), func(replicas int) error {
+		cfg.Replicas = replicas
+		_, err := j.js.CreateOrUpdateStream(ctx, cfg)
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	j.mu.Lock()
 	j.streams[c.Name] = true
@@ -315,6 +328,10 @@ type KVConfig struct {
 	TTL time.Duration
 	// MaxValueSize bounds a value. Default: the server's maximum.
 	MaxValueSize int32
+	// Replicas is how many servers of a clustered JetStream keep the
+	// bucket, as StreamConfig.Replicas. Default: the gateway's
+	// Options.StreamReplicas, 1 unless set.
+	Replicas int
 }
 
 // KV is a JetStream key-value bucket. Keys are made of
@@ -333,7 +350,8 @@ type KVEntry struct {
 	Deleted  bool
 }
 
-// KV opens the bucket, creating it as c if it does not exist.
+// KV opens the bucket, creating it as c if it does not exist, or updating
+// it to c; its replicas are changed as EnsureStream changes a stream's.
 func (j *JetStream) KV(ctx context.Context, bucket string, c KVConfig) (*KV, error) {
 	j.mu.Lock()
 	kv := j.kvs[bucket]
@@ -341,15 +359,21 @@ func (j *JetStream) KV(ctx context.Context, bucket string, c KVConfig) (*KV, err
 	if kv != nil {
 		return kv, nil
 	}
-	b, err := j.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:       bucket,
-		History:      max(c.History, 1),
-		TTL:          c.TTL,
-		MaxValueSize: c.MaxValueSize,
-		Storage:      jetstream.FileStorage,
+	var b jetstream.KeyValue
+	err := j.applyReplicas(ctx, "bucket", bucket, "KV_"+bucket, j.replicasFor(c.Replicas), func(replicas int) error {
+		var err error
+		b, err = j.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:       bucket,
+			History:      max(c.History, 1),
+			TTL:          c.TTL,
+			MaxValueSize: c.MaxValueSize,
+			Storage:      jetstream.FileStorage,
+			Replicas:     replicas,
+		})
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("kv %s: %w", bucket, err)
+		return nil, fmt.Errorf("kv: %w", err)
 	}
 	// Buckets are opened here, never through a domain or a mirror, so a
 	// key's subject is the bucket's plain one.

@@ -158,11 +158,12 @@ func run(s *settings) error {
 	}
 
 	gw, err := bridge.New(bridge.Options{
-		Config:        c.Gateway,
-		NATS:          nc,
-		Authenticator: authn,
-		Logger:        log,
-		Protocols:     []bridge.Protocol{jp, sp, mqtt.New(c.MQTT)},
+		Config:         c.Gateway,
+		NATS:           nc,
+		Authenticator:  authn,
+		Logger:         log,
+		Protocols:      []bridge.Protocol{jp, sp, mqtt.New(c.MQTT)},
+		StreamReplicas: c.NATS.StreamReplicas,
 	})
 	if err != nil {
 		return err

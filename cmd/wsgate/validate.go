@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/auth"
+	"github.com/wsgate/wsgate/bridge"
 )
 
 // validate reports every problem of c, each naming its key. Every block is
@@ -134,6 +135,12 @@ func (c *config) validateNATS() []error {
 				errs = append(errs, fmt.Errorf("nats.url: %w", err))
 			}
 		}
+	}
+	switch r := n.StreamReplicas; {
+	case r < 0 || r > bridge.MaxReplicas:
+		errs = append(errs, fmt.Errorf("nats.stream_replicas: %d is not 1 to %d", r, bridge.MaxReplicas))
+	case r > 1 && n.URL == "":
+		errs = append(errs, fmt.Errorf("nats.stream_replicas: %d needs a NATS cluster: set nats.url", r))
 	}
 	if _, err := parseNATSLevel(n.LogLevel); err != nil {
 		errs = append(errs, fmt.Errorf("nats.log_level: %w", err))

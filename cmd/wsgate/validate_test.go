@@ -33,6 +33,10 @@ func TestValidate(t *testing.T) {
 		{"nats url scheme", "nats:\n  url: http://a:4222\n", `nats.url: "http://a:4222": scheme "http" is not nats, tls, ws or wss`},
 		{"nats url empty entry", "nats:\n  url: nats://a:4222,\n", "nats.url: empty URL in the list"},
 		{"nats server name", "nats:\n  server_name: my server\n", `nats.server_name: "my server" must not contain spaces`},
+		{"stream replicas negative", "nats:\n  url: nats://a:4222\n  stream_replicas: -1\n", "nats.stream_replicas: -1 is not 1 to 5"},
+		{"stream replicas over 5", "nats:\n  url: nats://a:4222\n  stream_replicas: 6\n", "nats.stream_replicas: 6 is not 1 to 5"},
+		{"stream replicas embedded", "nats:\n  stream_replicas: 3\n", "nats.stream_replicas: 3 needs a NATS cluster"},
+		{"stream replicas not a number", "nats:\n  stream_replicas: three\n", "line 2: nats.stream_replicas: three is not a whole number"},
 		{"nats log level", "nats:\n  log_level: loud\n", "nats.log_level: "},
 		{"nats data dir", "nats:\n  data_dir: " + file + "\n", "nats.data_dir: " + `"` + file + `" is not a directory`},
 	} {
@@ -51,6 +55,7 @@ nats:
   listen: "-"
   server_name: gw-1
   log_level: trace
+  stream_replicas: 3
 gateway:
   ping_interval: -1s
   read_timeout: -1s
