@@ -83,11 +83,23 @@ type gwOpts struct {
 	Args    []string // extra flags
 	NATSURL string   // use this NATS instead of embedding one
 	DataDir string   // reuse a JetStream dir (restart tests)
+	Env     []string // extra environment (WSGATE_*), NAME=value
 }
 
 // startGateway runs wsgate on free ports and waits until it is ready. It is
 // stopped (SIGTERM) when the test ends, and must then exit 0.
 func startGateway(t *testing.T, o gwOpts) *gateway {
+	t.Helper()
+	g := launchGateway(t, o)
+	g.waitReady()
+	return g
+}
+
+// launchGateway is startGateway without waiting for /readyz: it returns
+// once the gateway listens. A node of an embedded NATS cluster is ready
+// only once enough nodes are up for JetStream, so a test starts them all
+// and then waits.
+func launchGateway(t *testing.T, o gwOpts) *gateway {
 	t.Helper()
 	if o.DataDir == "" {
 		o.DataDir = t.TempDir()
@@ -108,7 +120,7 @@ func startGateway(t *testing.T, o gwOpts) *gateway {
 	args = append(args, o.Args...)
 	g := &gateway{t: t, DataDir: o.DataDir, exited: make(chan struct{})}
 	g.cmd = exec.Command(binary, args...)
-	g.cmd.Env = raceEnv()
+	g.cmd.Env = append(raceEnv(), o.Env...)
 	stderr, err := g.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +139,6 @@ func startGateway(t *testing.T, o gwOpts) *gateway {
 		t.Fatalf("wsgate not listening after 30s\n%s", g.logText())
 	}
 	t.Cleanup(func() { g.stop() })
-	g.waitReady()
 	return g
 }
 
