@@ -14,7 +14,7 @@
 #   chat-worker  the chat example's worker
 #   wsgate       the default image, the same as gateway
 #
-# No Docker engine runs in CI: e2e/deploy_test.go reads this file and the
+# No Docker engine runs in CI: e2e/deploy*_test.go read this file and the
 # compose files and checks them against the code, and e2e/compose_test.go
 # runs the same topology natively (README.md, Deploying).
 

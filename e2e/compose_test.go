@@ -29,7 +29,8 @@ import (
 // checks. The gateways must then behave as one (checkScaleOut), serve the
 // chat page, run the chat across each other, and pass the image's
 // health check with their environment. HAProxy, Prometheus and Grafana
-// are not run: deploy_test.go checks their configs.
+// are not run: deploycompose_test.go and deploymonitor_test.go check
+// their configs.
 func TestComposeNative(t *testing.T) {
 	long(t)
 	p := loadCompose(t, "docker-compose.yml")

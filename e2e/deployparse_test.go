@@ -4,7 +4,7 @@ package e2e
 // configs under deploy/) and for what the code says they must agree with
 // (the CLI's flags and environment, the metrics bridge/metrics.go
 // registers, the series prometheus-nats-exporter makes of a NATS server).
-// No Docker engine runs here: deploy_test.go checks the files with them,
+// No Docker engine runs here: deploy*_test.go check the files with them,
 // and compose_test.go runs the same topology natively.
 
 import (
