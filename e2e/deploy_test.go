@@ -335,3 +335,55 @@ func cmpOr(a, b string) string {
 	}
 	return b
 }
+
+// TestDeployREADMEConfig: the README's complete config and the configs its
+// Deploying section shows pass `wsgate validate`, and the complete config
+// has the keys of a scale-out.
+func TestDeployREADMEConfig(t *testing.T) {
+	readme := readRepoFile(t, "README.md")
+	block := regexp.MustCompile("(?s)```yaml\n(.*?)```")
+	section := func(title string) string {
+		_, s, ok := strings.Cut(readme, "\n## "+title+"\n")
+		if !ok {
+			t.Fatalf("README.md has no %s section", title)
+		}
+		if i := strings.Index(s, "\n## "); i >= 0 {
+			s = s[:i]
+		}
+		return s
+	}
+	complete := block.FindStringSubmatch(section("Configuration"))
+	if complete == nil || !strings.HasPrefix(complete[1], "listen:") {
+		t.Fatal("README.md, Configuration: no complete config")
+	}
+	var doc struct {
+		NATS map[string]any `yaml:"nats"`
+	}
+	if err := yaml.Unmarshal([]byte(complete[1]), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"stream_replicas", "cluster.name", "cluster.listen", "cluster.routes", "leafnode.remotes"} {
+		m, found := doc.NATS, false
+		for k := range strings.SplitSeq(key, ".") {
+			var v any
+			v, found = m[k]
+			m, _ = v.(map[string]any)
+		}
+		if !found {
+			t.Errorf("README.md's complete config has no nats.%s", key)
+		}
+	}
+	configs := []string{complete[1]}
+	for _, m := range block.FindAllStringSubmatch(section("Deploying"), -1) {
+		configs = append(configs, m[1])
+	}
+	if len(configs) < 3 {
+		t.Fatalf("README.md, Deploying: %d configs, want the cluster node's and the leaf node's", len(configs)-1)
+	}
+	for _, c := range configs {
+		out, stderr, code := runCLI(t, "validate", "--config", writeFile(t, "wsgate.yaml", c))
+		if code != 0 {
+			t.Errorf("wsgate validate: exit %d %s%s\n%s", code, out, stderr, c)
+		}
+	}
+}
