@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v3"
@@ -200,6 +201,12 @@ func checkGatewayService(t *testing.T, stages []*dockerStage, cli cliSurface, s 
 	if s.HealthCheck != nil && (s.HealthCheck.Disable || !strings.Contains(strings.Join(s.HealthCheck.Test, " "), "healthcheck")) {
 		t.Errorf("%s: healthcheck %q, want the image's (wsgate healthcheck)", s.Name, s.HealthCheck.Test)
 	}
+	// SIGTERM, then shutdown_timeout to close connections, then the NATS
+	// drain: Docker's own 10s would cut it short.
+	shutdown := readmeDefault(t, "shutdown_timeout")
+	if s.StopGracePeriod == nil || time.Duration(*s.StopGracePeriod) <= shutdown {
+		t.Errorf("%s: stop_grace_period %v, want more than gateway.shutdown_timeout (%s)", s.Name, s.StopGracePeriod, shutdown)
+	}
 	g.listen = cli.defaults["listen"]
 	if f := g.env["WSGATE_CONFIG"]; f != "" {
 		for _, v := range s.Volumes {
@@ -229,6 +236,21 @@ func checkGatewayService(t *testing.T, stages []*dockerStage, cli cliSurface, s 
 		g.listen = l
 	}
 	return g
+}
+
+// readmeDefault is a gateway duration's default as the README's complete
+// config gives it.
+func readmeDefault(t *testing.T, key string) time.Duration {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^  ` + key + `: (\S+)`).FindStringSubmatch(readRepoFile(t, "README.md"))
+	if m == nil {
+		t.Fatalf("README.md's complete config has no gateway.%s", key)
+	}
+	d, err := time.ParseDuration(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 func mustAbs(t *testing.T, p string) string {
