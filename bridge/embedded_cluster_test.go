@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // quiet discards an embedded server's log lines.
@@ -175,12 +177,14 @@ func TestEmbeddedCluster(t *testing.T) {
 }
 
 // TestEmbeddedLeafNode: an embedded server with a leafnode remote carries
-// core messages to and from the hub, and keeps a JetStream of its own.
+// core messages to and from the hub, and keeps a JetStream of its own
+// beside the hub's.
 func TestEmbeddedLeafNode(t *testing.T) {
 	// nats-server does not say which port a random leafnode port got.
 	leafPort := freePort(t)
 	hub, err := server.NewServer(&server.Options{
 		ServerName: "hub", Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true,
+		JetStream: true, StoreDir: t.TempDir(),
 		LeafNode: server.LeafNodeOpts{Host: "127.0.0.1", Port: leafPort},
 	})
 	if err != nil {
@@ -221,7 +225,8 @@ func TestEmbeddedLeafNode(t *testing.T) {
 		}
 		return err
 	})
-	// The leaf's own JetStream (the hub has none).
+	// The leaf's JetStream is its own, beside the hub's: a bucket made
+	// through the leaf is on the leaf, not on the hub.
 	js, err := newJetStream(ncLeaf, 0, quiet)
 	if err != nil {
 		t.Fatal(err)
@@ -234,6 +239,17 @@ func TestEmbeddedLeafNode(t *testing.T) {
 	}
 	if _, err := kv.Put(ctx, "k", []byte("v")); err != nil {
 		t.Fatal(err)
+	}
+	jsHub, err := newJetStream(ncHub, 0, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jsHub.js.Stream(ctx, "KV_t_leaf"); !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Errorf("the leaf's bucket on the hub: %v, want not found", err)
+	}
+	info, err := js.js.AccountInfo(ctx)
+	if err != nil || info.Streams != 1 {
+		t.Errorf("the leaf's JetStream: %+v, %v; want its one bucket", info, err)
 	}
 }
 
