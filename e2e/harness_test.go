@@ -460,6 +460,14 @@ func dialID(t *testing.T, g *gateway, nc *nats.Conn, path string) (*client, stri
 // dialIDWith is dialID with a dialer of the test's own.
 func dialIDWith(t *testing.T, d *websocket.Dialer, g *gateway, nc *nats.Conn, path string) (*client, string) {
 	t.Helper()
+	return dialIDAfter(t, d, g, nc, path, nil)
+}
+
+// dialIDAfter is dialIDWith that calls ready, if not nil, once the connect
+// events are subscribed to and before it dials: on a NATS cluster, to wait
+// until the subscription has reached the gateway's own server.
+func dialIDAfter(t *testing.T, d *websocket.Dialer, g *gateway, nc *nats.Conn, path string, ready func()) (*client, string) {
+	t.Helper()
 	sub, err := nc.SubscribeSync("wsgate.events.connect")
 	if err != nil {
 		t.Fatal(err)
@@ -467,6 +475,9 @@ func dialIDWith(t *testing.T, d *websocket.Dialer, g *gateway, nc *nats.Conn, pa
 	defer sub.Unsubscribe()
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
+	}
+	if ready != nil {
+		ready()
 	}
 	ua := uniqueUA(t)
 	c := dialWith(t, d, g.WS(path), http.Header{"User-Agent": {ua}})

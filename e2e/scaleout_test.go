@@ -11,6 +11,7 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 	"github.com/go-stomp/stomp/v3"
+	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -87,7 +88,7 @@ func checkScaleOut(t *testing.T, a, b *gateway, natsURL string, replicas int) {
 	})
 
 	t.Run("POST /@connections on B reaches a connection on A", func(t *testing.T) {
-		c, id := dialID(t, a, nc, "/")
+		c, id := dialIDAfter(t, websocket.DefaultDialer, a, nc, "/", func() { reached(t, nc, a) })
 		got := c.readAll()
 		var status int
 		var body []byte
@@ -174,23 +175,26 @@ func checkScaleOut(t *testing.T, a, b *gateway, natsURL string, replicas int) {
 	})
 }
 
-// waitJetStream waits until the NATS cluster at url has a JetStream meta
-// leader: until then no stream can be made.
-func waitJetStream(t *testing.T, url string) {
+// reached returns once every subscription nc has made so far is known to
+// gateway g's NATS server. On a cluster a subscription reaches the other
+// servers through the routes a moment later, in order (one account's
+// interest travels on one route connection): once a probe subscribed
+// after them arrives from one of g's clients, they have all arrived.
+func reached(t *testing.T, nc *nats.Conn, g *gateway) {
 	t.Helper()
-	nc, err := nats.Connect(url)
+	probe, err := nc.SubscribeSync("scale.probe")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
+	defer probe.Unsubscribe()
+	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_, err := js.AccountInfo(ctx)
+	c := dial(t, g.WS("/"), nil)
+	defer c.Conn.Close()
+	eventually(t, 10*time.Second, func() error {
+		c.send(`{"action":"publish","subject":"scale.probe","data":1}`)
+		_, err := probe.NextMsg(100 * time.Millisecond)
 		return err
 	})
 }
