@@ -176,6 +176,59 @@ func TestEmbeddedCluster(t *testing.T) {
 	})
 }
 
+// TestConsumeClusteredFirstDelivery: a durable consumer made on a
+// three-replica stream delivers its first message at once. Its first pull
+// may reach a server that does not know the new consumer's leader yet
+// (no responders); nats.go alone would pull again only 30 s later, which
+// happened to about one consumer in fifteen: twenty make it show.
+func TestConsumeClusteredFirstDelivery(t *testing.T) {
+	nodes := startCluster(t, 3)
+	nc, err := nodes[1].Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := newJetStream(nc, 3, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	checkFor(t, 20*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		return js.EnsureStream(ctx, StreamConfig{Name: "T_FIRST", Subjects: []string{"first.>"}, Retention: "workqueue"})
+	})
+	for i := range 20 {
+		subject := fmt.Sprintf("first.%d", i)
+		if _, err := js.Publish(ctx, subject, nil, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan struct{}, 1)
+		start := time.Now()
+		c, err := js.Consume(ctx, ConsumerConfig{Stream: "T_FIRST", Durable: fmt.Sprintf("first_%d", i), FilterSubjects: []string{subject}},
+			func(m *DurableMessage) {
+				_ = m.Ack()
+				select {
+				case got <- struct{}{}:
+				default:
+				}
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-got:
+		case <-time.After(5 * time.Second):
+			t.Errorf("consumer %d: no first delivery within 5s", i)
+		}
+		c.Stop()
+		if d := time.Since(start); d > 5*time.Second {
+			t.Logf("consumer %d: %s", i, d)
+		}
+	}
+}
+
 // TestEmbeddedLeafNode: an embedded server with a leafnode remote carries
 // core messages to and from the hub, and keeps a JetStream of its own
 // beside the hub's.

@@ -226,11 +226,16 @@ func (m *DurableMessage) InProgress() error { return m.m.InProgress() }
 
 // Consumer is a running consumption of a stream.
 type Consumer struct {
-	cc     jetstream.ConsumeContext
 	js     *JetStream
 	cfg    jetstream.ConsumerConfig
 	stream string
 	name   string
+
+	mu      sync.Mutex
+	cc      jetstream.ConsumeContext // the running consumption (repull.go)
+	done    bool                     // stopped or drained: never restarted
+	quit    chan struct{}            // closed when done
+	repulls int                      // restarts so far, for their backoff
 }
 
 // Name is the consumer's name (its durable name, or a generated one).
@@ -239,13 +244,23 @@ func (c *Consumer) Name() string { return c.name }
 // Stop stops delivering at once; messages already received and not yet
 // handed to deliver are dropped (and come back after AckWait). A durable
 // consumer stays on the server.
-func (c *Consumer) Stop() { c.cc.Stop() }
+func (c *Consumer) Stop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.end()
+	c.cc.Stop()
+}
 
 // Drain stops delivering after handing deliver what has already arrived,
 // including messages the server sent before it saw the subscription go:
 // a deliver that refuses (Nak) messages once its subscriber has left thus
 // returns every one of them to the stream promptly.
-func (c *Consumer) Drain() { c.cc.Drain() }
+func (c *Consumer) Drain() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.end()
+	c.cc.Drain()
+}
 
 // SetInactiveThreshold changes how long the consumer may go without a
 // subscriber before JetStream removes it (ConsumerConfig.InactiveThreshold).
@@ -295,7 +310,9 @@ func (j *JetStream) Consume(ctx context.Context, c ConsumerConfig, deliver func(
 	if err != nil {
 		return nil, fmt.Errorf("consumer %s on %s: %w", c.Durable, c.Stream, err)
 	}
-	cc, err := cons.Consume(func(m jetstream.Msg) {
+	info := cons.CachedInfo()
+	consumer := &Consumer{js: j, cfg: info.Config, stream: c.Stream, name: info.Name}
+	err = consumer.start(cons, func(m jetstream.Msg) {
 		dm := &DurableMessage{Message: Message{Subject: m.Subject(), Reply: m.Reply(), Header: Header(m.Headers()), Data: m.Data()}, m: m}
 		if md, err := m.Metadata(); err == nil {
 			dm.Seq = md.Sequence.Stream
@@ -307,8 +324,7 @@ func (j *JetStream) Consume(ctx context.Context, c ConsumerConfig, deliver func(
 	if err != nil {
 		return nil, fmt.Errorf("consume %s on %s: %w", c.Durable, c.Stream, err)
 	}
-	info := cons.CachedInfo()
-	return &Consumer{cc: cc, js: j, cfg: info.Config, stream: c.Stream, name: info.Name}, nil
+	return consumer, nil
 }
 
 // DeleteConsumer removes a durable consumer (a session that ended for good).
