@@ -54,8 +54,9 @@ func TestComposeNative(t *testing.T) {
 		if a["--cluster"] == "" || a["--http_port"] == "" {
 			t.Fatalf("%s: no --cluster or --http_port", name)
 		}
-		for _, pt := range []string{cmpOr(a["--port"], "4222"), port(t, a["--cluster"]), a["--http_port"]} {
-			addrs[name+":"+pt] = freeAddr(t)
+		free := freeAddrs(t, 3)
+		for i, pt := range []string{cmpOr(a["--port"], "4222"), port(t, a["--cluster"]), a["--http_port"]} {
+			addrs[name+":"+pt] = free[i]
 		}
 	}
 	hostPort := regexp.MustCompile(`\b([a-z0-9.-]+):(\d+)\b`)

@@ -101,6 +101,17 @@ func startGateway(t *testing.T, o gwOpts) *gateway {
 // and then waits.
 func launchGateway(t *testing.T, o gwOpts) *gateway {
 	t.Helper()
+	g, err := tryLaunchGateway(t, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// tryLaunchGateway is launchGateway returning what went wrong, for a test
+// that can try again (a port another process took meanwhile).
+func tryLaunchGateway(t *testing.T, o gwOpts) (*gateway, error) {
+	t.Helper()
 	if o.DataDir == "" {
 		o.DataDir = t.TempDir()
 	}
@@ -134,12 +145,14 @@ func launchGateway(t *testing.T, o gwOpts) *gateway {
 	select {
 	case <-ready:
 	case <-g.exited:
-		t.Fatalf("wsgate exited during start-up: %v\n%s", g.exitErr, g.logText())
+		return nil, fmt.Errorf("wsgate exited during start-up: %v\n%s", g.exitErr, g.logText())
 	case <-time.After(30 * time.Second):
-		t.Fatalf("wsgate not listening after 30s\n%s", g.logText())
+		_ = g.cmd.Process.Kill()
+		<-g.exited
+		return nil, fmt.Errorf("wsgate not listening after 30s\n%s", g.logText())
 	}
 	t.Cleanup(func() { g.stop() })
-	return g
+	return g, nil
 }
 
 func (g *gateway) readLogs(r io.Reader, ready chan struct{}) {
@@ -418,6 +431,22 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// freeAddrs finds n distinct free loopback ports: each is held until all
+// are found, so none is found twice.
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	var addrs []string
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		addrs = append(addrs, ln.Addr().String())
+	}
+	return addrs
 }
 
 // uaSeq makes User-Agent values unique within the test binary.
