@@ -265,12 +265,15 @@ func checkChat(t *testing.T, a, b *gateway, nodes []string) {
 	if !slices.Contains(h.Present, "bob") {
 		t.Errorf("history says present: %v, want bob among them", h.Present)
 	}
-	waitChat(t, aliceRoom, func(m chatMessage) bool { return m.System && m.Text == "bob joined" }, "alice sees bob join")
+	waitChat(t, aliceRoom, chatWant{"alice sees bob join", func(m chatMessage) bool { return m.System && m.Text == "bob joined" }})
 	if err := alice.Send("/topic/chat.rooms."+room, "application/json", []byte(`{"user":"alice","text":"!time"}`)); err != nil {
 		t.Fatal(err)
 	}
-	waitChat(t, bobRoom, func(m chatMessage) bool { return m.User == "alice" && m.Text == "!time" }, "bob gets alice's message")
-	waitChat(t, bobRoom, func(m chatMessage) bool { return m.User == "bot" && strings.HasPrefix(m.Text, "it is ") }, "bob gets the bot's answer")
+	// Alice's message and the bot's answer come by different ways (the bot
+	// is a worker on any node), in either order.
+	waitChat(t, bobRoom,
+		chatWant{"bob gets alice's message", func(m chatMessage) bool { return m.User == "alice" && m.Text == "!time" }},
+		chatWant{"bob gets the bot's answer", func(m chatMessage) bool { return m.User == "bot" && strings.HasPrefix(m.Text, "it is ") }})
 }
 
 type chatMessage struct {
@@ -279,19 +282,31 @@ type chatMessage struct {
 	System bool   `json:"system"`
 }
 
-// waitChat reads sub until a message matches, failing after 10s.
-func waitChat(t *testing.T, sub *stomp.Subscription, match func(chatMessage) bool, what string) {
+// chatWant is a chat message a test waits for: what it is, and how to
+// know it.
+type chatWant struct {
+	name  string
+	match func(chatMessage) bool
+}
+
+// waitChat reads sub until each of wants has matched a message, in any
+// order; it fails after 10s.
+func waitChat(t *testing.T, sub *stomp.Subscription, wants ...chatWant) {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
-	for {
+	for len(wants) > 0 {
 		select {
 		case m := <-sub.C:
 			var c chatMessage
-			if m.Err == nil && json.Unmarshal(m.Body, &c) == nil && match(c) {
-				return
+			if m.Err != nil || json.Unmarshal(m.Body, &c) != nil {
+				continue
 			}
+			wants = slices.DeleteFunc(wants, func(w chatWant) bool { return w.match(c) })
 		case <-deadline:
-			t.Fatalf("%s: not within 10s", what)
+			for _, w := range wants {
+				t.Errorf("%s: not within 10s", w.name)
+			}
+			t.FailNow()
 		}
 	}
 }
