@@ -35,10 +35,18 @@ func freePort(t *testing.T) int {
 // then it tries again with new ones.
 func startCluster(t *testing.T, n int) []*Embedded {
 	t.Helper()
+	nodes, _ := startSome(t, n, n)
+	return nodes
+}
+
+// startSome is startCluster starting only the first start nodes of n; it
+// returns every node's config.
+func startSome(t *testing.T, n, start int) ([]*Embedded, []EmbeddedConfig) {
+	t.Helper()
 	for attempt := 1; ; attempt++ {
-		nodes, err := tryCluster(t, n)
+		nodes, cfgs, err := tryCluster(t, n, start)
 		if err == nil {
-			return nodes
+			return nodes, cfgs
 		}
 		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
 			t.Fatal(err)
@@ -46,7 +54,7 @@ func startCluster(t *testing.T, n int) []*Embedded {
 	}
 }
 
-func tryCluster(t *testing.T, n int) ([]*Embedded, error) {
+func tryCluster(t *testing.T, n, start int) ([]*Embedded, []EmbeddedConfig, error) {
 	var listens, routes []string
 	for range n {
 		a := fmt.Sprintf("127.0.0.1:%d", freePort(t))
@@ -54,19 +62,25 @@ func tryCluster(t *testing.T, n int) ([]*Embedded, error) {
 		routes = append(routes, "nats-route://"+a)
 	}
 	var nodes []*Embedded
+	var cfgs []EmbeddedConfig
 	for i := range n {
-		e, err := StartEmbedded(EmbeddedConfig{
+		c := EmbeddedConfig{
 			Listen:     "127.0.0.1:0",
 			DataDir:    t.TempDir(),
 			ServerName: fmt.Sprintf("n%d", i+1),
 			Cluster:    ClusterConfig{Name: "test", Listen: listens[i], Routes: routes},
 			Logger:     quiet,
-		})
+		}
+		cfgs = append(cfgs, c)
+		if i >= start {
+			continue
+		}
+		e, err := StartEmbedded(c)
 		if err != nil {
 			for _, e := range nodes {
 				e.Shutdown()
 			}
-			return nil, err
+			return nil, nil, err
 		}
 		nodes = append(nodes, e)
 	}
@@ -76,7 +90,7 @@ func tryCluster(t *testing.T, n int) ([]*Embedded, error) {
 			t.Errorf("node %d: cluster URL %q, want %q", i+1, got, routes[i])
 		}
 	}
-	return nodes, nil
+	return nodes, cfgs, nil
 }
 
 // TestEmbeddedCluster: three embedded servers routing to a seed form one
@@ -174,6 +188,45 @@ func TestEmbeddedCluster(t *testing.T) {
 		}
 		return err
 	})
+}
+
+// TestReplicasPlacementRetried: a stream asked for while its cluster forms
+// (no leader yet, then a leader that has not heard from every server) is
+// made as soon as it can be, within the caller's deadline, not refused at
+// once.
+func TestReplicasPlacementRetried(t *testing.T) {
+	nodes, cfgs := startSome(t, 3, 2) // n3 is not there yet
+	nc, err := nodes[0].Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := newJetStream(nc, 3, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	back := make(chan *Embedded, 1)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		e, err := StartEmbedded(cfgs[2])
+		if err != nil {
+			t.Error(err)
+		}
+		back <- e
+	}()
+	ctx10, cancel10 := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel10()
+	if err := js.EnsureStream(ctx10, StreamConfig{Name: "T_PLACED", Subjects: []string{"placed.>"}}); err != nil {
+		t.Errorf("three replicas asked for while the third server joins: %v", err)
+	}
+	if e := <-back; e != nil {
+		t.Cleanup(e.Shutdown)
+	}
+	if n, _ := streamReplicas(t, js, "T_PLACED"); n != 3 {
+		t.Errorf("%d replicas, want 3", n)
+	}
 }
 
 // TestConsumeClusteredFirstDelivery: a durable consumer made on a

@@ -102,7 +102,7 @@ func (j *JetStream) EnsureStream(ctx context.Context, c StreamConfig) error {
 	if c.MaxBytes == 0 {
 		cfg.MaxBytes = -1
 	}
-	err := j.applyReplicas(ctx, "stream", c.Name, c.Name, j.replicasFor(c.Replicas), func(replicas int) error {
+	err := j.applyReplicas(ctx, "stream", c.Name, c.Name, j.replicasFor(c.Replicas), func(ctx context.Context, replicas int) error {
 		cfg.Replicas = replicas
 		_, err := j.js.CreateOrUpdateStream(ctx, cfg)
 		return err
@@ -376,7 +376,7 @@ func (j *JetStream) KV(ctx context.Context, bucket string, c KVConfig) (*KV, err
 		return kv, nil
 	}
 	var b jetstream.KeyValue
-	err := j.applyReplicas(ctx, "bucket", bucket, "KV_"+bucket, j.replicasFor(c.Replicas), func(replicas int) error {
+	err := j.applyReplicas(ctx, "bucket", bucket, "KV_"+bucket, j.replicasFor(c.Replicas), func(ctx context.Context, replicas int) error {
 		var err error
 		b, err = j.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket:       bucket,
