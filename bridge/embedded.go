@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,15 +24,27 @@ import (
 type EmbeddedConfig struct {
 	// Listen is the client address workers connect to. Default
 	// "127.0.0.1:4222". Port 0 picks a free port ("127.0.0.1:0"); "-" runs
-	// without a client listener.
+	// without a client listener (not on a cluster node).
 	Listen string `yaml:"listen"`
 	// DataDir holds JetStream's storage (in its jetstream folder). One
 	// server at a time may use it: StartEmbedded locks it (a lock file
 	// inside) and refuses a directory another holds with ErrDataDirInUse.
 	// Default: DefaultDataDir("", Listen).
 	DataDir string `yaml:"data_dir"`
-	// ServerName names the embedded server. Default "wsgate".
+	// ServerName names the embedded server. Default "wsgate"; a cluster
+	// node needs a name of its own (JetStream tells its peers apart by
+	// it), so with Cluster it must be given.
 	ServerName string `yaml:"server_name"`
+
+	// Cluster makes the server one node of a NATS cluster, with JetStream
+	// clustered across the nodes: three gateways whose servers route to
+	// each other are a complete deployment, with no NATS of its own.
+	// Default: no cluster.
+	Cluster ClusterConfig `yaml:"cluster"`
+
+	// LeafNode connects the server to a NATS server or cluster as a leaf
+	// node. Default: none.
+	LeafNode LeafNodeConfig `yaml:"leafnode"`
 
 	// MaxPayload is the largest message the server accepts, headers
 	// included (nats-server's max_payload). The caller sizes it from the
@@ -43,6 +56,39 @@ type EmbeddedConfig struct {
 	// (error). The server's debug and trace logging are on when Logger is
 	// enabled for them. Nil: warnings and errors go to slog.Default().
 	Logger *slog.Logger `yaml:"-"`
+}
+
+// ClusterConfig makes the embedded server a cluster node. Every node has
+// the same Name and routes to the others; the nodes' JetStream is one,
+// clustered, so streams and buckets can be replicated (the gateway's
+// StreamReplicas).
+type ClusterConfig struct {
+	// Name of the cluster, the same on every node. Required.
+	Name string `yaml:"name"`
+	// Listen is the address other nodes' routes connect to, such as
+	// "0.0.0.0:6222"; port 0 picks a free one. Required.
+	Listen string `yaml:"listen"`
+	// Routes are the nodes' cluster addresses as nats-route://host:port
+	// URLs; a route to this node itself is ignored, so every node is best
+	// given the same list, of all of them. A node also learns of the
+	// nodes its routes know. Required: JetStream clusters only a node
+	// with routes.
+	Routes []string `yaml:"routes"`
+}
+
+// Enabled reports whether any cluster key is set.
+func (c ClusterConfig) Enabled() bool { return c.Name != "" || c.Listen != "" || len(c.Routes) > 0 }
+
+// LeafNodeConfig connects the embedded server to a hub as a leaf node: core
+// NATS messages flow both ways, so the gateway's clients and the hub's
+// workers meet; JetStream stays the leaf's own (its state lives on this
+// server, not on the hub).
+type LeafNodeConfig struct {
+	// Remotes are the URLs of one hub's leafnode port, such as
+	// nats-leaf://hub:7422 (nats-leaf, nats, tls, ws or wss); the server
+	// connects to one of them and moves to another if it goes. Default:
+	// none.
+	Remotes []string `yaml:"remotes"`
 }
 
 // Embedded is a running in-process nats-server with JetStream.
@@ -127,6 +173,9 @@ func StartEmbedded(c EmbeddedConfig) (*Embedded, error) {
 		c.DataDir = DefaultDataDir("", c.Listen)
 	}
 	if c.ServerName == "" {
+		if c.Cluster.Enabled() {
+			return nil, errors.New("embedded nats: a cluster node needs a server name of its own")
+		}
 		c.ServerName = "wsgate"
 	}
 	opts := &server.Options{
@@ -148,17 +197,16 @@ func StartEmbedded(c EmbeddedConfig) (*Embedded, error) {
 	if c.Listen == "-" {
 		opts.DontListen = true
 	} else {
-		host, port, err := net.SplitHostPort(c.Listen)
-		if err != nil {
+		var err error
+		if opts.Host, opts.Port, err = hostPort(c.Listen); err != nil {
 			return nil, fmt.Errorf("embedded nats listen %q: %w", c.Listen, err)
 		}
-		opts.Host = host
-		if opts.Port, err = strconv.Atoi(port); err != nil {
-			return nil, fmt.Errorf("embedded nats listen %q: bad port", c.Listen)
-		}
-		if opts.Port == 0 {
-			opts.Port = server.RANDOM_PORT
-		}
+	}
+	if err := c.cluster(opts); err != nil {
+		return nil, err
+	}
+	if err := c.leafNode(opts); err != nil {
+		return nil, err
 	}
 	lock, err := lockDataDir(c.DataDir)
 	if err != nil {
@@ -194,6 +242,77 @@ func StartEmbedded(c EmbeddedConfig) (*Embedded, error) {
 		}
 	}
 	return &Embedded{srv: srv, dir: c.DataDir, lock: lock}, nil
+}
+
+// cluster sets the cluster options of opts, if c has any.
+func (c EmbeddedConfig) cluster(opts *server.Options) error {
+	cl := c.Cluster
+	if !cl.Enabled() {
+		return nil
+	}
+	if cl.Name == "" || cl.Listen == "" || len(cl.Routes) == 0 {
+		return errors.New("embedded nats: a cluster needs a name, a listen address and routes")
+	}
+	if opts.DontListen {
+		// nats-server starts routing only once its client port is open.
+		return errors.New(`embedded nats: a cluster node needs a client port (listen "-" cannot cluster)`)
+	}
+	host, port, err := hostPort(cl.Listen)
+	if err != nil {
+		return fmt.Errorf("embedded nats cluster listen %q: %w", cl.Listen, err)
+	}
+	opts.Cluster.Name, opts.Cluster.Host, opts.Cluster.Port = cl.Name, host, port
+	for _, r := range cl.Routes {
+		u, err := url.Parse(r)
+		if err != nil || u.Host == "" {
+			return fmt.Errorf("embedded nats cluster route %q is not a URL with a host", r)
+		}
+		opts.Routes = append(opts.Routes, u)
+	}
+	return nil
+}
+
+// leafNode sets the leaf node remotes of opts, if c has any.
+func (c EmbeddedConfig) leafNode(opts *server.Options) error {
+	if len(c.LeafNode.Remotes) == 0 {
+		return nil
+	}
+	remote := &server.RemoteLeafOpts{}
+	for _, r := range c.LeafNode.Remotes {
+		u, err := url.Parse(r)
+		if err != nil || u.Host == "" {
+			return fmt.Errorf("embedded nats leafnode remote %q is not a URL with a host", r)
+		}
+		remote.URLs = append(remote.URLs, u)
+	}
+	opts.LeafNode.Remotes = []*server.RemoteLeafOpts{remote}
+	return nil
+}
+
+// hostPort splits a listen address; port 0 is a random free port.
+func hostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return "", 0, fmt.Errorf("bad port %q", p)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	return host, port, nil
+}
+
+// ClusterURL is the address other nodes route to (nats-route://host:port),
+// or "" for a server that is not a cluster node.
+func (e *Embedded) ClusterURL() string {
+	a := e.srv.ClusterAddr()
+	if a == nil {
+		return ""
+	}
+	return "nats-route://" + a.String()
 }
 
 // ClientURL is the address workers connect to, or "" without a listener.

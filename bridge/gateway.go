@@ -38,6 +38,12 @@ type Options struct {
 	// Protocols are the wire protocols spoken, in order of preference for
 	// paths they share.
 	Protocols []Protocol
+	// StreamReplicas is how many servers of a clustered JetStream keep
+	// each stream and key-value bucket the protocols make, unless they
+	// name a count of their own (at most MaxReplicas). Existing ones with
+	// another count are changed to it, or kept with a warning if
+	// JetStream refuses. Default 1; 3 on a cluster of three or more.
+	StreamReplicas int
 }
 
 // Gateway accepts WebSocket connections and bridges them to NATS.
@@ -88,15 +94,18 @@ func New(o Options) (*Gateway, error) {
 		sessions: map[string]*Session{},
 		stop:     make(chan struct{}),
 	}
+	if o.StreamReplicas < 0 || o.StreamReplicas > MaxReplicas {
+		return nil, fmt.Errorf("bridge: Options.StreamReplicas %d is not 0 to %d", o.StreamReplicas, MaxReplicas)
+	}
+	if g.log == nil {
+		g.log = slog.Default()
+	}
 	g.adm = newAdmission(g.cfg.Limits)
-	js, err := newJetStream(g.nc)
+	js, err := newJetStream(g.nc, o.StreamReplicas, g.log)
 	if err != nil {
 		return nil, err
 	}
 	g.js = js
-	if g.log == nil {
-		g.log = slog.Default()
-	}
 	if g.auth == nil {
 		g.auth = auth.None{}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -21,8 +22,10 @@ import (
 // nats.go; everything lives on the NATS deployment, never in gateway memory,
 // so a restart or a second gateway loses nothing.
 type JetStream struct {
-	js  jetstream.JetStream
-	pub asyncPublisher
+	js       jetstream.JetStream
+	pub      asyncPublisher
+	replicas int // of what the caller gives no count (Options.StreamReplicas)
+	log      *slog.Logger
 
 	mu      sync.Mutex
 	streams map[string]bool // ensured in this process
@@ -36,12 +39,13 @@ var (
 	ErrWrongRev  = errors.New("bridge: revision mismatch")
 )
 
-func newJetStream(nc *nats.Conn) (*JetStream, error) {
+func newJetStream(nc *nats.Conn, replicas int, log *slog.Logger) (*JetStream, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	return &JetStream{js: js, pub: asyncPublisher{nc: nc, timeout: publishAsyncTimeout}, streams: map[string]bool{}, kvs: map[string]*KV{}}, nil
+	return &JetStream{js: js, pub: asyncPublisher{nc: nc, timeout: publishAsyncTimeout},
+		replicas: replicas, log: jsLogger(log), streams: map[string]bool{}, kvs: map[string]*KV{}}, nil
 }
 
 // JetStream returns the gateway's JetStream facade.
@@ -56,7 +60,9 @@ type StreamConfig struct {
 	MaxAge            time.Duration
 	MaxMsgsPerSubject int64
 	MaxBytes          int64
-	// Replicas for a clustered JetStream. Default 1.
+	// Replicas is how many servers of a clustered JetStream keep the
+	// stream (at most MaxReplicas). Default: the gateway's
+	// Options.StreamReplicas, 1 unless set.
 	Replicas int
 	// AllowMsgSchedules lets the stream hold messages that the server
 	// publishes later (PublishAt); it needs nats-server 2.12 or later.
@@ -64,6 +70,9 @@ type StreamConfig struct {
 }
 
 // EnsureStream creates the stream, or updates it to c, once per process.
+// A stream that exists with other replicas is changed to c's, or, if
+// JetStream refuses, kept as it is with a warning that names it
+// (applyReplicas).
 func (j *JetStream) EnsureStream(ctx context.Context, c StreamConfig) error {
 	j.mu.Lock()
 	done := j.streams[c.Name]
@@ -77,7 +86,6 @@ func (j *JetStream) EnsureStream(ctx context.Context, c StreamConfig) error {
 		MaxAge:            c.MaxAge,
 		MaxMsgsPerSubject: c.MaxMsgsPerSubject,
 		MaxBytes:          c.MaxBytes,
-		Replicas:          max(c.Replicas, 1),
 		Storage:           jetstream.FileStorage,
 		AllowMsgSchedules: c.AllowMsgSchedules,
 	}
@@ -94,8 +102,13 @@ func (j *JetStream) EnsureStream(ctx context.Context, c StreamConfig) error {
 	if c.MaxBytes == 0 {
 		cfg.MaxBytes = -1
 	}
-	if _, err := j.js.CreateOrUpdateStream(ctx, cfg); err != nil {
-		return fmt.Errorf("stream %s: %w", c.Name, err)
+	err := j.applyReplicas(ctx, "stream", c.Name, c.Name, j.replicasFor(c.Replicas), func(ctx context.Context, replicas int) error {
+		cfg.Replicas = replicas
+		_, err := j.js.CreateOrUpdateStream(ctx, cfg)
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	j.mu.Lock()
 	j.streams[c.Name] = true
@@ -213,11 +226,16 @@ func (m *DurableMessage) InProgress() error { return m.m.InProgress() }
 
 // Consumer is a running consumption of a stream.
 type Consumer struct {
-	cc     jetstream.ConsumeContext
 	js     *JetStream
 	cfg    jetstream.ConsumerConfig
 	stream string
 	name   string
+
+	mu      sync.Mutex
+	cc      jetstream.ConsumeContext // the running consumption (repull.go)
+	done    bool                     // stopped or drained: never restarted
+	quit    chan struct{}            // closed when done
+	repulls int                      // restarts so far, for their backoff
 }
 
 // Name is the consumer's name (its durable name, or a generated one).
@@ -226,13 +244,23 @@ func (c *Consumer) Name() string { return c.name }
 // Stop stops delivering at once; messages already received and not yet
 // handed to deliver are dropped (and come back after AckWait). A durable
 // consumer stays on the server.
-func (c *Consumer) Stop() { c.cc.Stop() }
+func (c *Consumer) Stop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.end()
+	c.cc.Stop()
+}
 
 // Drain stops delivering after handing deliver what has already arrived,
 // including messages the server sent before it saw the subscription go:
 // a deliver that refuses (Nak) messages once its subscriber has left thus
 // returns every one of them to the stream promptly.
-func (c *Consumer) Drain() { c.cc.Drain() }
+func (c *Consumer) Drain() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.end()
+	c.cc.Drain()
+}
 
 // SetInactiveThreshold changes how long the consumer may go without a
 // subscriber before JetStream removes it (ConsumerConfig.InactiveThreshold).
@@ -282,7 +310,9 @@ func (j *JetStream) Consume(ctx context.Context, c ConsumerConfig, deliver func(
 	if err != nil {
 		return nil, fmt.Errorf("consumer %s on %s: %w", c.Durable, c.Stream, err)
 	}
-	cc, err := cons.Consume(func(m jetstream.Msg) {
+	info := cons.CachedInfo()
+	consumer := &Consumer{js: j, cfg: info.Config, stream: c.Stream, name: info.Name}
+	err = consumer.start(cons, func(m jetstream.Msg) {
 		dm := &DurableMessage{Message: Message{Subject: m.Subject(), Reply: m.Reply(), Header: Header(m.Headers()), Data: m.Data()}, m: m}
 		if md, err := m.Metadata(); err == nil {
 			dm.Seq = md.Sequence.Stream
@@ -294,8 +324,7 @@ func (j *JetStream) Consume(ctx context.Context, c ConsumerConfig, deliver func(
 	if err != nil {
 		return nil, fmt.Errorf("consume %s on %s: %w", c.Durable, c.Stream, err)
 	}
-	info := cons.CachedInfo()
-	return &Consumer{cc: cc, js: j, cfg: info.Config, stream: c.Stream, name: info.Name}, nil
+	return consumer, nil
 }
 
 // DeleteConsumer removes a durable consumer (a session that ended for good).
@@ -315,6 +344,10 @@ type KVConfig struct {
 	TTL time.Duration
 	// MaxValueSize bounds a value. Default: the server's maximum.
 	MaxValueSize int32
+	// Replicas is how many servers of a clustered JetStream keep the
+	// bucket, as StreamConfig.Replicas. Default: the gateway's
+	// Options.StreamReplicas, 1 unless set.
+	Replicas int
 }
 
 // KV is a JetStream key-value bucket. Keys are made of
@@ -333,7 +366,8 @@ type KVEntry struct {
 	Deleted  bool
 }
 
-// KV opens the bucket, creating it as c if it does not exist.
+// KV opens the bucket, creating it as c if it does not exist, or updating
+// it to c; its replicas are changed as EnsureStream changes a stream's.
 func (j *JetStream) KV(ctx context.Context, bucket string, c KVConfig) (*KV, error) {
 	j.mu.Lock()
 	kv := j.kvs[bucket]
@@ -341,15 +375,21 @@ func (j *JetStream) KV(ctx context.Context, bucket string, c KVConfig) (*KV, err
 	if kv != nil {
 		return kv, nil
 	}
-	b, err := j.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:       bucket,
-		History:      max(c.History, 1),
-		TTL:          c.TTL,
-		MaxValueSize: c.MaxValueSize,
-		Storage:      jetstream.FileStorage,
+	var b jetstream.KeyValue
+	err := j.applyReplicas(ctx, "bucket", bucket, "KV_"+bucket, j.replicasFor(c.Replicas), func(ctx context.Context, replicas int) error {
+		var err error
+		b, err = j.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:       bucket,
+			History:      max(c.History, 1),
+			TTL:          c.TTL,
+			MaxValueSize: c.MaxValueSize,
+			Storage:      jetstream.FileStorage,
+			Replicas:     replicas,
+		})
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("kv %s: %w", bucket, err)
+		return nil, fmt.Errorf("kv: %w", err)
 	}
 	// Buckets are opened here, never through a domain or a mirror, so a
 	// key's subject is the bucket's plain one.

@@ -83,11 +83,34 @@ type gwOpts struct {
 	Args    []string // extra flags
 	NATSURL string   // use this NATS instead of embedding one
 	DataDir string   // reuse a JetStream dir (restart tests)
+	Env     []string // extra environment (WSGATE_*), NAME=value
 }
 
 // startGateway runs wsgate on free ports and waits until it is ready. It is
 // stopped (SIGTERM) when the test ends, and must then exit 0.
 func startGateway(t *testing.T, o gwOpts) *gateway {
+	t.Helper()
+	g := launchGateway(t, o)
+	g.waitReady()
+	return g
+}
+
+// launchGateway is startGateway without waiting for /readyz: it returns
+// once the gateway listens. A node of an embedded NATS cluster is ready
+// only once enough nodes are up for JetStream, so a test starts them all
+// and then waits.
+func launchGateway(t *testing.T, o gwOpts) *gateway {
+	t.Helper()
+	g, err := tryLaunchGateway(t, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// tryLaunchGateway is launchGateway returning what went wrong, for a test
+// that can try again (a port another process took meanwhile).
+func tryLaunchGateway(t *testing.T, o gwOpts) (*gateway, error) {
 	t.Helper()
 	if o.DataDir == "" {
 		o.DataDir = t.TempDir()
@@ -108,7 +131,7 @@ func startGateway(t *testing.T, o gwOpts) *gateway {
 	args = append(args, o.Args...)
 	g := &gateway{t: t, DataDir: o.DataDir, exited: make(chan struct{})}
 	g.cmd = exec.Command(binary, args...)
-	g.cmd.Env = raceEnv()
+	g.cmd.Env = append(raceEnv(), o.Env...)
 	stderr, err := g.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -122,13 +145,14 @@ func startGateway(t *testing.T, o gwOpts) *gateway {
 	select {
 	case <-ready:
 	case <-g.exited:
-		t.Fatalf("wsgate exited during start-up: %v\n%s", g.exitErr, g.logText())
+		return nil, fmt.Errorf("wsgate exited during start-up: %v\n%s", g.exitErr, g.logText())
 	case <-time.After(30 * time.Second):
-		t.Fatalf("wsgate not listening after 30s\n%s", g.logText())
+		_ = g.cmd.Process.Kill()
+		<-g.exited
+		return nil, fmt.Errorf("wsgate not listening after 30s\n%s", g.logText())
 	}
 	t.Cleanup(func() { g.stop() })
-	g.waitReady()
-	return g
+	return g, nil
 }
 
 func (g *gateway) readLogs(r io.Reader, ready chan struct{}) {
@@ -409,6 +433,22 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// freeAddrs finds n distinct free loopback ports: each is held until all
+// are found, so none is found twice.
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	var addrs []string
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		addrs = append(addrs, ln.Addr().String())
+	}
+	return addrs
+}
+
 // uaSeq makes User-Agent values unique within the test binary.
 var uaSeq atomic.Int64
 
@@ -449,6 +489,14 @@ func dialID(t *testing.T, g *gateway, nc *nats.Conn, path string) (*client, stri
 // dialIDWith is dialID with a dialer of the test's own.
 func dialIDWith(t *testing.T, d *websocket.Dialer, g *gateway, nc *nats.Conn, path string) (*client, string) {
 	t.Helper()
+	return dialIDAfter(t, d, g, nc, path, nil)
+}
+
+// dialIDAfter is dialIDWith that calls ready, if not nil, once the connect
+// events are subscribed to and before it dials: on a NATS cluster, to wait
+// until the subscription has reached the gateway's own server.
+func dialIDAfter(t *testing.T, d *websocket.Dialer, g *gateway, nc *nats.Conn, path string, ready func()) (*client, string) {
+	t.Helper()
 	sub, err := nc.SubscribeSync("wsgate.events.connect")
 	if err != nil {
 		t.Fatal(err)
@@ -456,6 +504,9 @@ func dialIDWith(t *testing.T, d *websocket.Dialer, g *gateway, nc *nats.Conn, pa
 	defer sub.Unsubscribe()
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
+	}
+	if ready != nil {
+		ready()
 	}
 	ua := uniqueUA(t)
 	c := dialWith(t, d, g.WS(path), http.Header{"User-Agent": {ua}})

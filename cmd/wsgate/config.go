@@ -31,6 +31,12 @@ type config struct {
 		// LogLevel filters the embedded server's own log lines: trace,
 		// debug, info, warn or error. Default warn.
 		LogLevel string `yaml:"log_level"`
+		// StreamReplicas is how many NATS servers keep each stream and
+		// key-value bucket the gateway makes (MQTT sessions, retained
+		// messages and wills, STOMP durable queues): 1 to 5, and more
+		// than 1 only on a cluster (nats.url, or nats.cluster). Existing
+		// ones are changed to it. Default 1; 3 on a cluster of three.
+		StreamReplicas int `yaml:"stream_replicas"`
 		// Embedded server settings (used when URL is empty).
 		bridge.EmbeddedConfig `yaml:",inline"`
 	} `yaml:"nats"`

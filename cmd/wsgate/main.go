@@ -4,6 +4,7 @@
 //
 //	wsgate [run] [flags]          run the gateway (embedded NATS by default)
 //	wsgate validate [--config F]  check the configuration and say what is wrong
+//	wsgate healthcheck            exit 0 if the gateway here is ready (containers)
 //	wsgate bench [flags]          load-test a gateway (see README)
 //	wsgate hash-key [KEY]         the sha256:<hex> of an API key or admin token
 //	wsgate version                print the version

@@ -73,7 +73,12 @@ func connectNATS(c *config, listen string, log, natsLog *slog.Logger, stopping *
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	log.Info("embedded NATS started", "url", emb.ClientURL(), "data_dir", emb.DataDir())
+	if u := emb.ClusterURL(); u != "" {
+		log.Info("embedded NATS started", "url", emb.ClientURL(), "data_dir", emb.DataDir(),
+			"server_name", ec.ServerName, "cluster", ec.Cluster.Name, "route_url", u)
+	} else {
+		log.Info("embedded NATS started", "url", emb.ClientURL(), "data_dir", emb.DataDir())
+	}
 	if nc, err = emb.Connect(opts...); err == nil {
 		if hub, err = emb.Connect(hubOpts...); err != nil {
 			nc.Close()

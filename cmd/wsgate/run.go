@@ -163,12 +163,13 @@ func run(s *settings) error {
 	}
 
 	gw, err := bridge.New(bridge.Options{
-		Config:        c.Gateway,
-		NATS:          nc,
-		HubNATS:       hubNC,
-		Authenticator: authn,
-		Logger:        log,
-		Protocols:     []bridge.Protocol{jp, sp, mqtt.New(c.MQTT), wp},
+		Config:         c.Gateway,
+		NATS:           nc,
+		HubNATS:        hubNC,
+		Authenticator:  authn,
+		Logger:         log,
+		Protocols:      []bridge.Protocol{jp, sp, mqtt.New(c.MQTT), wp},
+		StreamReplicas: c.NATS.StreamReplicas,
 	})
 	if err != nil {
 		return err

@@ -6,11 +6,13 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/wsgate/wsgate/auth"
+	"github.com/wsgate/wsgate/bridge"
 )
 
 // validate reports every problem of c, each naming its key. Every block is
@@ -136,6 +138,13 @@ func (c *config) validateNATS() []error {
 			}
 		}
 	}
+	switch r := n.StreamReplicas; {
+	case r < 0 || r > bridge.MaxReplicas:
+		errs = append(errs, fmt.Errorf("nats.stream_replicas: %d is not 1 to %d", r, bridge.MaxReplicas))
+	case r > 1 && n.URL == "" && !n.Cluster.Enabled():
+		errs = append(errs, fmt.Errorf("nats.stream_replicas: %d needs a NATS cluster: set nats.url, or nats.cluster for the embedded server", r))
+	}
+	errs = append(errs, c.validateCluster()...)
 	if _, err := parseNATSLevel(n.LogLevel); err != nil {
 		errs = append(errs, fmt.Errorf("nats.log_level: %w", err))
 	}
@@ -153,6 +162,71 @@ func (c *config) validateNATS() []error {
 		}
 	}
 	return errs
+}
+
+// validateCluster checks nats.cluster and nats.leafnode, the embedded
+// server's links to other NATS servers.
+func (c *config) validateCluster() []error {
+	var errs []error
+	n := c.NATS
+	cl := n.Cluster
+	if cl.Enabled() {
+		if n.URL != "" {
+			errs = append(errs, errors.New("nats.cluster: only an embedded server clusters, and nats.url is set (nothing is embedded)"))
+		}
+		if cl.Name == "" {
+			errs = append(errs, errors.New("nats.cluster.name: required with nats.cluster (the same on every node)"))
+		} else if strings.ContainsFunc(cl.Name, func(r rune) bool { return r <= ' ' }) {
+			errs = append(errs, fmt.Errorf("nats.cluster.name: %q must not contain spaces", cl.Name))
+		}
+		if cl.Listen == "" {
+			errs = append(errs, errors.New("nats.cluster.listen: required with nats.cluster (the address other nodes route to, such as 0.0.0.0:6222)"))
+		} else if err := validAddr(cl.Listen); err != nil {
+			errs = append(errs, fmt.Errorf("nats.cluster.listen: %w", err))
+		}
+		if len(cl.Routes) == 0 {
+			errs = append(errs, errors.New("nats.cluster.routes: required with nats.cluster: every node's nats-route://host:port, this one's too (JetStream clusters only a node with routes)"))
+		}
+		for i, r := range cl.Routes {
+			if err := validLinkURL(r, "nats-route", "nats", "tls"); err != nil {
+				errs = append(errs, fmt.Errorf("nats.cluster.routes[%d]: %w", i, err))
+			}
+		}
+		if n.ServerName == "" {
+			errs = append(errs, errors.New("nats.server_name: required with nats.cluster: each node needs a name of its own"))
+		}
+		if n.Listen == "-" {
+			errs = append(errs, errors.New(`nats.listen: "-" cannot be used with nats.cluster: a cluster node needs a client port`))
+		}
+	}
+	if len(n.LeafNode.Remotes) > 0 && n.URL != "" {
+		errs = append(errs, errors.New("nats.leafnode: only an embedded server is a leaf node, and nats.url is set (nothing is embedded)"))
+	}
+	for i, r := range n.LeafNode.Remotes {
+		if err := validLinkURL(r, "nats-leaf", "nats", "tls", "ws", "wss"); err != nil {
+			errs = append(errs, fmt.Errorf("nats.leafnode.remotes[%d]: %w", i, err))
+		}
+	}
+	return errs
+}
+
+// validLinkURL checks a route or leafnode URL: one of schemes, a host,
+// and a port unless the scheme is ws or wss.
+func validLinkURL(s string, schemes ...string) error {
+	u, err := url.Parse(s)
+	if err != nil || !strings.Contains(s, "://") {
+		return fmt.Errorf("%q is not a URL (write %s://host:port)", s, schemes[0])
+	}
+	if !slices.Contains(schemes, u.Scheme) {
+		return fmt.Errorf("%q: scheme %q is not %s", s, u.Scheme, strings.Join(schemes, ", "))
+	}
+	if u.Hostname() == "" {
+		return fmt.Errorf("%q has no host", s)
+	}
+	if u.Port() == "" && u.Scheme != "ws" && u.Scheme != "wss" {
+		return fmt.Errorf("%q has no port", s)
+	}
+	return nil
 }
 
 // validAddr checks a host:port listen address; the host may be empty.

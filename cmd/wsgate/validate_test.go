@@ -33,6 +33,26 @@ func TestValidate(t *testing.T) {
 		{"nats url scheme", "nats:\n  url: http://a:4222\n", `nats.url: "http://a:4222": scheme "http" is not nats, tls, ws or wss`},
 		{"nats url empty entry", "nats:\n  url: nats://a:4222,\n", "nats.url: empty URL in the list"},
 		{"nats server name", "nats:\n  server_name: my server\n", `nats.server_name: "my server" must not contain spaces`},
+		{"stream replicas negative", "nats:\n  url: nats://a:4222\n  stream_replicas: -1\n", "nats.stream_replicas: -1 is not 1 to 5"},
+		{"stream replicas over 5", "nats:\n  url: nats://a:4222\n  stream_replicas: 6\n", "nats.stream_replicas: 6 is not 1 to 5"},
+		{"stream replicas embedded", "nats:\n  stream_replicas: 3\n", "nats.stream_replicas: 3 needs a NATS cluster"},
+		{"stream replicas not a number", "nats:\n  stream_replicas: three\n", "line 2: nats.stream_replicas: three is not a whole number"},
+		{"stream replicas embedded cluster ok but no name", "nats:\n  stream_replicas: 3\n  cluster:\n    listen: 0.0.0.0:6222\n    routes: [nats-route://a:6222]\n", "nats.cluster.name: required with nats.cluster"},
+		{"cluster without server name", "nats:\n  cluster:\n    name: c\n    listen: 0.0.0.0:6222\n    routes: [nats-route://a:6222]\n", "nats.server_name: required with nats.cluster"},
+		{"cluster name spaces", "nats:\n  server_name: a\n  cluster:\n    name: my cluster\n    listen: 0.0.0.0:6222\n    routes: [nats-route://a:6222]\n", `nats.cluster.name: "my cluster" must not contain spaces`},
+		{"cluster without listen", "nats:\n  server_name: a\n  cluster:\n    name: c\n    routes: [nats-route://a:6222]\n", "nats.cluster.listen: required"},
+		{"cluster listen", "nats:\n  server_name: a\n  cluster:\n    name: c\n    listen: 6222\n    routes: [nats-route://a:6222]\n", `nats.cluster.listen: "6222" is not host:port`},
+		{"cluster without routes", "nats:\n  server_name: a\n  cluster:\n    name: c\n    listen: :6222\n", "nats.cluster.routes: required with nats.cluster"},
+		{"cluster route scheme", "nats:\n  server_name: a\n  cluster:\n    name: c\n    listen: :6222\n    routes: [nats-route://a:6222, http://b:6222]\n", `nats.cluster.routes[1]: "http://b:6222": scheme "http" is not nats-route, nats, tls`},
+		{"cluster route bare", "nats:\n  server_name: a\n  cluster:\n    name: c\n    listen: :6222\n    routes: [b:6222]\n", `nats.cluster.routes[0]: "b:6222" is not a URL (write nats-route://host:port)`},
+		{"cluster route port", "nats:\n  server_name: a\n  cluster:\n    name: c\n    listen: :6222\n    routes: [nats-route://b]\n", `nats.cluster.routes[0]: "nats-route://b" has no port`},
+		{"cluster routes not a list", "nats:\n  server_name: a\n  cluster:\n    name: c\n    listen: :6222\n    routes: nats-route://b:6222\n", "line 6: nats.cluster.routes: expected a list"},
+		{"cluster unknown key", "nats:\n  cluster:\n    rotues: []\n", "line 3: nats.cluster.rotues: unknown key (did you mean routes?)"},
+		{"cluster with url", "nats:\n  url: nats://x:4222\n  server_name: a\n  cluster:\n    name: c\n    listen: :6222\n    routes: [nats-route://a:6222]\n", "nats.cluster: only an embedded server clusters"},
+		{"cluster without client port", "nats:\n  listen: \"-\"\n  server_name: a\n  cluster:\n    name: c\n    listen: :6222\n    routes: [nats-route://a:6222]\n", `nats.listen: "-" cannot be used with nats.cluster`},
+		{"leafnode remote scheme", "nats:\n  leafnode:\n    remotes: [nats-leaf://hub:7422, http://hub:7422]\n", `nats.leafnode.remotes[1]: "http://hub:7422": scheme "http" is not nats-leaf, nats, tls, ws, wss`},
+		{"leafnode remote host", "nats:\n  leafnode:\n    remotes: [\"nats-leaf://:7422\"]\n", `nats.leafnode.remotes[0]: "nats-leaf://:7422" has no host`},
+		{"leafnode with url", "nats:\n  url: nats://x:4222\n  leafnode:\n    remotes: [nats-leaf://hub:7422]\n", "nats.leafnode: only an embedded server is a leaf node"},
 		{"nats log level", "nats:\n  log_level: loud\n", "nats.log_level: "},
 		{"nats data dir", "nats:\n  data_dir: " + file + "\n", "nats.data_dir: " + `"` + file + `" is not a directory`},
 	} {
@@ -51,6 +71,7 @@ nats:
   listen: "-"
   server_name: gw-1
   log_level: trace
+  stream_replicas: 3
 gateway:
   ping_interval: -1s
   read_timeout: -1s
@@ -64,5 +85,25 @@ stomp:
 `
 	if _, err := checkConfig(t, good); err != nil {
 		t.Errorf("good config: %v", err)
+	}
+	node := `
+nats:
+  listen: 0.0.0.0:4222
+  server_name: gw-2
+  stream_replicas: 3
+  cluster:
+    name: wsgate
+    listen: 0.0.0.0:6222
+    routes: [nats-route://gw-1:6222, nats-route://gw-2:6222, "tls://gw-3:6222"]
+  leafnode:
+    remotes: [nats-leaf://hub:7422, wss://hub.example.com]
+`
+	c, err := checkConfig(t, node)
+	if err != nil {
+		t.Fatalf("cluster node config: %v", err)
+	}
+	if cl := c.NATS.Cluster; cl.Name != "wsgate" || cl.Listen != "0.0.0.0:6222" || len(cl.Routes) != 3 ||
+		len(c.NATS.LeafNode.Remotes) != 2 || c.NATS.StreamReplicas != 3 {
+		t.Errorf("cluster node config read as %+v", c.NATS)
 	}
 }
