@@ -321,7 +321,9 @@ func (c *client) readClose() (int, string) {
 func (e *env) sub(c *client, cmd string) {
 	e.t.Helper()
 	c.do(cmd)
-	if err := e.nc.Flush(); err != nil {
+	// The hub subscribes on its own connection (Options.HubNATS), as
+	// Session.FlushSubscriptions knows.
+	if err := e.gw.hub.nc.Flush(); err != nil {
 		e.t.Fatal(err)
 	}
 }
