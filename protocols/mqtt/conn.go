@@ -24,6 +24,8 @@ type conn struct {
 
 	buf []byte // bytes of an incomplete packet, kept across messages
 
+	stores atomic.Uint64 // QoS 1/2 stores, for their message ids
+
 	// Set by CONNECT, read-only afterwards.
 	version   byte   // 0 until CONNECT
 	aliasMax  uint16 // v5 topic aliases the gateway may send; 0: none
