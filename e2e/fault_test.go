@@ -453,12 +453,15 @@ func (c *tally) missing(want []string) []string {
 	return m
 }
 
-// stats is the number of distinct payloads received and of receptions
-// beyond the first.
+// stats is the number of distinct payloads received, the warm-up
+// message aside, and of receptions beyond the first.
 func (c *tally) stats() (distinct, dups int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, k := range c.n {
+	for p, k := range c.n {
+		if p == "warm" {
+			continue
+		}
 		distinct++
 		dups += k - 1
 	}
