@@ -315,7 +315,7 @@ func getJSON(url string, v any) error {
 }
 
 // metaLeader is the JetStream meta leader's server name, as the live nodes'
-// /jsz agree on it.
+// /jsz agree on it, once it is one of them.
 func metaLeader(t *testing.T, nodes []*natsNode) string {
 	t.Helper()
 	var leader string
@@ -339,6 +339,15 @@ func metaLeader(t *testing.T, nodes []*natsNode) string {
 				return fmt.Errorf("%s says the meta leader is %q", nd.name, jsz.Meta.Leader)
 			}
 			leader = jsz.Meta.Leader
+		}
+		for _, nd := range nodes {
+			select {
+			case <-nd.proc.exited:
+				if nd.name == leader {
+					return fmt.Errorf("the meta leader is still %s, killed", leader)
+				}
+			default:
+			}
 		}
 		return nil
 	})
