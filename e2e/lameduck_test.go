@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/wsgate/wsgate/protocols/mqtt"
 )
 
 // TestLameDuck: on SIGTERM with gateway.lame_duck_delay, /readyz says 503
@@ -94,5 +96,47 @@ gateway:
 		}
 	case <-time.After(10 * time.Second):
 		t.Error("wsgate still running 10s after its connections closed")
+	}
+}
+
+// TestLameDuckServerReference: with mqtt.server_reference, a shutdown tells
+// an MQTT 5 client to use another server (DISCONNECT 0x9C) and which one
+// (Server Reference); without it, that the server shuts down (0x8B).
+func TestLameDuckServerReference(t *testing.T) {
+	long(t)
+	for _, tc := range []struct {
+		name, ref string
+		rc        byte
+	}{
+		{"with a server reference", "ws://other.example:8080/mqtt", 0x9C},
+		{"without", "", 0x8B},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := ""
+			if tc.ref != "" {
+				cfg = "mqtt:\n  server_reference: " + tc.ref + "\n"
+			}
+			g := startGateway(t, gwOpts{Config: cfg})
+			r := dialRaw(t, g, mqtt.V5)
+			r.connect(&mqtt.Connect{ClientID: "ld", CleanStart: true}, mqtt.Properties{})
+			if ack := r.expect(mqtt.CONNACK); ack.Reason != 0 {
+				t.Fatalf("CONNACK 0x%02x", ack.Reason)
+			}
+			if err := g.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			d := r.expect(mqtt.DISCONNECT)
+			if d.Reason != tc.rc || d.Props.ServerReference != tc.ref {
+				t.Errorf("DISCONNECT 0x%02x, Server Reference %q; want 0x%02x, %q", d.Reason, d.Props.ServerReference, tc.rc, tc.ref)
+			}
+			select {
+			case <-g.exited:
+				if g.exitErr != nil {
+					t.Errorf("wsgate exited with %v", g.exitErr)
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("wsgate still running 10s after SIGTERM")
+			}
+		})
 	}
 }

@@ -384,8 +384,11 @@ func (c *conn) Goodbye(ci bridge.CloseInfo) *bridge.Frame {
 		return nil
 	}
 	rc := byte(c.goodbye.Load())
+	var ref string
 	if rc == 0 {
 		switch {
+		case ci.Code == bridge.CloseGoingAway && c.p.cfg.ServerReference != "":
+			rc, ref = rcUseAnotherServer, c.p.cfg.ServerReference
 		case ci.Code == bridge.CloseGoingAway:
 			rc = rcServerShuttingDown
 		case ci.By == "worker":
@@ -396,7 +399,7 @@ func (c *conn) Goodbye(ci bridge.CloseInfo) *bridge.Frame {
 			rc = rcUnspecified
 		}
 	}
-	d := &Packet{Type: DISCONNECT, Reason: rc, Props: Properties{ReasonString: clip(ci.Reason)}}
+	d := &Packet{Type: DISCONNECT, Reason: rc, Props: Properties{ReasonString: clip(ci.Reason), ServerReference: ref}}
 	return bridge.BinaryFrame(d.Encode(nil, V5))
 }
 
