@@ -47,6 +47,18 @@ type Config struct {
 	// ShutdownTimeout bounds graceful shutdown. Default 10s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 
+	// LameDuckDelay is how long a shutdown waits, with /readyz answering
+	// 503 and connections still served and accepted, before it closes
+	// anything: a balancer's health checks take the gateway out of
+	// rotation meanwhile. Default 0: close at once. It counts in
+	// ShutdownTimeout.
+	LameDuckDelay time.Duration `yaml:"lame_duck_delay"`
+
+	// LameDuckWindow spreads the closing of connections at shutdown over
+	// this long, so that their clients do not all reconnect elsewhere at
+	// once. Default 0: all at once. It counts in ShutdownTimeout.
+	LameDuckWindow time.Duration `yaml:"lame_duck_window"`
+
 	// ReadHeaderTimeout bounds reading an HTTP request's headers (the
 	// WebSocket upgrade, the operator endpoints): a client that trickles
 	// them is cut off. Default 10s.

@@ -172,7 +172,7 @@ func writeJSONError(w http.ResponseWriter, status int, msg string) {
 
 // ready answers 200 when NATS is connected and JetStream answers.
 func (g *Gateway) ready(w http.ResponseWriter, r *http.Request) {
-	if g.draining.Load() {
+	if g.lameDuck.Load() || g.draining.Load() {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}

@@ -67,6 +67,7 @@ type Gateway struct {
 	srv     *http.Server
 
 	draining atomic.Bool
+	lameDuck atomic.Bool // shutting down: /readyz says 503, connections still served
 	mu       sync.RWMutex
 	sessions map[string]*Session
 	wg       sync.WaitGroup // running sessions
@@ -186,11 +187,18 @@ func (g *Gateway) ServeTLS(ln net.Listener, certFile, keyFile string) error {
 // waits for them to end (at most ctx), and stops the gateway's NATS
 // subscriptions. The NATS connection itself is the caller's to drain.
 func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.lameDuck.Store(true) // /readyz: 503
+	if d := g.cfg.LameDuckDelay; d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
 	g.draining.Store(true)
 	err := g.srv.Shutdown(ctx)
-	for _, s := range g.snapshot() {
-		s.closeBy(CloseInfo{Code: CloseGoingAway, Reason: "server shutting down", By: "server"})
-	}
+	g.closeAll(ctx, g.cfg.LameDuckWindow)
 	done := make(chan struct{})
 	go func() { g.wg.Wait(); close(done) }()
 	select {
@@ -211,6 +219,27 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		g.poll.Close()
 	}
 	return err
+}
+
+// closeAll closes every connection with 1001, spread evenly over window
+// (all at once when it is 0), or at once when ctx ends.
+func (g *Gateway) closeAll(ctx context.Context, window time.Duration) {
+	ss := g.snapshot()
+	var every time.Duration
+	if len(ss) > 1 {
+		every = window / time.Duration(len(ss)-1)
+	}
+	for i, s := range ss {
+		if i > 0 && every > 0 && ctx.Err() == nil {
+			t := time.NewTimer(every)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
+		}
+		s.closeBy(CloseInfo{Code: CloseGoingAway, Reason: "server shutting down", By: "server"})
+	}
 }
 
 func (g *Gateway) registerSession(s *Session) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -125,6 +126,53 @@ func (j *JetStream) Publish(ctx context.Context, subject string, hdr Header, dat
 	}
 	return ack.Sequence, nil
 }
+
+// HeaderMsgID is JetStream's message id header: a stream keeps one
+// message per id within its duplicate window.
+const HeaderMsgID = jetstream.MsgIDHeader
+
+// PublishOnce stores a message like Publish, under msgID, and asks again
+// after each attempt that gets no answer, while ctx allows. The stream
+// keeps one copy per msgID within its duplicate window (two minutes by
+// default), so an acknowledgement lost with a NATS server that died after
+// storing the message, or a stream between leaders, costs one attempt,
+// not ctx's whole deadline.
+func (j *JetStream) PublishOnce(ctx context.Context, subject, msgID string, hdr Header, data []byte, attempt time.Duration) (uint64, error) {
+	h := nats.Header(maps.Clone(hdr))
+	if h == nil {
+		h = nats.Header{}
+	}
+	h.Set(HeaderMsgID, msgID)
+	for {
+		actx, cancel := context.WithTimeout(ctx, attempt)
+		ack, err := j.js.PublishMsg(actx, &nats.Msg{Subject: subject, Header: h, Data: data})
+		cancel()
+		if err == nil {
+			return ack.Sequence, nil
+		}
+		if !Retryable(err) || ctx.Err() != nil {
+			return 0, fmt.Errorf("jetstream publish %q: %w", subject, err)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("jetstream publish %q: %w", subject, err)
+		case <-time.After(publishRetryWait):
+		}
+	}
+}
+
+// Retryable reports whether a store failed for want of an answer — no
+// responders (the stream is between leaders, or its server has just
+// gone), no acknowledgement in time — so that the same store, under the
+// same message id, may succeed.
+func Retryable(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrPublishTimeout) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, nats.ErrTimeout)
+}
+
+// publishRetryWait is the pause between PublishOnce's attempts.
+const publishRetryWait = 100 * time.Millisecond
 
 // PublishAsync stores a message like Publish without waiting: done is
 // called once with the stream sequence or the error (ErrPublishTimeout

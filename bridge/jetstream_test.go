@@ -171,3 +171,40 @@ func TestMayReceive(t *testing.T) {
 		}
 	}
 }
+
+// TestJetStreamPublishOnce: a second store under the same message id (a
+// retry after a lost acknowledgement) is acknowledged with the first one's
+// sequence and not stored again; a new id is a new message; an attempt
+// that cannot succeed ends with ctx.
+func TestJetStreamPublishOnce(t *testing.T) {
+	e := newEnv(t, Config{})
+	js := e.gw.js
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := js.EnsureStream(ctx, StreamConfig{Name: "T_ONCE", Subjects: []string{"once.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := js.PublishOnce(ctx, "once.a", "c1.1", Header{"X-Test": {"yes"}}, []byte("m"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := js.PublishOnce(ctx, "once.a", "c1.1", nil, []byte("m"), time.Second)
+	if err != nil || again != first {
+		t.Fatalf("retry: seq %d, %v; want %d", again, err, first)
+	}
+	next, err := js.PublishOnce(ctx, "once.a", "c1.2", nil, []byte("n"), time.Second)
+	if err != nil || next != first+1 {
+		t.Fatalf("next id: seq %d, %v; want %d", next, err, first+1)
+	}
+	// No stream captures this subject: each attempt finds no responders,
+	// and the retries stop with ctx.
+	short, cancel2 := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel2()
+	start := time.Now()
+	if _, err := js.PublishOnce(short, "nowhere.a", "c1.3", nil, nil, 100*time.Millisecond); err == nil {
+		t.Fatal("a store no stream captures succeeded")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("gave up after %s, ctx allowed 500ms", d)
+	}
+}

@@ -327,6 +327,7 @@ func goBuild(t *testing.T, dir, name, pkg string) string {
 // A process is a service's program, running.
 type process struct {
 	name   string
+	cmd    *exec.Cmd
 	out    *lockedBuffer
 	exited chan struct{}
 }
@@ -367,7 +368,16 @@ func startProcess(t *testing.T, name, path string, args []string, stop os.Signal
 			t.Logf("%s %q:\n%s", name, args, out.String())
 		}
 	})
-	return &process{name: name, out: out, exited: exited}
+	return &process{name: name, cmd: cmd, out: out, exited: exited}
+}
+
+// kill ends the process with SIGKILL, as a crash would, and waits for it.
+func (p *process) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatalf("kill %s: %v", p.name, err)
+	}
+	<-p.exited
 }
 
 // lockedBuffer is a bytes.Buffer that a process's output goroutines and

@@ -27,9 +27,20 @@ import (
 // plain net.Conn wrapper around the WebSocket would interleave them.
 func tcpOverWS(t *testing.T, ws *websocket.Conn) net.Conn {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	c, err := relayWS(ws)
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// relayWS is tcpOverWS for a goroutine: the connection ends when ws does,
+// and closing it closes ws.
+func relayWS(ws *websocket.Conn) (net.Conn, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
 	}
 	defer ln.Close()
 	accepted := make(chan net.Conn, 1)
@@ -39,14 +50,16 @@ func tcpOverWS(t *testing.T, ws *websocket.Conn) net.Conn {
 	}()
 	client, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	srv := <-accepted
 	if srv == nil {
-		t.Fatal("accept failed")
+		client.Close()
+		return nil, errors.New("relay: accept failed")
 	}
 	go func() {
 		defer ws.Close()
+		defer srv.Close()
 		buf := make([]byte, 64<<10)
 		for {
 			n, err := srv.Read(buf)
@@ -70,8 +83,7 @@ func tcpOverWS(t *testing.T, ws *websocket.Conn) net.Conn {
 			}
 		}
 	}()
-	t.Cleanup(func() { client.Close(); srv.Close() })
-	return client
+	return client, nil
 }
 
 // dialMQTT opens a WebSocket offering subprotocol token on path.

@@ -107,11 +107,16 @@ func (c *config) validateGateway() []error {
 		{"gateway.write_timeout", g.WriteTimeout},
 		{"gateway.request_timeout", g.RequestTimeout},
 		{"gateway.shutdown_timeout", g.ShutdownTimeout},
+		{"gateway.lame_duck_delay", g.LameDuckDelay},
+		{"gateway.lame_duck_window", g.LameDuckWindow},
 		{"gateway.read_header_timeout", g.ReadHeaderTimeout},
 	} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s: %s must not be negative", d.key, d.v))
 		}
+	}
+	if ld, st := g.LameDuckDelay+g.LameDuckWindow, g.WithDefaults().ShutdownTimeout; ld > 0 && ld >= st {
+		errs = append(errs, fmt.Errorf("gateway.lame_duck_delay + gateway.lame_duck_window: %s must be less than gateway.shutdown_timeout (%s), which counts them", ld, st))
 	}
 	for i, o := range g.AllowedOrigins {
 		if o == "*" {

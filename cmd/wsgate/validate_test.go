@@ -24,6 +24,8 @@ func TestValidate(t *testing.T) {
 		{"negative rate", "gateway:\n  limits:\n    message_rate: -0.5\n", "gateway.limits.message_rate: -0.5 must not be negative"},
 		{"negative subscriptions", "gateway:\n  limits:\n    max_subscriptions: -3\n", "gateway.limits.max_subscriptions: -3 must not be negative"},
 		{"negative shutdown timeout", "gateway:\n  shutdown_timeout: -1s\n", "gateway.shutdown_timeout: -1s must not be negative"},
+		{"negative lame duck delay", "gateway:\n  lame_duck_delay: -1s\n", "gateway.lame_duck_delay: -1s must not be negative"},
+		{"lame duck beyond shutdown", "gateway:\n  lame_duck_delay: 6s\n  lame_duck_window: 4s\n", "gateway.lame_duck_delay + gateway.lame_duck_window: 10s must be less than gateway.shutdown_timeout (10s)"},
 		{"negative idle timeout", "gateway:\n  idle_timeout: -1s\n", "gateway.idle_timeout: -1s must not be negative"},
 		{"origin star", "gateway:\n  allowed_origins: [https://a, \"*\"]\n", `gateway.allowed_origins[1]: "*" is not accepted`},
 		{"admin listen", "gateway:\n  admin:\n    listen: localhost\n", `gateway.admin.listen: "localhost" is not host:port`},

@@ -28,6 +28,7 @@ const (
 	rcPacketTooLarge        = 0x95
 	rcMessageRateTooHigh    = 0x96
 	rcQuotaExceeded         = 0x97
+	rcUseAnotherServer      = 0x9C
 	rcAdministrativeAction  = 0x98
 	rcRetainNotSupported    = 0x9A
 	rcQoSNotSupported       = 0x9B

@@ -24,6 +24,8 @@ type conn struct {
 
 	buf []byte // bytes of an incomplete packet, kept across messages
 
+	stores atomic.Uint64 // QoS 1/2 stores, for their message ids
+
 	// Set by CONNECT, read-only afterwards.
 	version   byte   // 0 until CONNECT
 	aliasMax  uint16 // v5 topic aliases the gateway may send; 0: none
@@ -382,8 +384,11 @@ func (c *conn) Goodbye(ci bridge.CloseInfo) *bridge.Frame {
 		return nil
 	}
 	rc := byte(c.goodbye.Load())
+	var ref string
 	if rc == 0 {
 		switch {
+		case ci.Code == bridge.CloseGoingAway && c.p.cfg.ServerReference != "":
+			rc, ref = rcUseAnotherServer, c.p.cfg.ServerReference
 		case ci.Code == bridge.CloseGoingAway:
 			rc = rcServerShuttingDown
 		case ci.By == "worker":
@@ -394,7 +399,7 @@ func (c *conn) Goodbye(ci bridge.CloseInfo) *bridge.Frame {
 			rc = rcUnspecified
 		}
 	}
-	d := &Packet{Type: DISCONNECT, Reason: rc, Props: Properties{ReasonString: clip(ci.Reason)}}
+	d := &Packet{Type: DISCONNECT, Reason: rc, Props: Properties{ReasonString: clip(ci.Reason), ServerReference: ref}}
 	return bridge.BinaryFrame(d.Encode(nil, V5))
 }
 

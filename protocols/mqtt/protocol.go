@@ -79,6 +79,12 @@ type Config struct {
 	// Will Delay Interval, shared by every gateway. Default
 	// "wsgate_mqtt_wills".
 	WillsBucket string `yaml:"wills_bucket"`
+	// ServerReference, when set, is where a gateway that shuts down sends
+	// its MQTT 5 clients: their DISCONNECT says 0x9C (Use another server)
+	// with this Server Reference [MQTT-4.11] instead of 0x8B (Server
+	// shutting down) — the balancer's address, say, so that a client that
+	// follows it does not come back to this gateway. Default "": 0x8B.
+	ServerReference string `yaml:"server_reference"`
 }
 
 func (c Config) withDefaults() Config {

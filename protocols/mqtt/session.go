@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -433,14 +435,36 @@ func (c *conn) store(ps *persistence, e *inPub) {
 	}
 	// The connection id is in the live message's headers anyway.
 	e.hdr = setOne(e.hdr, bridge.HeaderConnectionID, c.s.ID())
-	ps.js.PublishAsync(ps.prefix+e.subject, e.hdr, e.payload, func(_ uint64, err error) {
-		if err != nil {
-			c.s.Logger().Warn("mqtt store failed: delivering live only", "subject", e.subject, "err", err)
-		}
-		e.stored = err == nil
-		finish()
-	})
+	// A store that gets no answer (its NATS server gone, the stream
+	// between leaders) is tried again, under one message id so that the
+	// stream keeps it once, for up to storeRetryFor: the PUBACK waits,
+	// rather than acknowledging a message only delivered live.
+	hdr := maps.Clone(e.hdr)
+	hdr[bridge.HeaderMsgID] = []string{c.s.ID() + "." + strconv.FormatUint(c.stores.Add(1), 10)}
+	giveUp := time.Now().Add(storeRetryFor)
+	var try func()
+	try = func() {
+		ps.js.PublishAsync(ps.prefix+e.subject, hdr, e.payload, func(_ uint64, err error) {
+			if err != nil && bridge.Retryable(err) && time.Now().Before(giveUp) {
+				time.AfterFunc(storeRetryWait, try)
+				return
+			}
+			if err != nil {
+				c.s.Logger().Warn("mqtt store failed: delivering live only", "subject", e.subject, "err", err)
+			}
+			e.stored = err == nil
+			finish()
+		})
+	}
+	try()
 }
+
+// storeRetryFor bounds the retries of a QoS 1/2 store that gets no
+// answer; storeRetryWait is the pause between them.
+const (
+	storeRetryFor  = 15 * time.Second
+	storeRetryWait = 100 * time.Millisecond
+)
 
 // closeSession stops the consumers of a persistent session and hands back
 // what the client has not acknowledged.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Limits of the MQTT wire format that config values must fit.
@@ -55,6 +56,10 @@ func (c Config) Validate() error {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s: %s must not be negative", d.key, d.v))
 		}
+	}
+	// A UTF-8 string property: at most 65535 bytes, no U+0000 [MQTT-1.5.4-1/2].
+	if r := c.ServerReference; len(r) > maxU16 || strings.ContainsRune(r, 0) || !utf8.ValidString(r) {
+		errs = append(errs, fmt.Errorf("server_reference: %.40q is not an MQTT string", r))
 	}
 	// Server Keep Alive is whole seconds in two bytes [MQTT-3.2.2.3.14].
 	if k := c.MaxKeepAlive; k > 0 && k < time.Second {

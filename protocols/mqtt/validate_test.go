@@ -14,6 +14,7 @@ func TestValidate(t *testing.T) {
 		{MaxKeepAlive: time.Second}, {MaxKeepAlive: 65535 * time.Second},
 		{RetainedBucket: "my-retained_2", SessionStream: "MY-MSGS_2"},
 		{RetainedBucket: strings.Repeat("b", 252), SessionStream: strings.Repeat("S", 248)},
+		{ServerReference: "wss://mqtt.example.com/mqtt"},
 	}
 	for _, c := range ok {
 		if err := c.Validate(); err != nil {
@@ -27,6 +28,7 @@ func TestValidate(t *testing.T) {
 		want string
 	}{
 		{"negative packet size", Config{MaxPacketSize: -1}, "max_packet_size: -1 must not be negative"},
+		{"server reference with NUL", Config{ServerReference: "a\x00b"}, `server_reference: "a\x00b" is not an MQTT string`},
 		{"packet size over MQTT's", Config{MaxPacketSize: 268435461}, "max_packet_size: 268435461 is more than MQTT allows (268435460)"},
 		{"negative inflight", Config{MaxInflight: -5}, "max_inflight: -5 must not be negative"},
 		{"inflight over two bytes", Config{MaxInflight: 70000}, "max_inflight: 70000 is more than MQTT allows (65535)"},

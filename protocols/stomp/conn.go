@@ -36,6 +36,8 @@ type conn struct {
 	live    bool                     // CONNECTED sent: pushes go straight out
 	early   []*bridge.Message        // pushes before CONNECTED
 	durable map[string]*durableAck   // unacknowledged durable messages by ack id
+
+	sends atomic.Uint64 // durable SENDs, for their message ids
 }
 
 var (

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"maps"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -77,6 +78,10 @@ type durableAck struct {
 	order uint64
 }
 
+// durableAttempt is how long a durable SEND waits for the stream's
+// acknowledgement before asking again.
+const durableAttempt = 2 * time.Second
+
 var errNoJetStream = errors.New("stomp: JetStream is not available")
 
 // jetStream is the session's JetStream, with the durable stream in place.
@@ -94,7 +99,10 @@ func (c *conn) jetStream() (*bridge.JetStream, error) {
 }
 
 // publishDurable stores a SEND in its durable queue and waits for the
-// stream's acknowledgement.
+// stream's acknowledgement, asking again every durableAttempt under the
+// same message id (the connection's id and a count), so a NATS server that
+// dies with the acknowledgement delays the RECEIPT by an attempt, not by
+// request_timeout, and the queue holds the message once.
 func (c *conn) publishDurable(subject string, hdr bridge.Header, body []byte) error {
 	js, err := c.jetStream()
 	if err != nil {
@@ -104,7 +112,8 @@ func (c *conn) publishDurable(subject string, hdr bridge.Header, body []byte) er
 	maps.Copy(h, hdr)
 	ctx, cancel := context.WithTimeout(context.Background(), c.p.cfg.RequestTimeout)
 	defer cancel()
-	_, err = js.Publish(ctx, subject, h, body)
+	id := c.s.ID() + "." + strconv.FormatUint(c.sends.Add(1), 10)
+	_, err = js.PublishOnce(ctx, subject, id, h, body, durableAttempt)
 	return err
 }
 

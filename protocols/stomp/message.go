@@ -87,7 +87,9 @@ func (p *Protocol) messageTail(m *bridge.Message, v Version, withAck bool, id st
 		b = appendHeader(b, "ack", id, v, esc)
 	}
 	for name, vals := range m.Header {
-		if len(vals) == 0 || stompHeaders[strings.ToLower(name)] || gatewayHeader(name) {
+		if len(vals) == 0 || stompHeaders[strings.ToLower(name)] || gatewayHeader(name) ||
+			strings.EqualFold(name, bridge.HeaderMsgID) { // a durable SEND's store id
+
 			continue
 		}
 		for _, val := range vals {

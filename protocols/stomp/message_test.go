@@ -31,7 +31,7 @@ func BenchmarkDeliver(b *testing.B) {
 // TestMessageFrame checks that head and shared tail make one frame.
 func TestMessageFrame(t *testing.T) {
 	p, _ := New(Config{}, "test")
-	m := &bridge.Message{Subject: "a.b", Data: []byte("\xff\x00")}
+	m := &bridge.Message{Subject: "a.b", Data: []byte("\xff\x00"), Header: bridge.Header{"Nats-Msg-Id": {"c.1"}, "x-app": {"y"}}}
 	f := messageFrame("s:1", "/topic/a.b", V12, bridge.DataFrame(p.messageTail(m, V12, true, "9")))
 	if f.IsText() {
 		t.Error("a body that is not UTF-8 went in a text frame")
@@ -45,6 +45,9 @@ func TestMessageFrame(t *testing.T) {
 		if fr.Value(k) != v {
 			t.Errorf("%s = %q, want %q", k, fr.Value(k), v)
 		}
+	}
+	if _, ok := fr.Get("Nats-Msg-Id"); ok || fr.Value("x-app") != "y" {
+		t.Errorf("headers: Nats-Msg-Id %q (want none), x-app %q", fr.Value("Nats-Msg-Id"), fr.Value("x-app"))
 	}
 	if string(fr.Body) != "\xff\x00" {
 		t.Errorf("body %q", fr.Body)
