@@ -134,6 +134,7 @@ func (r *raw) expectPublish(topic, payload string) *mqtt.Packet {
 // session then ends with that connection (§3.1.2.11.2), in JetStream
 // too. A DISCONNECT may not give such a connection an expiry (§3.14.2.2.2).
 func TestMQTTSessionResumeWithoutExpiry(t *testing.T) {
+	long(t)
 	g := startGateway(t, gwOpts{})
 	store := newSessionStore(t, g)
 	pub := connectV5(t, g, nil)
@@ -173,6 +174,7 @@ func TestMQTTSessionResumeWithoutExpiry(t *testing.T) {
 // coming back. A resume before the expiry keeps the session whole, even
 // after the time the previous disconnect would have ended it.
 func TestMQTTSessionExpiry(t *testing.T) {
+	long(t)
 	g := startGateway(t, gwOpts{})
 	store := newSessionStore(t, g)
 	pub := connectV5(t, g, nil)
@@ -216,6 +218,7 @@ func TestMQTTSessionExpiry(t *testing.T) {
 // is ended on time by another gateway on the same NATS, and a client that
 // comes back to any gateway after the expiry finds none.
 func TestMQTTSessionExpiryAcrossGateways(t *testing.T) {
+	long(t)
 	g1 := startGateway(t, gwOpts{})
 	g2 := startGateway(t, gwOpts{NATSURL: g1.NATSURL})
 	store := newSessionStore(t, g1)
@@ -236,6 +239,7 @@ func TestMQTTSessionExpiryAcrossGateways(t *testing.T) {
 // TestMQTTSessionExpiryChangedAtDisconnect: a DISCONNECT's Session Expiry
 // Interval replaces the CONNECT's (§3.14.2.2.2).
 func TestMQTTSessionExpiryChangedAtDisconnect(t *testing.T) {
+	long(t)
 	g := startGateway(t, gwOpts{})
 	store := newSessionStore(t, g)
 
@@ -261,6 +265,7 @@ func TestMQTTSessionExpiryChangedAtDisconnect(t *testing.T) {
 // once its Message Expiry Interval has passed [MQTT-3.3.2-5], and one
 // delivered later carries what is left of its interval [MQTT-3.3.2-6].
 func TestMQTTMessageExpiry(t *testing.T) {
+	long(t)
 	g := startGateway(t, gwOpts{})
 	pub := connectV5(t, g, nil)
 	persistentSub(t, g, "patient", "mx/#", withExpiry(60)).bye(mqtt.Properties{})
