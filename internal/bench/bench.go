@@ -327,7 +327,7 @@ func printRatios(w io.Writer, rs []result) {
 			by[k][r.target] = f.value
 		}
 	}
-	for _, pair := range [][2]string{{"wsgate", "nats-server"}, {"wsgate-mqtt", "nats-server-mqtt"}, {"wsgate-stomp", "wsgate"}, {"wsgate-stomp", "rabbitmq"}} {
+	for _, pair := range [][2]string{{"wsgate", "nats-server"}, {"wsgate-mqtt", "nats-server-mqtt"}, {"wsgate-stomp", "wsgate"}, {"wsgate-wamp", "wsgate"}, {"wsgate-stomp", "rabbitmq"}} {
 		header := false
 		for _, r := range rs {
 			if r.target != pair[0] {

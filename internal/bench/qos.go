@@ -131,7 +131,7 @@ func (o *Options) qos(t *target, qos byte) ([]figure, error) {
 	if err := publish(time.Now().Add(time.Second)); err != nil {
 		return nil, err
 	}
-	hist = histogram{}
+	hist.reset()
 	a0, cpu0 := acked.Load(), cpuOf(t)
 	start := time.Now()
 	err = publish(start.Add(o.Duration))

@@ -54,13 +54,19 @@ func wampPayload(b []byte) ([]byte, bool) {
 	return b[i+2:], true
 }
 
-// calls measures WAMP calls to a NATS worker: --subscribers callers (at
-// most 100) each keep one CALL waiting and send the next when its RESULT
-// comes; it reports calls per second, round-trip latency and the server's
-// CPU per call.
+// calls measures two-way calls to a NATS worker: --subscribers callers (at
+// most 100) each keep one call waiting and send the next when its answer
+// comes — a WAMP CALL and its RESULT (wsgate-wamp), or the JSON protocol's
+// built-in request route and its reply (wsgate), so that the two are
+// measured alike; it reports calls per second, round-trip latency and the
+// server's CPU per call.
 func (o *Options) calls(t *target) ([]figure, error) {
-	if t.kind != "wamp" || t.natsURL == "" {
-		return nil, fmt.Errorf("calls needs the wsgate-wamp target")
+	if (t.kind != "wamp" && t.kind != "json") || t.natsURL == "" {
+		return nil, fmt.Errorf("calls needs the wsgate-wamp or wsgate target")
+	}
+	call, answer := wampCall, []byte("[50,")
+	if t.kind == "json" {
+		call, answer = jsonCall, []byte(`{"type":"reply"`)
 	}
 	nc, err := nats.Connect(t.natsURL, nats.Name("wsgate-bench-worker"))
 	if err != nil {
@@ -97,9 +103,7 @@ func (o *Options) calls(t *target) ([]figure, error) {
 				default:
 				}
 				sent := time.Now()
-				p := makePayload(o.Size, seq, sent.UnixNano())
-				msg := append([]byte("[48,"+strconv.FormatUint(seq, 10)+`,{},"bench.echo",[`), p...)
-				msg = append(msg, "]]"...)
+				msg := call(seq, makePayload(o.Size, seq, sent.UnixNano()))
 				if err := c.ws.WriteMessage(websocket.TextMessage, msg); err != nil {
 					failed.CompareAndSwap(nil, err)
 					return
@@ -110,7 +114,7 @@ func (o *Options) calls(t *target) ([]figure, error) {
 					failed.CompareAndSwap(nil, err)
 					return
 				}
-				if !bytes.HasPrefix(b, []byte("[50,")) {
+				if !bytes.HasPrefix(b, answer) {
 					failed.CompareAndSwap(nil, fmt.Errorf("call answered %.200s", b))
 					return
 				}
@@ -120,7 +124,7 @@ func (o *Options) calls(t *target) ([]figure, error) {
 		}()
 	}
 	time.Sleep(time.Second) // warm up
-	hist = histogram{}
+	hist.reset()
 	d0, cpu0 := done.Load(), cpuOf(t)
 	start := time.Now()
 	time.Sleep(o.Duration)
@@ -142,4 +146,16 @@ func (o *Options) calls(t *target) ([]figure, error) {
 		figs = append(figs, figure{"server CPU/call", float64((cpu1 - cpu0).Nanoseconds()) / calls / 1000, "µs"})
 	}
 	return figs, nil
+}
+
+// wampCall is a WAMP CALL of bench.echo with the payload as its argument.
+func wampCall(seq uint64, p []byte) []byte {
+	msg := append([]byte("[48,"+strconv.FormatUint(seq, 10)+`,{},"bench.echo",[`), p...)
+	return append(msg, "]]"...)
+}
+
+// jsonCall is the JSON protocol's built-in request of bench.echo.
+func jsonCall(seq uint64, p []byte) []byte {
+	msg := append([]byte(`{"action":"request","subject":"bench.echo","id":`+strconv.FormatUint(seq, 10)+`,"data":`), p...)
+	return append(msg, '}')
 }
