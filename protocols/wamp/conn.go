@@ -72,6 +72,8 @@ type conn struct {
 	invSeq uint64
 	calls  map[uint64]*call // by CALL request id
 
+	testaments []testament // published when the session ends (testament.go)
+
 	cancels *bridge.Subscription // cancellations, once a procedure is registered
 }
 
@@ -299,6 +301,7 @@ func (c *conn) Goodbye(ci bridge.CloseInfo) *bridge.Frame {
 // callee that left.
 func (c *conn) OnClose(bridge.CloseInfo) {
 	c.state.Store(stateClosed)
+	c.publishTestaments()
 	c.left()
 	// The bridge has cancelled the calls running beside the reader and
 	// waited for them.

@@ -32,6 +32,7 @@ func routerRoles() Dict {
 			"caller_identification":    true,
 			"shared_registration":      true,
 			"session_meta_api":         true,
+			"testament_meta_api":       true,
 		}},
 	}
 }

@@ -175,6 +175,14 @@ func (c *conn) metaCall(m *Call) {
 			return
 		}
 		result(s.details())
+	case metaAddTestament:
+		if err := c.addTestament(m); err != nil {
+			c.replyError(TypeCall, m.Request, sessionError(err), err)
+			return
+		}
+		result()
+	case metaFlushTestaments:
+		result(c.flushTestaments())
 	default:
 		c.replyError(TypeCall, m.Request, errNoSuchProcedure, fmt.Errorf("no procedure %q", short(m.Procedure)))
 	}
