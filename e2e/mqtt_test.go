@@ -853,6 +853,10 @@ func TestMQTTRetained(t *testing.T) {
 	pub.publish(t, &paho.Publish{Topic: "ret/b", Retain: true, QoS: 1, Payload: []byte("gone")})
 	pub.publish(t, &paho.Publish{Topic: "ret/b", Retain: true, QoS: 1, Payload: nil}) // clears
 	pub.publish(t, &paho.Publish{Topic: "ret", Retain: true, Payload: []byte("parent")})
+	// QoS 0 has no acknowledgement: a QoS 1 publish after it is the barrier
+	// (a connection's messages are handled in order), so that the subscriber
+	// below comes after "parent" and gets it retained, not live.
+	pub.publish(t, &paho.Publish{Topic: "other/barrier", QoS: 1, Payload: []byte("x")})
 
 	sub := connectV5(t, g, nil)
 	sub.subscribe(t, paho.SubscribeOptions{Topic: "ret/#", QoS: 1})
