@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -18,13 +16,7 @@ import (
 // NATS publish appears on both pages.
 func TestChatExampleInChromium(t *testing.T) {
 	long(t)
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		t.Skipf("no Chromium at %s (.ci/run installs Debian's chromium)", chromium)
-	}
+	chromium := chromiumPath(t)
 	node, js := nodeModules(t, "js", "playwright-core")
 	_, web := nodeModules(t, "../examples/chat/web", "@stomp/stompjs")
 	g := startGateway(t, gwOpts{Config: "gateway:\n  static_dir: " + web + "\n"})
@@ -49,17 +41,8 @@ func TestChatExampleInChromium(t *testing.T) {
 		return err
 	})
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "chat.browser.mjs")
-	cmd.Dir = js
-	cmd.Env = append(os.Environ(), "CHAT_URL="+g.HTTP("/"), "CHROMIUM="+chromium, "SCREENSHOT="+os.Getenv("CHAT_SCREENSHOT"))
-	cmd.Stderr = os.Stderr
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := bufio.NewScanner(out)
+	cmd, lines := startBrowserScript(t, node, js, "chat.browser.mjs", chromium,
+		"CHAT_URL="+g.HTTP("/"), "SCREENSHOT="+os.Getenv("CHAT_SCREENSHOT"))
 	sent := false
 	for lines.Scan() {
 		if lines.Text() == "ADA_SENT" {

@@ -1,15 +1,11 @@
 package e2e
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go"
 )
@@ -20,13 +16,7 @@ import (
 // sends, and calls a procedure a NATS worker answers.
 func TestWAMPInChromium(t *testing.T) {
 	long(t)
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		t.Skipf("no Chromium at %s (.ci/run installs Debian's chromium)", chromium)
-	}
+	chromium := chromiumPath(t)
 	node, js := nodeModules(t, "js", "autobahn-browser")
 	web := t.TempDir()
 	for src, dst := range map[string]string{
@@ -60,17 +50,7 @@ func TestWAMPInChromium(t *testing.T) {
 	}
 	nc.Flush()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "wamp.browser.mjs")
-	cmd.Dir = js
-	cmd.Env = append(os.Environ(), "WAMP_URL="+g.HTTP("/"), "CHROMIUM="+chromium)
-	cmd.Stderr = os.Stderr
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := bufio.NewScanner(out)
+	cmd, lines := startBrowserScript(t, node, js, "wamp.browser.mjs", chromium, "WAMP_URL="+g.HTTP("/"))
 	expectLine := func(want string) {
 		t.Helper()
 		for lines.Scan() {
