@@ -95,6 +95,9 @@ func (c *conn) deliverer(sub *subscription, pattern bool) func(*bridge.Delivery)
 		if h.Get(bridge.HeaderConnectionID) == c.s.ID() && h.Get(HeaderExcludeMe) != "false" {
 			return
 		}
+		if !c.admits(h) {
+			return // not eligible, or excluded
+		}
 		if !trustedMeta(sub.id.key.prefix, d.Msg.Subject, h) {
 			return // a forged meta event
 		}
@@ -191,6 +194,10 @@ func (c *conn) onPublish(m *Publish) {
 	}
 	if v, ok := m.Options["exclude_me"].(bool); ok && !v {
 		hdr.Set(HeaderExcludeMe, "false")
+	}
+	if err := addFilter(hdr, m.Options); err != nil {
+		fail(err)
+		return
 	}
 	if err := c.s.Publish(subject, "", hdr, body); err != nil {
 		if errors.Is(err, bridge.ErrClosed) {

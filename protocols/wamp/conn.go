@@ -55,13 +55,14 @@ type conn struct {
 	quiet atomic.Bool // the client already has our last word
 
 	// Reader-owned, fixed once established.
-	hello      *Hello // kept while a challenge is out
-	prefix     string // the realm's subject prefix
-	realm      string
-	session    uint64
-	authid     string
-	authrole   string
-	authmethod string
+	hello       *Hello // kept while a challenge is out
+	prefix      string // the realm's subject prefix
+	realm       string
+	session     uint64
+	sessionText string // session in decimal, as the filter headers hold it
+	authid      string
+	authrole    string
+	authmethod  string
 
 	mu     sync.Mutex
 	subs   map[uint64]*subscription // by subscription id

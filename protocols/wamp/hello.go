@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,10 +21,11 @@ const authTimeout = 10 * time.Second
 func routerRoles() Dict {
 	return Dict{
 		"broker": Dict{"features": Dict{
-			"publisher_exclusion":        true,
-			"publisher_identification":   true,
-			"pattern_based_subscription": true,
-			"session_meta_api":           true,
+			"publisher_exclusion":           true,
+			"publisher_identification":      true,
+			"pattern_based_subscription":    true,
+			"session_meta_api":              true,
+			"subscriber_blackwhite_listing": true,
 		}},
 		"dealer": Dict{"features": Dict{
 			"progressive_call_results": true,
@@ -99,6 +101,7 @@ func (c *conn) authenticate(creds *auth.Credentials, methods []string, method st
 		c.authmethod = "token"
 	}
 	c.session = newID()
+	c.sessionText = strconv.FormatUint(c.session, 10)
 	c.mu.Lock()
 	c.subs, c.byKey = map[uint64]*subscription{}, map[topicKey]*subscription{}
 	c.regs, c.invs, c.calls = map[uint64]*registration{}, map[uint64]*invocation{}, map[uint64]*call{}
