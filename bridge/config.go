@@ -59,6 +59,15 @@ type Config struct {
 	// once. Default 0: all at once. It counts in ShutdownTimeout.
 	LameDuckWindow time.Duration `yaml:"lame_duck_window"`
 
+	// GhostTimeout is how long a gateway that dies without closing its
+	// connections (SIGKILL, power loss) stays presumed alive: within
+	// about 1.33 times this, another gateway on the same NATS — or this
+	// one when it comes back — publishes their disconnect events, runs
+	// their $disconnect routes and fires their MQTT wills (peers.go). It
+	// must be the same on every gateway. Default 15s; negative turns
+	// liveness off (no key-value writes per connection).
+	GhostTimeout time.Duration `yaml:"ghost_timeout"`
+
 	// ReadHeaderTimeout bounds reading an HTTP request's headers (the
 	// WebSocket upgrade, the operator endpoints): a client that trickles
 	// them is cut off. Default 10s.
@@ -156,6 +165,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = 2 * time.Second
+	}
+	if c.GhostTimeout == 0 {
+		c.GhostTimeout = 15 * time.Second
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 10 * time.Second

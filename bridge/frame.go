@@ -34,14 +34,15 @@ func NewFrame(text bool, n int) (*Frame, []byte) { return wire.NewFrame(text, n)
 // WebSocket close codes (RFC 6455 section 7.4.1) for Session.Close and
 // CloseError.
 const (
-	CloseNormal        = wire.CloseNormal
-	CloseGoingAway     = wire.CloseGoingAway
-	CloseProtocolError = wire.CloseProtocolError
-	CloseInvalidUTF8   = wire.CloseInvalidUTF8
-	CloseUnsupported   = wire.CloseUnsupported
-	ClosePolicy        = wire.ClosePolicy
-	CloseTooBig        = wire.CloseTooBig
-	CloseInternal      = wire.CloseInternal
-	CloseTryLater      = wire.CloseTryLater
-	closeAbnormal      = wire.CloseAbnormal
+	CloseNormal         = wire.CloseNormal
+	CloseGoingAway      = wire.CloseGoingAway
+	CloseProtocolError  = wire.CloseProtocolError
+	CloseInvalidUTF8    = wire.CloseInvalidUTF8
+	CloseUnsupported    = wire.CloseUnsupported
+	ClosePolicy         = wire.ClosePolicy
+	CloseTooBig         = wire.CloseTooBig
+	CloseInternal       = wire.CloseInternal
+	CloseTryLater       = wire.CloseTryLater
+	CloseServiceRestart = wire.CloseServiceRestart
+	closeAbnormal       = wire.CloseAbnormal
 )

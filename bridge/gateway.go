@@ -60,6 +60,7 @@ type Gateway struct {
 	devMode bool         // no authenticator: every client admitted
 	adm     *admission
 	js      *JetStream
+	peers   *peers // liveness and last words (peers.go)
 	protos  []Protocol
 	byToken map[string]Protocol
 	byPath  map[string]Protocol
@@ -135,6 +136,10 @@ func New(o Options) (*Gateway, error) {
 	}
 	g.bg.Add(1)
 	go g.sweep()
+	g.peers = newPeers(g)
+	if g.peers.on() {
+		go g.peers.run()
+	}
 	return g, nil
 }
 
@@ -211,6 +216,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		}
 		<-done
 	}
+	g.peers.leave()
 	close(g.stop)
 	g.bg.Wait()
 	g.ctrl.close()

@@ -39,6 +39,7 @@ type testProto struct {
 	tokens  []string
 	paths   []string
 	encodes atomic.Int64 // calls of the delivery encoder
+	ghosts  chan *Ghost  // connections of dead gateways, when set
 }
 
 var _ Protocol = (*testProto)(nil)
@@ -111,6 +112,9 @@ func (h *testHandler) handle(line string) error {
 		return &CloseError{Code: n, Reason: reason}
 	case "boom":
 		return errors.New(rest)
+	case "words":
+		h.s.SetLastWords([]byte(rest))
+		h.say("ok words")
 	default:
 		h.say("err unknown command")
 	}
@@ -125,6 +129,13 @@ func (h *testHandler) deliver(d *Delivery) {
 }
 
 func (h *testHandler) Push(m *Message) { h.say("push " + string(m.Data)) }
+
+// Ghost implements GhostHandler: it passes the ghost on to ghosts, if set.
+func (p *testProto) Ghost(g *Ghost) {
+	if p.ghosts != nil {
+		p.ghosts <- g
+	}
+}
 
 // env is a gateway on an embedded NATS server behind an httptest server.
 // Everything is shut down when the test ends.
@@ -163,6 +174,16 @@ func newEnvAuth(t *testing.T, cfg Config, authn auth.Authenticator, protos ...Pr
 		t.Fatal(err)
 	}
 	t.Cleanup(emb.Shutdown)
+	return newEnvOn(t, emb, cfg, authn, protos...)
+}
+
+// newEnvOn is a gateway on an embedded NATS that another env may share:
+// two gateways of one deployment.
+func newEnvOn(t *testing.T, emb *Embedded, cfg Config, authn auth.Authenticator, protos ...Protocol) *env {
+	t.Helper()
+	if len(protos) == 0 {
+		protos = []Protocol{newTestProto()}
+	}
 	nc, err := emb.Connect()
 	if err != nil {
 		t.Fatal(err)

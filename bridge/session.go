@@ -84,6 +84,14 @@ type Session struct {
 
 	r reader
 
+	// Last words (ghost.go): what the protocol wants done if the gateway
+	// dies with the connection open.
+	lastWordsMu sync.Mutex
+	lastWords   []byte
+	// ghosted: the gateway was presumed dead and the connection's
+	// disconnect event is out already.
+	ghosted atomic.Bool
+
 	causeOnce sync.Once
 	cause     CloseInfo
 	closeOnce sync.Once
@@ -426,10 +434,13 @@ func (s *Session) finish(err error) {
 		s.gw.unregister(s)
 		s.gw.adm.release(s.sourceIP)
 		s.endBeside()
-		if cl, ok := s.handler.(Closer); ok {
-			cl.OnClose(c)
+		s.gw.peers.forget(s)
+		if !s.ghosted.Load() {
+			if cl, ok := s.handler.(Closer); ok {
+				cl.OnClose(c)
+			}
+			s.gw.publishDisconnect(s, c)
 		}
-		s.gw.publishDisconnect(s, c)
 		s.m.connections.Dec()
 		s.gw.metrics.disconnects.WithLabelValues(s.proto.Name(), c.By).Inc()
 		lvl := slog.LevelInfo

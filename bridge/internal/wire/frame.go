@@ -17,16 +17,17 @@ const (
 
 // Close codes (RFC 6455 section 7.4.1) the gateway sends or checks.
 const (
-	CloseNormal        = 1000
-	CloseGoingAway     = 1001
-	CloseProtocolError = 1002
-	CloseUnsupported   = 1003
-	CloseAbnormal      = 1006 // never on the wire: the connection just ended
-	CloseInvalidUTF8   = 1007
-	ClosePolicy        = 1008
-	CloseTooBig        = 1009
-	CloseInternal      = 1011
-	CloseTryLater      = 1013
+	CloseNormal         = 1000
+	CloseGoingAway      = 1001
+	CloseProtocolError  = 1002
+	CloseUnsupported    = 1003
+	CloseAbnormal       = 1006 // never on the wire: the connection just ended
+	CloseInvalidUTF8    = 1007
+	ClosePolicy         = 1008
+	CloseTooBig         = 1009
+	CloseInternal       = 1011
+	CloseServiceRestart = 1012
+	CloseTryLater       = 1013
 )
 
 // Frame is one complete, unmasked server-to-client WebSocket frame, header
