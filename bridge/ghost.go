@@ -63,18 +63,35 @@ func (s *Session) SetLastWords(data []byte) {
 		return
 	}
 	s.lastWordsMu.Lock()
+	defer s.lastWordsMu.Unlock()
 	s.lastWords = data
-	s.lastWordsMu.Unlock()
-	if s.attached.Load() {
+	if s.attached.Load() && !s.forgotten {
 		s.gw.peers.remember(s)
 	}
 }
 
-func (s *Session) ghostRecord() ghostRecord {
+// remember writes the connection's record unless it has ended. The
+// record's writes and its deletion are published under lastWordsMu, so
+// they reach JetStream in order and none comes after the deletion.
+func (s *Session) remember() {
 	s.lastWordsMu.Lock()
-	data := s.lastWords
-	s.lastWordsMu.Unlock()
-	return ghostRecord{Info: s.info(), Header: s.Headers(EventDisconnect, ""), Data: data}
+	defer s.lastWordsMu.Unlock()
+	if !s.forgotten {
+		s.gw.peers.remember(s)
+	}
+}
+
+// forget deletes the connection's record, for good.
+func (s *Session) forget() {
+	s.lastWordsMu.Lock()
+	defer s.lastWordsMu.Unlock()
+	s.forgotten = true
+	s.gw.peers.forget(s)
+}
+
+// ghostRecord is the connection's record; lastWordsMu is held.
+func (s *Session) ghostRecord() ghostRecord {
+	return ghostRecord{Info: s.info(), Header: s.Headers(EventDisconnect, ""), Data: s.lastWords}
 }
 
 // ghost ends a connection of a dead gateway from its record: its

@@ -88,6 +88,7 @@ type Session struct {
 	// dies with the connection open.
 	lastWordsMu sync.Mutex
 	lastWords   []byte
+	forgotten   bool // the record is deleted: never written again
 	// ghosted: the gateway was presumed dead and the connection's
 	// disconnect event is out already.
 	ghosted atomic.Bool
@@ -434,7 +435,7 @@ func (s *Session) finish(err error) {
 		s.gw.unregister(s)
 		s.gw.adm.release(s.sourceIP)
 		s.endBeside()
-		s.gw.peers.forget(s)
+		s.forget()
 		if !s.ghosted.Load() {
 			if cl, ok := s.handler.(Closer); ok {
 				cl.OnClose(c)

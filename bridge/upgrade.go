@@ -289,7 +289,7 @@ func (s *Session) attach(conn *websocket.Conn) {
 		s.Close(CloseGoingAway, "server shutting down")
 	}
 	g.publishConnect(s)
-	g.peers.remember(s)
+	s.remember()
 	s.startReading()
 }
 

@@ -47,7 +47,11 @@ func (p *Protocol) Paths() []string { return []string{"/", "/ws"} }
 
 // Open implements bridge.Protocol.
 func (p *Protocol) Open(s *bridge.Session) bridge.Handler {
-	return &conn{p: p, s: s, subs: map[subKey]*bridge.Subscription{}}
+	c := &conn{p: p, s: s, subs: map[subKey]*bridge.Subscription{}}
+	if r := p.c.routes[routeDisconnect]; r != nil {
+		c.recordDisconnect(r)
+	}
+	return c
 }
 
 // Admit implements bridge.Admitter: it runs the $connect route, if any.

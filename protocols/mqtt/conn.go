@@ -27,15 +27,17 @@ type conn struct {
 	stores atomic.Uint64 // QoS 1/2 stores, for their message ids
 
 	// Set by CONNECT, read-only afterwards.
-	version   byte   // 0 until CONNECT
-	aliasMax  uint16 // v5 topic aliases the gateway may send; 0: none
-	clientID  string
-	clientKey string // clientKey(principal, clientID): key of takeover and session state
-	keepAlive time.Duration
-	maxOut    int // the client's Maximum Packet Size; 0: none
-	will      *Will
-	persist   *persistence // set for a persistent session
-	gen       string       // of the persistent session (sessionState.Gen)
+	version    byte   // 0 until CONNECT
+	aliasMax   uint16 // v5 topic aliases the gateway may send; 0: none
+	clientID   string
+	clientKey  string // clientKey(principal, clientID): key of takeover and session state
+	keepAlive  time.Duration
+	maxOut     int // the client's Maximum Packet Size; 0: none
+	will       *Will
+	lastWill   atomic.Pointer[ghostWill] // the will as last words (ghostwill.go)
+	lastWillMu sync.Mutex                // orders its records
+	persist    *persistence              // set for a persistent session
+	gen        string                    // of the persistent session (sessionState.Gen)
 	// expiry is the session's expiry interval, after the cap; a v5
 	// DISCONNECT may change it (the reader, before OnClose).
 	expiry time.Duration
@@ -224,6 +226,8 @@ func (c *conn) handle(p *Packet) error {
 		}
 		if p.Reason != rcDisconnectWithWill {
 			c.clean.Store(true) // [MQTT-3.14.4-3]
+			c.lastWill.Store(nil)
+			c.s.SetLastWords(nil)
 		}
 		c.saidBye.Store(true)
 		c.s.Close(bridge.CloseNormal, "DISCONNECT")
@@ -348,6 +352,7 @@ func (c *conn) connect(p *Packet) error {
 	if !assigned {
 		c.claim()
 	}
+	c.recordWill()
 	c.restore(resumed)
 	return nil
 }

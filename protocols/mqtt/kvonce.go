@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -20,14 +21,13 @@ type kvOnce struct {
 // open returns the bucket, opening it with cfg if need be; setup (maybe
 // nil) runs once on the opened bucket, which counts as open only if setup
 // succeeds. On failure it logs unavailable and returns nil.
-func (o *kvOnce) open(s *bridge.Session, bucket string, cfg bridge.KVConfig, unavailable string,
+func (o *kvOnce) open(js *bridge.JetStream, log *slog.Logger, bucket string, cfg bridge.KVConfig, unavailable string,
 	setup func(js *bridge.JetStream, kv *bridge.KV) error) *bridge.KV {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.kv != nil || time.Now().Before(o.retry) {
 		return o.kv
 	}
-	js := s.JetStream()
 	if js == nil {
 		o.retry = time.Now().Add(10 * time.Second)
 		return nil
@@ -39,7 +39,7 @@ func (o *kvOnce) open(s *bridge.Session, bucket string, cfg bridge.KVConfig, una
 		err = setup(js, kv)
 	}
 	if err != nil {
-		s.Logger().Warn(unavailable, "bucket", bucket, "err", err)
+		log.Warn(unavailable, "bucket", bucket, "err", err)
 		o.retry = time.Now().Add(10 * time.Second)
 		return nil
 	}

@@ -30,7 +30,7 @@ type retainedRecord struct {
 // retained is the retained bucket, opened on first use; nil without
 // JetStream.
 func (p *Protocol) retained(s *bridge.Session) *bridge.KV {
-	return p.retain.open(s, p.cfg.RetainedBucket, bridge.KVConfig{}, "mqtt retained messages unavailable", nil)
+	return p.retain.open(s.JetStream(), s.Logger(), p.cfg.RetainedBucket, bridge.KVConfig{}, "mqtt retained messages unavailable", nil)
 }
 
 // kvToken maps one subject token (or '*' / '>') to a key token: KV keys

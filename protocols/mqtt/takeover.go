@@ -20,7 +20,7 @@ func (p *Protocol) clientsKV(s *bridge.Session) *bridge.KV {
 	// Two values per key: a claim that has since been released still
 	// shows, for delayed wills (will.go). The watch lives as long as the
 	// process: one per gateway.
-	return p.takeovers.open(s, p.cfg.ClientsBucket, bridge.KVConfig{TTL: 24 * time.Hour, History: 2},
+	return p.takeovers.open(s.JetStream(), s.Logger(), p.cfg.ClientsBucket, bridge.KVConfig{TTL: 24 * time.Hour, History: 2},
 		"mqtt takeover across gateways unavailable", func(_ *bridge.JetStream, kv *bridge.KV) error {
 			_, err := kv.Watch(context.Background(), ">", p.remoteTakeover)
 			return err
@@ -68,6 +68,7 @@ func (c *conn) claim() {
 			return
 		}
 		c.claimRev.Store(rev)
+		c.recordClaim() // a delayed will needs the claim's revision
 		if c.seenRev.Load() > rev {
 			c.close(rcSessionTakenOver, bridge.ClosePolicy, "session taken over")
 		}

@@ -49,12 +49,21 @@ type pendingWill struct {
 // JetStream (wills then wait in this gateway only).
 func (p *Protocol) willsKV(s *bridge.Session) *bridge.KV {
 	log := s.Logger()
-	return p.willStore.open(s, p.cfg.WillsBucket, bridge.KVConfig{TTL: p.cfg.MaxSessionExpiry + time.Hour},
-		"mqtt delayed wills kept in this gateway only", func(js *bridge.JetStream, kv *bridge.KV) error {
-			// The watch lives as long as the process: one per gateway.
-			_, err := kv.Watch(context.Background(), ">", func(e bridge.KVEntry) { p.willEntry(js, kv, e, log) })
-			return err
-		})
+	return p.willStore.open(s.JetStream(), log, p.cfg.WillsBucket, p.willsConfig(),
+		"mqtt delayed wills kept in this gateway only", p.watchWills(log))
+}
+
+func (p *Protocol) willsConfig() bridge.KVConfig {
+	return bridge.KVConfig{TTL: p.cfg.MaxSessionExpiry + time.Hour}
+}
+
+// watchWills is the setup of the wills bucket: its watch, which lives as
+// long as the process, one per gateway.
+func (p *Protocol) watchWills(log *slog.Logger) func(js *bridge.JetStream, kv *bridge.KV) error {
+	return func(js *bridge.JetStream, kv *bridge.KV) error {
+		_, err := kv.Watch(context.Background(), ">", func(e bridge.KVEntry) { p.willEntry(js, kv, e, log) })
+		return err
+	}
 }
 
 // willEntry follows the wills bucket: a stored will gets a timer here too;
