@@ -61,6 +61,7 @@ type Gateway struct {
 	adm     *admission
 	js      *JetStream
 	peers   *peers // liveness and last words (peers.go)
+	surveys []*nats.Subscription
 	protos  []Protocol
 	byToken map[string]Protocol
 	byPath  map[string]Protocol
@@ -128,6 +129,9 @@ func New(o Options) (*Gateway, error) {
 		g.log.Warn("no epoll: every connection gets a reader goroutine", "err", err)
 	}
 	g.ctrl = newControl(g)
+	if err := g.answerSurveys(); err != nil {
+		return nil, err
+	}
 	g.mux = g.routes()
 	g.srv = &http.Server{
 		Handler:           g.mux,
@@ -220,6 +224,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	close(g.stop)
 	g.bg.Wait()
 	g.ctrl.close()
+	for _, sub := range g.surveys {
+		_ = sub.Unsubscribe()
+	}
 	g.hub.close()
 	if g.poll != nil {
 		g.poll.Close()

@@ -179,6 +179,11 @@ func (p *peers) beat() {
 	p.sweep(ctx, live)
 }
 
+// Peers returns the ids of the gateways on this NATS that are alive, this
+// one included, as of its last heartbeat (every gateway.ghost_timeout/3):
+// just this one when liveness is off or unavailable.
+func (g *Gateway) Peers() []string { return g.peers.Live() }
+
 // Live returns the ids of the gateways alive as of the last heartbeat,
 // this one included: just this one when liveness is off or unavailable.
 func (p *peers) Live() []string {

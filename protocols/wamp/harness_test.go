@@ -31,12 +31,18 @@ type env struct {
 
 func newEnv(t *testing.T, cfg Config, authn auth.Authenticator) *env {
 	t.Helper()
+	return newEnvOn(t, newEmbedded(t), cfg, authn)
+}
+
+// newEmbedded starts a NATS for the test's gateways.
+func newEmbedded(t *testing.T) *bridge.Embedded {
+	t.Helper()
 	emb, err := bridge.StartEmbedded(bridge.EmbeddedConfig{Listen: "-", DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(emb.Shutdown)
-	return newEnvOn(t, emb, cfg, authn)
+	return emb
 }
 
 // newEnvOn is a second gateway on the same NATS.

@@ -1,10 +1,13 @@
 package wamp
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/wsgate/wsgate/bridge"
 )
@@ -23,10 +26,12 @@ import (
 // publish there cannot forge one, and WAMP clients may not PUBLISH wamp.*
 // at all.
 //
-// The procedures wamp.session.count, .list and .get are answered by the
-// router from the sessions of the caller's realm on the caller's own
-// gateway: per gateway, not cluster-wide. They need publish permission on
-// their subject, as every CALL does.
+// The procedures wamp.session.count, .list and .get are answered
+// cluster-wide: the caller's gateway asks every gateway alive
+// (bridge.Session.Survey) for its sessions of the caller's realm and
+// merges the answers; a gateway that does not answer within
+// surveyTimeout is left out, with a warning in the log. They need
+// publish permission on their subject, as every CALL does.
 const (
 	metaOnJoin  = "wamp.session.on_join"
 	metaOnLeave = "wamp.session.on_leave"
@@ -35,7 +40,76 @@ const (
 	metaGet     = "wamp.session.get"
 
 	errNoSuchSession = "wamp.error.no_such_session"
+
+	// surveyTopic is the bridge survey the gateways answer with their
+	// sessions.
+	surveyTopic = "wamp.sessions"
+	// surveyTimeout bounds the wait for the other gateways' answers.
+	surveyTimeout = 2 * time.Second
 )
+
+// sessionQuestion is what a gateway asks the others.
+type sessionQuestion struct {
+	Realm string   `json:"realm"`
+	Roles []string `json:"roles,omitempty"` // nil: any
+	Any   bool     `json:"any,omitempty"`   // Roles is unset (nil is lost in JSON)
+	Get   uint64   `json:"get,omitempty"`   // one session's details
+}
+
+// sessionAnswer is one gateway's answer.
+type sessionAnswer struct {
+	IDs     []uint64 `json:"ids,omitempty"`
+	Details Dict     `json:"details,omitempty"`
+}
+
+// Surveys implements bridge.Surveyor: this gateway's sessions of a realm.
+func (p *Protocol) Surveys() map[string]func([]byte) []byte {
+	return map[string]func([]byte) []byte{surveyTopic: p.answerSessions}
+}
+
+func (p *Protocol) answerSessions(question []byte) []byte {
+	var q sessionQuestion
+	if json.Unmarshal(question, &q) != nil {
+		return []byte("{}")
+	}
+	var a sessionAnswer
+	if q.Get != 0 {
+		if s := p.sessions.get(q.Realm, q.Get); s != nil {
+			a.Details = s.details()
+		}
+	} else {
+		roles := q.Roles
+		if q.Any {
+			roles = nil
+		} else if roles == nil {
+			roles = []string{}
+		}
+		for _, s := range p.sessions.inRealm(q.Realm, roles) {
+			a.IDs = append(a.IDs, s.session)
+		}
+	}
+	b, _ := json.Marshal(a)
+	return b
+}
+
+// survey asks every gateway and merges their answers.
+func (c *conn) survey(ctx context.Context, q sessionQuestion) []sessionAnswer {
+	qb, _ := json.Marshal(q)
+	ctx, cancel := context.WithTimeout(ctx, surveyTimeout)
+	defer cancel()
+	raw, complete, err := c.s.Survey(ctx, surveyTopic, qb)
+	if err != nil || !complete {
+		c.s.Logger().Warn("wamp session meta: not every gateway answered", "answers", len(raw), "err", err)
+	}
+	out := make([]sessionAnswer, 0, len(raw))
+	for _, b := range raw {
+		var a sessionAnswer
+		if json.Unmarshal(b, &a) == nil {
+			out = append(out, a)
+		}
+	}
+	return out
+}
 
 // sessionTable is the established sessions of the process, by session id.
 type sessionTable struct {
@@ -136,30 +210,33 @@ func (c *conn) metaCall(m *Call) {
 	}
 	switch m.Procedure {
 	case metaCount, metaList:
-		var roles []string
+		q := sessionQuestion{Realm: c.realm, Any: true}
 		if len(m.Args) > 0 && m.Args[0] != nil {
 			l, ok := m.Args[0].([]any)
 			if !ok {
 				c.replyError(TypeCall, m.Request, errInvalidArgName, fmt.Errorf("filter_authroles is not a list"))
 				return
 			}
-			roles = []string{}
+			q.Any, q.Roles = false, []string{}
 			for _, v := range l {
 				if s, ok := v.(string); ok {
-					roles = append(roles, s)
+					q.Roles = append(q.Roles, s)
 				}
 			}
 		}
-		sessions := c.p.sessions.inRealm(c.realm, roles)
-		if m.Procedure == metaCount {
-			result(int64(len(sessions)))
-			return
-		}
-		ids := make(List, len(sessions))
-		for i, s := range sessions {
-			ids[i] = s.session
-		}
-		result(ids)
+		c.beside(m, func(ctx context.Context) {
+			ids := List{}
+			for _, a := range c.survey(ctx, q) {
+				for _, id := range a.IDs {
+					ids = append(ids, id)
+				}
+			}
+			if m.Procedure == metaCount {
+				result(int64(len(ids)))
+				return
+			}
+			result(ids)
+		})
 	case metaGet:
 		var id uint64
 		if len(m.Args) > 0 {
@@ -169,12 +246,22 @@ func (c *conn) metaCall(m *Call) {
 			c.replyError(TypeCall, m.Request, errInvalidArgName, fmt.Errorf("wamp.session.get takes a session id"))
 			return
 		}
-		s := c.p.sessions.get(c.realm, id)
-		if s == nil {
-			c.replyError(TypeCall, m.Request, errNoSuchSession, nil)
+		if s := c.p.sessions.get(c.realm, id); s != nil {
+			result(s.details()) // on this gateway: no need to ask
 			return
 		}
-		result(s.details())
+		c.beside(m, func(ctx context.Context) {
+			for _, a := range c.survey(ctx, sessionQuestion{Realm: c.realm, Get: id}) {
+				if a.Details != nil {
+					// JSON made the id a float: an id again (ids are at
+					// most 2^53, exact in a float64).
+					a.Details["session"] = id
+					result(a.Details)
+					return
+				}
+			}
+			c.replyError(TypeCall, m.Request, errNoSuchSession, nil)
+		})
 	case metaAddTestament:
 		if err := c.addTestament(m); err != nil {
 			c.replyError(TypeCall, m.Request, sessionError(err), err)
@@ -193,4 +280,12 @@ func (c *conn) metaCall(m *Call) {
 // worker.
 func trustedMeta(prefix, subject string, h bridge.Header) bool {
 	return !isWAMPURI(subjectURI(prefix, subject)) || identityTrusted(h)
+}
+
+// beside runs a meta procedure that asks the other gateways beside the
+// reader, counted with the connection's calls (max_inflight).
+func (c *conn) beside(m *Call, fn func(ctx context.Context)) {
+	if err := c.s.Beside(c.p.cfg.MaxInflight, fn); err != nil {
+		c.replyError(TypeCall, m.Request, sessionError(err), err)
+	}
 }

@@ -15,11 +15,20 @@ import (
 )
 
 // TestSessionMeta: on_join and on_leave reach a subscriber on another
-// gateway, forged ones do not; count, list and get answer for the
-// caller's gateway.
+// gateway, forged ones do not; count, list and get answer for every
+// gateway.
 func TestSessionMeta(t *testing.T) {
-	e1 := newEnv(t, Config{}, nil)
-	e2 := newEnvOn(t, e1.emb, Config{}, nil)
+	gcfg := bridge.Config{GhostTimeout: 600 * time.Millisecond}
+	e1 := newEnvGateway(t, newEmbedded(t), gcfg, Config{}, nil)
+	e2 := newEnvGateway(t, e1.emb, gcfg, Config{}, nil)
+	// Each knows the other within a heartbeat.
+	deadline := time.Now().Add(5 * time.Second)
+	for len(e1.gw.Peers()) != 2 || len(e2.gw.Peers()) != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("peers %v and %v", e1.gw.Peers(), e2.gw.Peers())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 
 	a, wa := e1.join(t, JSON)
 	for _, role := range []string{"broker", "dealer"} {
@@ -65,11 +74,10 @@ func TestSessionMeta(t *testing.T) {
 	if ev := expect[*Event](a); ev.Args[0].(Dict)["session"] != int64(wc.Session) {
 		t.Fatalf("on_join of c %#v", ev)
 	}
-	if n := count(a); n != 2 {
-		t.Errorf("count on gateway 1: %d, want 2", n)
-	}
-	if n := count(b); n != 1 {
-		t.Errorf("count on gateway 2: %d, want 1", n)
+	for i, cl := range []*client{a, b} {
+		if n := count(cl); n != 3 {
+			t.Errorf("count on gateway %d: %d, want 3", i+1, n)
+		}
 	}
 	if n := count(a, List{"user"}); n != 0 {
 		t.Errorf("count of role user: %d", n)
@@ -84,7 +92,7 @@ func TestSessionMeta(t *testing.T) {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	want := []uint64{wa.Session, wc.Session}
+	want := []uint64{wa.Session, wb.Session, wc.Session}
 	slices.Sort(want)
 	if !slices.Equal(ids, want) {
 		t.Errorf("list %v, want %v", ids, want)
@@ -92,8 +100,12 @@ func TestSessionMeta(t *testing.T) {
 	if r, ok := call(a, metaGet, int64(wc.Session)).(*Result); !ok || r.Args[0].(Dict)["authid"] != "anonymous" {
 		t.Errorf("get %#v", r)
 	}
-	if er, ok := call(a, metaGet, int64(wb.Session)).(*Error); !ok || er.Error != errNoSuchSession {
-		t.Errorf("get of a session on the other gateway: %#v", er)
+	if r, ok := call(a, metaGet, int64(wb.Session)).(*Result); !ok || r.Args[0].(Dict)["session"] != int64(wb.Session) ||
+		r.Args[0].(Dict)["transport"].(Dict)["serializer"] != SubprotocolCBOR {
+		t.Errorf("get of a session on the other gateway: %#v", r)
+	}
+	if er, ok := call(a, metaGet, int64(12345)).(*Error); !ok || er.Error != errNoSuchSession {
+		t.Errorf("get of no session: %#v", er)
 	}
 	if er, ok := call(a, metaGet).(*Error); !ok || er.Error != errInvalidArgName {
 		t.Errorf("get without an id: %#v", er)
