@@ -166,10 +166,18 @@ func (j *JetStream) PublishOnce(ctx context.Context, subject, msgID string, hdr 
 // gone), no acknowledgement in time — so that the same store, under the
 // same message id, may succeed.
 func Retryable(err error) bool {
+	var api *jetstream.APIError
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrPublishTimeout) ||
 		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
-		errors.Is(err, nats.ErrTimeout)
+		errors.Is(err, nats.ErrTimeout) ||
+		errors.As(err, &api) && api.ErrorCode == errCodeDuplicateInProcess
 }
+
+// errCodeDuplicateInProcess is JetStream's answer to a store whose message
+// id an earlier attempt still has in flight (a stream whose leader was
+// stopped mid-proposal, then continued): asked again a moment later, the
+// same store gets the duplicate's acknowledgement.
+const errCodeDuplicateInProcess = 10158
 
 // publishRetryWait is the pause between PublishOnce's attempts.
 const publishRetryWait = 100 * time.Millisecond

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,19 +29,38 @@ import (
 // NATS node that is not the JetStream meta leader is killed (SIGKILL).
 func TestFaultNATSNodeKilled(t *testing.T) {
 	long(t)
-	runFault(t, false)
+	runFault(t, faultKill)
 }
 
 // TestFaultMetaLeaderKilled is TestFaultNATSNodeKilled with the JetStream
 // meta leader killed: the other two nodes elect a new one.
 func TestFaultMetaLeaderKilled(t *testing.T) {
 	long(t)
-	runFault(t, true)
+	runFault(t, faultKillLeader)
 }
+
+// TestFaultNATSNodeStopped is TestFaultNATSNodeKilled with the node
+// stopped (SIGSTOP) for 5 s, longer than the gateways' NATS ping interval
+// (1 s here) allows, and then continued (SIGCONT): a node that hangs
+// without closing its connections.
+func TestFaultNATSNodeStopped(t *testing.T) {
+	long(t)
+	runFault(t, faultStop)
+}
+
+// The faults runFault makes.
+const (
+	faultKill       = iota // SIGKILL a node that is not the meta leader
+	faultKillLeader        // SIGKILL the meta leader
+	faultStop              // SIGSTOP a node for faultStopped, then SIGCONT
+)
+
+const faultStopped = 5 * time.Second
 
 const faultConfig = `
 nats:
   stream_replicas: 3
+  ping_interval: 1s
 stomp:
   durable_queues: ["/queue/fault"]
   durable_ack_wait: 5s
@@ -49,7 +69,8 @@ stomp:
 // runFault runs the load, kills a node (the meta leader or another) after
 // faultBefore, goes on for faultAfter, then checks that everything
 // acknowledged was delivered.
-func runFault(t *testing.T, killLeader bool) {
+func runFault(t *testing.T, fault int) {
+	killLeader := fault == faultKillLeader
 	const faultBefore, faultAfter = 3 * time.Second, 6 * time.Second
 	nodes := startNATSCluster(t, 3)
 	var urls []string
@@ -160,10 +181,24 @@ func runFault(t *testing.T, killLeader bool) {
 		}
 	}
 	killed := time.Now()
-	nodes[victim].proc.kill(t)
-	t.Logf("killed %s at +%s (meta leader: %s)", nodes[victim].name, killed.Sub(start).Round(time.Millisecond), leader)
+	if fault == faultStop {
+		p := nodes[victim].proc.cmd.Process
+		if err := p.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("stopped %s at +%s for %s (meta leader: %s)", nodes[victim].name, killed.Sub(start).Round(time.Millisecond), faultStopped, leader)
+		time.Sleep(faultStopped)
+		if err := p.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		nodes[victim].proc.kill(t)
+		t.Logf("killed %s at +%s (meta leader: %s)", nodes[victim].name, killed.Sub(start).Round(time.Millisecond), leader)
+	}
 	wg.Wait()
-	if !killLeader {
+	if fault == faultStop {
+		t.Logf("meta leader now: %s", metaLeader(t, nodes))
+	} else if !killLeader {
 		if l := metaLeader(t, nodes); l != leader {
 			t.Errorf("meta leader %s, was %s", l, leader)
 		}

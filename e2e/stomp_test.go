@@ -159,6 +159,9 @@ func noSTOMP(t *testing.T, sub *stomp.Subscription, d time.Duration) {
 type rawSTOMP struct {
 	t *testing.T
 	c *websocket.Conn
+	// closeCode is the close frame's code, once expectErrorClose has
+	// read it.
+	closeCode int
 }
 
 // stompFrame is a frame the raw client read.
@@ -252,6 +255,7 @@ func (r *rawSTOMP) expectErrorClose(msg string) stompFrame {
 		if !errors.As(err, &ce) {
 			r.t.Fatalf("no close frame after ERROR: %v", err)
 		}
+		r.closeCode = ce.Code
 		return f
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/wsgate/wsgate/auth"
 	"github.com/wsgate/wsgate/bridge"
@@ -37,6 +38,12 @@ type config struct {
 		// than 1 only on a cluster (nats.url, or nats.cluster). Existing
 		// ones are changed to it. Default 1; 3 on a cluster of three.
 		StreamReplicas int `yaml:"stream_replicas"`
+		// PingInterval is how often the gateway pings its NATS server
+		// when the connection is quiet; after two unanswered pings it
+		// reconnects to another. It bounds how long a NATS node that
+		// hangs without closing (stopped, partitioned) holds the gateway:
+		// about three intervals. Default 10s (nats.go's is 2 minutes).
+		PingInterval time.Duration `yaml:"ping_interval"`
 		// Embedded server settings (used when URL is empty).
 		bridge.EmbeddedConfig `yaml:",inline"`
 	} `yaml:"nats"`

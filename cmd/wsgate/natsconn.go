@@ -5,11 +5,16 @@ import (
 	"fmt"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/wsgate/wsgate/bridge"
 )
+
+// defaultNATSPing is nats.ping_interval's default: a NATS node that hangs
+// is left within about 30 s, not nats.go's 4 to 6 minutes.
+const defaultNATSPing = 10 * time.Second
 
 // connectNATS starts the embedded nats-server, unless nats.url names an
 // external NATS, and connects the gateway's one connection to it. listen
@@ -26,9 +31,15 @@ import (
 // own gateway through NATS: the hub hands it to local subscribers in
 // process (bridge.Options.HubNATS), and NATS carries it to everyone else.
 func connectNATS(c *config, listen string, log, natsLog *slog.Logger, stopping *atomic.Bool) (nc, hub *nats.Conn, closeAll func(), err error) {
+	ping := c.NATS.PingInterval
+	if ping <= 0 {
+		ping = defaultNATSPing
+	}
 	opts := []nats.Option{
 		nats.Name("wsgate"),
 		nats.MaxReconnects(-1),
+		nats.PingInterval(ping),
+		nats.MaxPingsOutstanding(2),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
 			subj := ""
 			if sub != nil {

@@ -149,6 +149,9 @@ func (c *config) validateNATS() []error {
 	case r > 1 && n.URL == "" && !n.Cluster.Enabled():
 		errs = append(errs, fmt.Errorf("nats.stream_replicas: %d needs a NATS cluster: set nats.url, or nats.cluster for the embedded server", r))
 	}
+	if p := n.PingInterval; p < 0 || p > 0 && p < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("nats.ping_interval: %s is not 100ms or more", p))
+	}
 	errs = append(errs, c.validateCluster()...)
 	if _, err := parseNATSLevel(n.LogLevel); err != nil {
 		errs = append(errs, fmt.Errorf("nats.log_level: %w", err))

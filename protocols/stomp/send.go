@@ -49,6 +49,12 @@ func (c *conn) send(f *Frame, applying bool) error {
 		return c.request(f, dst.subject, temp, hdr)
 	case dst.kind == destQueue && c.p.durable(dst.subject):
 		if err := c.publishDurable(dst.subject, hdr, f.Body); err != nil {
+			if bridge.Retryable(err) {
+				// JetStream did not answer within request_timeout: the
+				// server's fault, not the frame's. The client may send
+				// it again (under the same receipt) once it reconnects.
+				return c.fail(f, "message not stored, try again", bridge.CloseTryLater, err)
+			}
 			return c.failErr(f, err)
 		}
 	default:
