@@ -192,6 +192,10 @@ func (g *Gateway) ServeTLS(ln net.Listener, certFile, keyFile string) error {
 	return err
 }
 
+// shutdownGrace is how long Shutdown waits, after its deadline, for
+// connections whose sockets it has closed.
+const shutdownGrace = 2 * time.Second
+
 // Shutdown stops accepting, closes every connection with 1001 and a reason,
 // waits for them to end (at most ctx), and stops the gateway's NATS
 // subscriptions. The NATS connection itself is the caller's to drain.
@@ -218,7 +222,17 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 				s.closeSocket()
 			}
 		}
-		<-done
+		// A handler may still be inside a call that ignores the closed
+		// socket (a JetStream request to a NATS that has gone, bounded
+		// by its own timeout): wait a little, then leave it, so that a
+		// stop is bounded whatever NATS does.
+		t := time.NewTimer(shutdownGrace)
+		select {
+		case <-done:
+			t.Stop()
+		case <-t.C:
+			g.log.Warn("shutdown: connections still busy after shutdown_timeout; not waiting for them", "connections", g.Connections())
+		}
 	}
 	g.peers.leave()
 	close(g.stop)

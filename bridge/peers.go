@@ -76,6 +76,8 @@ type peers struct {
 	wg       sync.WaitGroup  // clean-ups running
 	quit     chan struct{}   // closed to stop run
 	done     chan struct{}   // closed when run has returned
+	ctx      context.Context // cancelled with quit: ends what run waits for
+	cancel   context.CancelFunc
 }
 
 func newPeers(g *Gateway) *peers {
@@ -83,9 +85,23 @@ func newPeers(g *Gateway) *peers {
 	if timeout > 0 && timeout < minGhostTimeout {
 		timeout = minGhostTimeout
 	}
-	return &peers{g: g, timeout: timeout, started: time.Now().UTC(),
-		cleaning: map[string]bool{}, presumed: closeGhosted,
-		quit: make(chan struct{}), done: make(chan struct{})}
+	p := &peers{g: g, timeout: timeout, started: time.Now().UTC(),
+		cleaning: map[string]bool{}, presumed: closeGhosted}
+	p.reset()
+	return p
+}
+
+// reset makes run's channels and context anew.
+func (p *peers) reset() {
+	p.quit, p.done = make(chan struct{}), make(chan struct{})
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+}
+
+// stop ends run and waits for it.
+func (p *peers) stop() {
+	close(p.quit)
+	p.cancel()
+	<-p.done
 }
 
 // on reports whether liveness and last words are kept at all.
@@ -143,7 +159,7 @@ func (p *peers) open(ctx context.Context) bool {
 // beat puts this gateway in the gateways bucket, checks that it was not
 // presumed dead, and sweeps.
 func (p *peers) beat() {
-	ctx, cancel := context.WithTimeout(context.Background(), p.timeout/3)
+	ctx, cancel := context.WithTimeout(p.ctx, p.timeout/3)
 	defer cancel()
 	if !p.open(ctx) {
 		return
@@ -245,15 +261,7 @@ func (p *peers) clean(dead, mark string, markRev uint64) {
 		delete(p.cleaning, dead)
 		p.mu.Unlock()
 	}()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-p.quit:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	ctx := p.ctx
 	keys, err := p.words.Keys(ctx, "c."+dead+".*")
 	if err != nil {
 		p.g.log.Warn("ghost clean-up failed", "gateway", dead, "err", err)
@@ -319,8 +327,10 @@ func (p *peers) leave() {
 	if !p.on() {
 		return
 	}
-	close(p.quit)
-	<-p.done
+	p.stop()
+	if !p.g.nc.IsConnected() {
+		return // its records stay: the next sweep anywhere ends them
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	p.mu.Lock()

@@ -24,15 +24,12 @@ func recordKeys(t *testing.T, e *env, filter string) []string {
 
 // halt stops a gateway's heartbeat and leaves everything else running: to
 // its peers it is dead, as after a SIGKILL.
-func (p *peers) halt() {
-	close(p.quit)
-	<-p.done
-}
+func (p *peers) halt() { p.stop() }
 
 // resume starts the heartbeat again, as a gateway that was stopped
 // (SIGSTOP) and continued.
 func (p *peers) resume() {
-	p.quit, p.done = make(chan struct{}), make(chan struct{})
+	p.reset()
 	go p.run()
 }
 

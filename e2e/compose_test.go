@@ -371,6 +371,15 @@ func startProcess(t *testing.T, name, path string, args []string, stop os.Signal
 	return &process{name: name, cmd: cmd, out: out, exited: exited}
 }
 
+// stop ends the process with SIGTERM and waits for it.
+func (p *process) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("stop %s: %v", p.name, err)
+	}
+	<-p.exited
+}
+
 // kill ends the process with SIGKILL, as a crash would, and waits for it.
 func (p *process) kill(t *testing.T) {
 	t.Helper()

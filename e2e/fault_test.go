@@ -257,6 +257,15 @@ type natsNode struct {
 	url     string // nats://127.0.0.1:port
 	monitor string // http://127.0.0.1:port
 	proc    *process
+	bin     string
+	args    []string
+}
+
+// restart starts the node again, as it was, once it has exited.
+func (nd *natsNode) restart(t *testing.T) {
+	t.Helper()
+	<-nd.proc.exited
+	nd.proc = startProcess(t, nd.name, nd.bin, nd.args, os.Interrupt)
 }
 
 // startNATSCluster runs n nats-server processes (built from go.mod's
@@ -281,6 +290,7 @@ func startNATSCluster(t *testing.T, n int) []*natsNode {
 			"--cluster_name", "fault", "--cluster", "nats://" + clusterAddrs[i], "--routes", strings.Join(routes, ","),
 		}
 		nd.proc = startProcess(t, nd.name, bin, args, os.Interrupt)
+		nd.bin, nd.args = bin, args
 		nodes[i] = nd
 	}
 	for _, nd := range nodes {

@@ -229,7 +229,9 @@ wait:
 		log.Warn("shutdown", "err", err)
 	}
 	for _, c := range []*nats.Conn{hubNC, nc} {
-		if err := drain(c, timeout); err != nil {
+		// What is left of the shutdown timeout, and a second at least.
+		left, _ := sctx.Deadline()
+		if err := drain(c, max(time.Until(left), time.Second)); err != nil {
 			log.Warn("nats drain", "err", err)
 		}
 	}
