@@ -31,7 +31,7 @@ var benchFrameKey = new(int)
 // the frame to a socket that discards it. No network: the sessions are
 // built by hand around discardConn.
 func BenchmarkFanOut(b *testing.B) {
-	for _, n := range []int{1000} {
+	for _, n := range []int{1_000, 10_000, 100_000} {
 		b.Run(strconv.Itoa(n), func(b *testing.B) { benchFanOut(b, n) })
 	}
 }
