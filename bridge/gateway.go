@@ -165,9 +165,11 @@ func (g *Gateway) Handler() http.Handler { return g.mux }
 // Metrics lets protocol adapters record their own events.
 func (g *Gateway) Metrics() Metrics { return Metrics{g.metrics} }
 
-// Serve accepts connections on ln until Shutdown.
+// Serve accepts connections on ln until Shutdown. While the process is out
+// of file descriptors, new connections are answered 503 and closed
+// (fdListener); those already open are served on.
 func (g *Gateway) Serve(ln net.Listener) error {
-	err := g.srv.Serve(ln)
+	err := g.srv.Serve(g.guard(ln))
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
@@ -176,11 +178,17 @@ func (g *Gateway) Serve(ln net.Listener) error {
 
 // ServeTLS is Serve with TLS.
 func (g *Gateway) ServeTLS(ln net.Listener, certFile, keyFile string) error {
-	err := g.srv.ServeTLS(ln, certFile, keyFile)
+	err := g.srv.ServeTLS(g.guard(ln), certFile, keyFile)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
 	return err
+}
+
+// guard wraps ln in an fdListener that counts its refusals.
+func (g *Gateway) guard(ln net.Listener) net.Listener {
+	refused := g.metrics.limited.WithLabelValues("none", "open_files")
+	return newFDListener(ln, g.log, refused.Inc)
 }
 
 // Shutdown stops accepting, closes every connection with 1001 and a reason,
