@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"strconv"
 	"testing"
+
+	"github.com/nats-io/nats.go"
 )
 
 // crowdSizes are the members already on the subject when the benchmarked
@@ -99,6 +101,34 @@ func BenchmarkHubLeave(b *testing.B) {
 			b.ResetTimer()
 			for _, sub := range subs {
 				c.h.remove(sub)
+			}
+		})
+	}
+}
+
+// BenchmarkHubFanOut measures the hub's own part of a fan-out to n
+// members: the walk over the subject's members and one call each, with a
+// deliver that only counts (BenchmarkFanOut adds the encoding, the queues
+// and the writers).
+func BenchmarkHubFanOut(b *testing.B) {
+	for _, n := range crowdSizes {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			h := &hub{prefix: "wsgate"}
+			hs := &hubSub{key: hubKey{pattern: "bench.crowd"}}
+			var got int
+			for range n {
+				hs.join(&Subscription{pattern: "bench.crowd", deliver: func(*Delivery) { got++ }})
+			}
+			msg := &nats.Msg{Subject: "bench.crowd", Data: []byte("x")}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				h.fanOut(hs, msg, nil)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")
+			if got != b.N*n {
+				b.Fatalf("%d deliveries, want %d", got, b.N*n)
 			}
 		})
 	}
