@@ -30,7 +30,8 @@ const (
 // clients connect and subscribe to bench.crowd as fast as --concurrency
 // dialers allow while a NATS publisher sends --crowd-rate messages a
 // second, then all of them close at once. It reports the join curve (time
-// to the given share of subscriptions, the last one included), the latency
+// to the given share of subscriptions, the last one included, and the
+// server's CPU time per join, deliveries meanwhile included), the latency
 // of the deliveries meanwhile, whether every client got every message
 // published after its subscription was confirmed, and the leave curve: how
 // soon the server's open sockets, read from /proc, are back to what they
@@ -63,6 +64,7 @@ func (o *Options) crowd(t *target) ([]figure, string, error) {
 		return nil, params, fmt.Errorf("publisher: %w", err)
 	}
 	fds0, _ := procFDs(t.pid) // the publisher's connection included
+	cpu0 := cpuOf(t)
 	start := time.Now()
 	stopPub := make(chan struct{})
 	pubDone := make(chan error, 1)
@@ -138,6 +140,7 @@ func (o *Options) crowd(t *target) ([]figure, string, error) {
 	}
 	joinErr := g.Wait()
 	allIn := time.Since(start)
+	cpuIn := cpuOf(t) - cpu0
 	if joinErr == nil {
 		time.Sleep(crowdSettle)
 	}
@@ -195,6 +198,7 @@ func (o *Options) crowd(t *target) ([]figure, string, error) {
 	figs = append(figs,
 		figure{"join 100%", ms(allIn), "ms"},
 		figure{"joins/s", float64(len(joined)) / allIn.Seconds(), ""},
+		figure{"server CPU/join", float64(cpuIn.Microseconds()) / float64(max(len(joined), 1)), "µs"},
 		figure{"messages", float64(lastPub), ""},
 		figure{"expected", float64(expected), "deliveries"},
 		figure{"delivered", float64(delivered), ""},
