@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/nats-io/nats.go"
@@ -130,6 +131,59 @@ func BenchmarkHubFanOut(b *testing.B) {
 			if got != b.N*n {
 				b.Fatalf("%d deliveries, want %d", got, b.N*n)
 			}
+		})
+	}
+}
+
+// BenchmarkHubMassLeave measures n members leaving one subject at once,
+// from eight goroutines, while messages are fanned out to it without a
+// pause: a restart closing n connections. An op is the whole crowd
+// leaving.
+func BenchmarkHubMassLeave(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			c := newCrowd(b, b, 1) // one member stays: the subject lives on
+			h := c.h
+			h.mu.RLock()
+			hs := h.subs[hubKey{pattern: "bench.crowd"}]
+			h.mu.RUnlock()
+			msg := &nats.Msg{Subject: "bench.crowd", Data: []byte("x")}
+			subs := make([]*Subscription, n)
+			for range b.N {
+				b.StopTimer()
+				for i := range subs {
+					subs[i] = c.join(b)
+				}
+				stop := make(chan struct{})
+				var fanning sync.WaitGroup
+				fanning.Go(func() {
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+							h.fanOut(hs, msg, nil)
+						}
+					}
+				})
+				b.StartTimer()
+				var leaving sync.WaitGroup
+				for k := range 8 {
+					leaving.Go(func() {
+						for i := k; i < n; i += 8 {
+							h.remove(subs[i])
+						}
+					})
+				}
+				leaving.Wait()
+				b.StopTimer()
+				close(stop)
+				fanning.Wait()
+				if got := hs.size(); got != 1 {
+					b.Fatalf("%d members after the crowd left, want 1", got)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/leave")
 		})
 	}
 }
