@@ -332,8 +332,12 @@ func (g *Gateway) sweepOnce(now time.Time) {
 			s.Close(CloseGoingAway, "idle timeout")
 		case c.OnTokenExpiry != "ignore" && s.expired(now):
 			s.Close(ClosePolicy, "credentials expired")
-		case c.PingInterval > 0 && time.Duration(n-s.lastWrite.Load()) >= c.PingInterval:
-			s.lastWrite.Store(n) // one ping per interval, even if the queue is busy
+		case c.PingInterval > 0 && time.Duration(n-s.lastRead.Load()) >= c.PingInterval &&
+			time.Duration(n-s.lastPing.Load()) >= c.PingInterval:
+			// A client that only listens sends nothing but pongs: it is
+			// pinged however busy its stream is, or ReadTimeout would close
+			// it. One ping per interval, even if the queue is busy.
+			s.lastPing.Store(n)
 			_ = s.enqueue(wire.PingFrame)
 		}
 	}

@@ -59,6 +59,7 @@ type Session struct {
 	lastRead  atomic.Int64 // unix nanoseconds of the last frame read
 	lastData  atomic.Int64 // ... of the last data message read
 	lastWrite atomic.Int64 // ... of the last write
+	lastPing  atomic.Int64 // ... of the last ping the sweep queued
 	msgsIn    atomic.Uint64
 	msgsOut   atomic.Uint64
 	bytesIn   atomic.Uint64
