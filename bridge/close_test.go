@@ -3,6 +3,7 @@ package bridge
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -204,6 +205,29 @@ func TestSweep(t *testing.T) {
 		case <-pinged:
 		case <-time.After(2 * time.Second):
 			t.Error("no ping within 2s at a 50ms interval")
+		}
+	})
+	t.Run("a listener in a steady stream is pinged, not timed out", func(t *testing.T) {
+		// The gateway writes to it more often than PingInterval; it
+		// sends nothing but the pongs its pings ask for.
+		e := newEnv(t, Config{PingInterval: 50 * time.Millisecond, ReadTimeout: 200 * time.Millisecond})
+		c := e.dial("/", nil, nil)
+		e.sub(c, "sub steady")
+		w := e.worker()
+		const n = 80
+		go func() {
+			for i := range n {
+				if err := w.Publish("steady", []byte(fmt.Sprint(i))); err != nil {
+					return
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+		for i := range n {
+			got, err := c.tryRead(5 * time.Second)
+			if want := fmt.Sprintf("msg steady %d", i); got != want {
+				t.Fatalf("message %d: %q, %v; want %q", i, got, err, want)
+			}
 		}
 	})
 	for _, tc := range []struct {

@@ -22,7 +22,9 @@ type Config struct {
 	MaxQueuedBytes int `yaml:"max_queued_bytes"`
 
 	// PingInterval is how often the server pings a connection it has not
-	// written to. Default 30s; negative disables pings.
+	// heard from, however much it writes to it: the pong is what keeps a
+	// client that only listens within ReadTimeout. Default 30s; negative
+	// disables pings.
 	PingInterval time.Duration `yaml:"ping_interval"`
 
 	// ReadTimeout closes a connection that sends nothing at all, not even a

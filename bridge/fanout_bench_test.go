@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -31,8 +32,33 @@ var benchFrameKey = new(int)
 // the frame to a socket that discards it. No network: the sessions are
 // built by hand around discardConn.
 func BenchmarkFanOut(b *testing.B) {
-	for _, n := range []int{1000} {
+	for _, n := range []int{1_000, 10_000, 100_000} {
 		b.Run(strconv.Itoa(n), func(b *testing.B) { benchFanOut(b, n) })
+	}
+}
+
+// writeAll starts the writers a fan-out woke as kickAll does: inline up to
+// 64, else on one goroutine per core. A writer on a socket that takes
+// everything at once writes inline (Session.writeInline); discardConn
+// always takes everything, but has no raw descriptor, so writeLoop, which
+// returns once the queue is empty, stands in for writeInline.
+func writeAll(kick []*Session) {
+	const inline = 64
+	if len(kick) <= inline {
+		for _, s := range kick {
+			s.writeLoop()
+		}
+		return
+	}
+	n := min(runtime.GOMAXPROCS(0), (len(kick)+inline-1)/inline)
+	chunk := (len(kick) + n - 1) / n
+	for i := 0; i < len(kick); i += chunk {
+		part := append([]*Session(nil), kick[i:min(i+chunk, len(kick))]...)
+		go func() {
+			for _, s := range part {
+				s.writeLoop()
+			}
+		}()
 	}
 }
 
@@ -48,12 +74,11 @@ func benchFanOut(b *testing.B, n int) {
 		return f, nil
 	}
 	sessions := make([]*Session, n)
-	members := make([]*Subscription, n)
 	var sendErrs int
 	for i := range sessions {
 		s := &Session{gw: g, id: newID(12), proto: p, netConn: discardConn{}, done: make(chan struct{}), m: g.metrics.protocol(p.Name())}
 		sessions[i] = s
-		members[i] = &Subscription{s: s, pattern: hs.key.pattern, hs: hs, deliver: func(d *Delivery) {
+		sub := &Subscription{s: s, pattern: hs.key.pattern, deliver: func(d *Delivery) {
 			f, err := d.Frame(benchFrameKey, encode)
 			if err == nil {
 				err = d.Send(s, f)
@@ -62,8 +87,8 @@ func benchFanOut(b *testing.B, n int) {
 				sendErrs++ // fanOut runs on this goroutine only
 			}
 		}}
+		hs.join(sub)
 	}
-	hs.members.Store(&members)
 	msg := &nats.Msg{Subject: "bench.fanout", Data: []byte(`{"user":"alice","room":"lobby","text":"hello, everyone!","n":42}`)}
 
 	b.ReportAllocs()
@@ -72,10 +97,8 @@ func benchFanOut(b *testing.B, n int) {
 	for range b.N {
 		// As the dispatcher does, with one message per batch.
 		h.fanOut(hs, msg, &kick)
-		for i, s := range kick {
-			go s.writeLoop()
-			kick[i] = nil
-		}
+		writeAll(kick)
+		clear(kick)
 		kick = kick[:0]
 	}
 	// Until every writer has written everything.

@@ -174,9 +174,11 @@ func (g *Gateway) Handler() http.Handler { return g.mux }
 // Metrics lets protocol adapters record their own events.
 func (g *Gateway) Metrics() Metrics { return Metrics{g.metrics} }
 
-// Serve accepts connections on ln until Shutdown.
+// Serve accepts connections on ln until Shutdown. While the process is out
+// of file descriptors, new connections are answered 503 and closed
+// (fdListener); those already open are served on.
 func (g *Gateway) Serve(ln net.Listener) error {
-	err := g.srv.Serve(ln)
+	err := g.srv.Serve(g.guard(ln))
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
@@ -185,7 +187,7 @@ func (g *Gateway) Serve(ln net.Listener) error {
 
 // ServeTLS is Serve with TLS.
 func (g *Gateway) ServeTLS(ln net.Listener, certFile, keyFile string) error {
-	err := g.srv.ServeTLS(ln, certFile, keyFile)
+	err := g.srv.ServeTLS(g.guard(ln), certFile, keyFile)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
@@ -195,6 +197,12 @@ func (g *Gateway) ServeTLS(ln net.Listener, certFile, keyFile string) error {
 // shutdownGrace is how long Shutdown waits, after its deadline, for
 // connections whose sockets it has closed.
 const shutdownGrace = 2 * time.Second
+
+// guard wraps ln in an fdListener that counts its refusals.
+func (g *Gateway) guard(ln net.Listener) net.Listener {
+	refused := g.metrics.limited.WithLabelValues("none", "open_files")
+	return newFDListener(ln, g.log, refused.Inc)
+}
 
 // Shutdown stops accepting, closes every connection with 1001 and a reason,
 // waits for them to end (at most ctx), and stops the gateway's NATS
@@ -351,8 +359,12 @@ func (g *Gateway) sweepOnce(now time.Time) {
 			s.Close(CloseGoingAway, "idle timeout")
 		case c.OnTokenExpiry != "ignore" && s.expired(now):
 			s.Close(ClosePolicy, "credentials expired")
-		case c.PingInterval > 0 && time.Duration(n-s.lastWrite.Load()) >= c.PingInterval:
-			s.lastWrite.Store(n) // one ping per interval, even if the queue is busy
+		case c.PingInterval > 0 && time.Duration(n-s.lastRead.Load()) >= c.PingInterval &&
+			time.Duration(n-s.lastPing.Load()) >= c.PingInterval:
+			// A client that only listens sends nothing but pongs: it is
+			// pinged however busy its stream is, or ReadTimeout would close
+			// it. One ping per interval, even if the queue is busy.
+			s.lastPing.Store(n)
 			_ = s.enqueue(wire.PingFrame)
 		}
 	}

@@ -43,11 +43,10 @@ type hubKey struct{ pattern, queue string }
 
 // hubSub is one NATS subscription and its local members.
 type hubSub struct {
-	key     hubKey
-	ns      *nats.Subscription
-	members atomic.Pointer[[]*Subscription] // copy on write
-	next    atomic.Uint32                   // round robin among queue members
-	ch      chan *nats.Msg                  // the dispatcher shard it feeds
+	key hubKey
+	ns  *nats.Subscription
+	ms  memberSet      // its own lock: joins and leaves never take the hub's
+	ch  chan *nats.Msg // the dispatcher shard it feeds
 	// filter is set when the pattern can match reserved subjects (">" in
 	// dev mode): such messages are never delivered to clients.
 	filter bool
@@ -73,62 +72,74 @@ func newHub(nc *nats.Conn, prefix string, log *slog.Logger) *hub {
 }
 
 // add joins sub to the hub subscription for its pattern and queue, making
-// the NATS subscription if it is the first member.
+// the NATS subscription if it is the first member. It costs O(1) however
+// many members the subscription has, and takes the hub's lock for writing
+// only to make a subscription.
 func (h *hub) add(sub *Subscription) error {
 	k := hubKey{sub.pattern, sub.queue}
+	h.mu.RLock()
+	hs := h.subs[k]
+	h.mu.RUnlock()
+	for {
+		if hs == nil {
+			var err error
+			if hs, err = h.make(k, nil); err != nil {
+				return err
+			}
+		}
+		if hs.join(sub) {
+			return nil
+		}
+		// Its last member has just left: it is being dropped.
+		var err error
+		if hs, err = h.make(k, hs); err != nil {
+			return err
+		}
+	}
+}
+
+// make returns the live hub subscription for k, making it (and its NATS
+// subscription) unless another joiner has; stale, if not nil, is a dead
+// one to replace.
+func (h *hub) make(k hubKey, stale *hubSub) (*hubSub, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	hs := h.subs[k]
-	if hs == nil {
-		hs = &hubSub{key: k, filter: subjects.TouchesReserved(k.pattern, h.prefix)}
-		hs.members.Store(&[]*Subscription{})
-		hs.ch = h.shards[maphash.String(h.seed, k.pattern+"\x00"+k.queue)%uint64(len(h.shards))]
-		var err error
-		if k.queue != "" {
-			hs.ns, err = h.nc.ChanQueueSubscribe(k.pattern, k.queue, hs.ch)
-		} else {
-			hs.ns, err = h.nc.ChanSubscribe(k.pattern, hs.ch)
-		}
-		if err != nil {
-			return fmt.Errorf("subscribe %q: %w", k.pattern, err)
-		}
-		h.subs[k] = hs
-		h.byNATS[hs.ns] = hs
-		h.index.insert(hs)
+	if hs := h.subs[k]; hs != nil && hs != stale {
+		return hs, nil
 	}
-	old := *hs.members.Load()
-	members := make([]*Subscription, len(old), len(old)+1)
-	copy(members, old)
-	members = append(members, sub)
-	hs.members.Store(&members)
-	sub.hs = hs
-	return nil
+	hs := &hubSub{key: k, filter: subjects.TouchesReserved(k.pattern, h.prefix)}
+	hs.ch = h.shards[maphash.String(h.seed, k.pattern+"\x00"+k.queue)%uint64(len(h.shards))]
+	var err error
+	if k.queue != "" {
+		hs.ns, err = h.nc.ChanQueueSubscribe(k.pattern, k.queue, hs.ch)
+	} else {
+		hs.ns, err = h.nc.ChanSubscribe(k.pattern, hs.ch)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("subscribe %q: %w", k.pattern, err)
+	}
+	h.subs[k] = hs // in place of stale, if it is still there
+	h.byNATS[hs.ns] = hs
+	h.index.insert(hs)
+	return hs, nil
 }
 
 // remove takes sub out of its hub subscription, dropping the NATS
-// subscription with its last member.
+// subscription with its last member. It costs O(1), and is a no-op for a
+// subscription that is not a member (any more).
 func (h *hub) remove(sub *Subscription) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	hs := sub.hs
-	if hs == nil {
+	hs, last := sub.leave()
+	if !last {
 		return
 	}
-	old := *hs.members.Load()
-	members := make([]*Subscription, 0, len(old))
-	for _, m := range old {
-		if m != sub {
-			members = append(members, m)
-		}
-	}
-	hs.members.Store(&members)
-	sub.hs = nil
-	if len(members) == 0 {
-		_ = hs.ns.Unsubscribe()
+	h.mu.Lock()
+	if h.subs[hs.key] == hs {
 		delete(h.subs, hs.key)
-		delete(h.byNATS, hs.ns)
-		h.index.remove(hs)
 	}
+	delete(h.byNATS, hs.ns)
+	h.index.remove(hs)
+	h.mu.Unlock()
+	_ = hs.ns.Unsubscribe()
 }
 
 // deliverLocal hands a client's message to the local subscriptions that
@@ -248,21 +259,16 @@ func (h *hub) fanOut(hs *hubSub, m *nats.Msg, kick *[]*Session) {
 		h.filtered.Add(1)
 		return
 	}
-	members := *hs.members.Load()
-	if len(members) == 0 {
-		return
-	}
 	d := &Delivery{Msg: &Message{Subject: m.Subject, Reply: m.Reply, Header: Header(m.Header), Data: m.Data}, kick: kick}
 	if hs.key.queue != "" {
 		// NATS gave this process the message for the group: one local
 		// member takes it.
-		i := hs.next.Add(1) % uint32(len(members))
-		members[i].deliver(d)
+		if sub := hs.pick(); sub != nil {
+			sub.deliver(d)
+		}
 		return
 	}
-	for _, sub := range members {
-		sub.deliver(d)
-	}
+	hs.deliverAll(d)
 }
 
 // close stops the dispatchers. NATS subscriptions must be gone first.

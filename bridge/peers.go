@@ -123,7 +123,8 @@ func (p *peers) run() {
 	}
 }
 
-// open opens both buckets and puts this gateway's mark, once.
+// open opens both buckets and puts this gateway's liveness and then its
+// mark, once: a mark is never seen without its gateway alive first.
 func (p *peers) open(ctx context.Context) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -135,6 +136,9 @@ func (p *peers) open(ctx context.Context) bool {
 	var words *KV
 	if err == nil {
 		words, err = js.KV(ctx, lastWordsBucket, KVConfig{})
+	}
+	if err == nil {
+		_, err = reg.Put(ctx, p.g.id, p.record())
 	}
 	var rev uint64
 	if err == nil {
@@ -164,12 +168,7 @@ func (p *peers) beat() {
 	if !p.open(ctx) {
 		return
 	}
-	var names []string
-	for _, proto := range p.g.protos {
-		names = append(names, proto.Name())
-	}
-	b, _ := json.Marshal(peerRecord{Started: p.started, Protocols: names})
-	if _, err := p.reg.Put(ctx, p.g.id, b); err != nil {
+	if _, err := p.reg.Put(ctx, p.g.id, p.record()); err != nil {
 		p.g.log.Warn("gateway heartbeat failed", "err", err)
 		return
 	}
@@ -184,6 +183,13 @@ func (p *peers) beat() {
 			p.mu.Unlock()
 		}
 	}
+	// The marks first, then who is alive: a gateway puts its liveness
+	// before its mark, so one whose mark is listed is in the later list
+	// unless it has stopped beating.
+	marks, err := p.words.Keys(ctx, "g.*")
+	if err != nil {
+		return
+	}
 	live, err := p.reg.Keys(ctx)
 	if err != nil {
 		return
@@ -192,7 +198,7 @@ func (p *peers) beat() {
 	p.mu.Lock()
 	p.live = live
 	p.mu.Unlock()
-	p.sweep(ctx, live)
+	p.sweep(ctx, marks, live)
 }
 
 // Peers returns the ids of the gateways on this NATS that are alive, this
@@ -215,11 +221,7 @@ func (p *peers) Live() []string {
 
 // sweep claims the clean-up of every gateway that has a mark but is not
 // live.
-func (p *peers) sweep(ctx context.Context, live []string) {
-	marks, err := p.words.Keys(ctx, "g.*")
-	if err != nil {
-		return
-	}
+func (p *peers) sweep(ctx context.Context, marks, live []string) {
 	for _, k := range marks {
 		dead := strings.TrimPrefix(k, "g.")
 		if dead == p.g.id || slices.Contains(live, dead) {
@@ -355,4 +357,14 @@ func closeGhosted(g *Gateway) {
 		s.ghosted.Store(true)
 		s.closeBy(CloseInfo{Code: CloseServiceRestart, Reason: "gateway was presumed dead", By: "server"})
 	}
+}
+
+// record is this gateway's value in the gateways bucket.
+func (p *peers) record() []byte {
+	var names []string
+	for _, proto := range p.g.protos {
+		names = append(names, proto.Name())
+	}
+	b, _ := json.Marshal(peerRecord{Started: p.started, Protocols: names})
+	return b
 }

@@ -40,7 +40,7 @@ func (p *peers) resume() {
 // with 1012 and no second event. A connection that closes normally, and a
 // gateway that shuts down cleanly, leave no records.
 func TestGhosts(t *testing.T) {
-	cfg := Config{GhostTimeout: 600 * time.Millisecond}
+	cfg := Config{GhostTimeout: 3 * time.Second}
 	a := newEnv(t, cfg)
 	pb := newTestProto()
 	pb.ghosts = make(chan *Ghost, 4)
@@ -99,9 +99,12 @@ func TestGhosts(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the protocol's Ghost was not called")
 	}
-	if k := recordKeys(t, a, "g.*"); len(k) != 1 || k[0] != "g."+b.gw.ID() {
-		t.Errorf("marks %v, want only %s's", k, b.gw.ID())
-	}
+	checkFor(t, 5*time.Second, func() error {
+		if k := recordKeys(t, a, "g.*"); len(k) != 1 || k[0] != "g."+b.gw.ID() {
+			return fmt.Errorf("marks %v, want only %s's", k, b.gw.ID())
+		}
+		return nil
+	})
 
 	// The dead one comes back: its connection was ended, so it closes it,
 	// without a second event.

@@ -59,6 +59,7 @@ type Session struct {
 	lastRead  atomic.Int64 // unix nanoseconds of the last frame read
 	lastData  atomic.Int64 // ... of the last data message read
 	lastWrite atomic.Int64 // ... of the last write
+	lastPing  atomic.Int64 // ... of the last ping the sweep queued
 	msgsIn    atomic.Uint64
 	msgsOut   atomic.Uint64
 	bytesIn   atomic.Uint64
@@ -353,6 +354,15 @@ func (s *Session) subscribe(pattern, queue string, deliver func(d *Delivery)) (*
 		s.subsMu.Unlock()
 		return nil, err
 	}
+	// The session's end, if it came while sub was joining, found it not
+	// yet a member: it leaves now (leaving twice is a no-op).
+	s.subsMu.Lock()
+	gone := s.subs == nil
+	s.subsMu.Unlock()
+	if gone {
+		s.gw.hub.remove(sub)
+		return nil, ErrClosed
+	}
 	return sub, nil
 }
 
@@ -486,8 +496,13 @@ type Subscription struct {
 	pattern string
 	queue   string
 	deliver func(*Delivery)
-	hs      *hubSub
 	idx     int // in s.subs; -1 once dropped (under subsMu)
+
+	// chunk is where the hub keeps it while it is a member, nil before it
+	// joins and once it has left; slot is its place there (under the
+	// subject's lock).
+	chunk atomic.Pointer[memberChunk]
+	slot  int
 }
 
 // Pattern is the subscribed subject pattern.
@@ -496,7 +511,9 @@ func (sub *Subscription) Pattern() string { return sub.pattern }
 // Queue is the queue group, or "".
 func (sub *Subscription) Queue() string { return sub.queue }
 
-// Unsubscribe ends the subscription. It is idempotent.
+// Unsubscribe ends the subscription. It is idempotent. A message that
+// reaches the gateway after it returns is not delivered to the
+// subscription; one being fanned out at that very moment may still be.
 func (sub *Subscription) Unsubscribe() {
 	s := sub.s
 	s.subsMu.Lock()

@@ -13,7 +13,8 @@ func benchCommand() *command {
 		summary:  "load-test a gateway, side by side with nats-server",
 		about: `Starts wsgate and nats-server's own WebSocket listener one after the
 other (or measures a running gateway with --url) and runs the same
-scenarios against each: fan-out, idle connections, connects, MQTT QoS 1/2.
+scenarios against each: fan-out, idle connections, connects, a crowd
+joining and leaving one subject, MQTT QoS 1/2.
 The flags are listed by the load generator itself, on standard error;
 README.md's Performance section has the commands behind its figures.`,
 		raw: benchpkg.Run,

@@ -14,7 +14,7 @@ import (
 
 // Options of a benchmark run.
 type Options struct {
-	Scenarios       []string      // fanout, pairs, idle, connect, qos1, qos2
+	Scenarios       []string      // fanout, pairs, idle, connect, crowd, qos1, qos2
 	Targets         []string      // wsgate, nats-server
 	Subscribers     int           // fan-out subscribers
 	Publishers      int           // pairs: publishers, each on a subject of its own
@@ -28,6 +28,8 @@ type Options struct {
 	IdleSubscribe   bool          // subscribe each idle connection to a subject of its own
 	PersistentSub   bool          // qos1/qos2: the subscriber has a persistent session
 	Connects        int           // connections opened in the connect scenario
+	Crowd           int           // crowd: clients joining one subject
+	CrowdRate       int           // crowd: publishes per second while they join
 	Concurrency     int           // dialers at once
 	Out             io.Writer
 
@@ -44,7 +46,7 @@ type Options struct {
 func Run(args []string) error {
 	o := Options{Out: os.Stdout}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	scen := fs.String("scenarios", "fanout,idle,connect", "comma-separated: fanout, pairs, idle, connect, qos1, qos2 (MQTT targets), calls (wsgate-wamp, wsgate)")
+	scen := fs.String("scenarios", "fanout,idle,connect", "comma-separated: fanout, pairs, idle, connect, crowd, qos1, qos2 (MQTT targets), calls (wsgate-wamp, wsgate)")
 	targets := fs.String("targets", "wsgate,nats-server", "servers to measure side by side: wsgate (JSON), wsgate-stomp, wsgate-mqtt, wsgate-wamp, nats-server (NATS protocol), nats-server-mqtt, rabbitmq (Web-STOMP, already running)")
 	fs.IntVar(&o.Subscribers, "subscribers", 1000, "fan-out subscribers on one subject")
 	fs.IntVar(&o.Size, "size", 64, "payload bytes (at least 34)")
@@ -58,6 +60,8 @@ func Run(args []string) error {
 	fs.BoolVar(&o.IdleSubscribe, "idle-subscribe", false, "subscribe each idle connection to a subject of its own")
 	fs.BoolVar(&o.PersistentSub, "persistent-sub", false, "qos1, qos2: give the subscriber a persistent session (Clean Session 0)")
 	fs.IntVar(&o.Connects, "connects", 5000, "connections to open in the connect scenario")
+	fs.IntVar(&o.Crowd, "crowd", 10000, "crowd: clients that join one subject at once, then leave at once")
+	fs.IntVar(&o.CrowdRate, "crowd-rate", 10, "crowd: messages per second published while the crowd joins")
 	fs.IntVar(&o.Concurrency, "concurrency", 64, "connections dialled at once")
 	fs.StringVar(&o.URL, "url", "", "measure the running gateway at this ws:// `URL` (target \"external\")")
 	fs.StringVar(&o.RabbitURL, "rabbitmq-url", "ws://127.0.0.1:15674/ws", "Web-STOMP `URL` of the rabbitmq target")
@@ -193,6 +197,8 @@ func (o *Options) runOne(scenario, targetName string) (result, error) {
 		r.figures, err = o.idle(t)
 	case "connect":
 		r.figures, err = o.connect(t)
+	case "crowd":
+		r.figures, r.params, err = o.crowd(t)
 	case "qos1":
 		r.params = fmt.Sprintf("window=%d", o.window("qos"))
 		r.figures, err = o.qos(t, 1)

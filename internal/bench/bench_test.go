@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 )
@@ -51,5 +52,24 @@ func TestPrintRatiosPairs(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "lost") {
 		t.Errorf("a ratio of zero losses:\n%s", out.String())
+	}
+}
+
+// TestProcFDs: the count of a process's descriptors follows what it opens
+// and closes (the crowd's leave curve is read this way).
+func TestProcFDs(t *testing.T) {
+	before, err := procFDs(os.Getpid())
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened, _ := procFDs(os.Getpid())
+	f.Close()
+	closed, _ := procFDs(os.Getpid())
+	if opened != before+1 || closed != before {
+		t.Errorf("descriptors: %d, then %d with one more open, then %d after closing it", before, opened, closed)
 	}
 }

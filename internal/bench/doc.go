@@ -20,4 +20,9 @@
 // The pairs scenario measures the per-message path from clients: many
 // WebSocket publishers, each on a subject of its own with a few
 // subscribers, each closed-loop with a small window of its own.
+//
+// The crowd scenario (crowd.go) is a live event: many clients join one
+// subject as fast as they can while a publisher sends a few messages a
+// second, then all leave at once; it reports the join and leave curves and
+// whether every client got every message sent after it had joined.
 package bench
