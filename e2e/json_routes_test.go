@@ -553,3 +553,121 @@ json:
 		c.expect("reply")
 	})
 }
+
+// TestJSONRouteHTTP drives http integrations with methods, templated URLs,
+// queries and headers, status mapping and an endpoint's error body.
+func TestJSONRouteHTTP(t *testing.T) {
+	calls := make(chan httpCall, 16)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		calls <- httpCall{r.Method, r.URL.EscapedPath() + "?" + r.URL.RawQuery, r.Header.Clone(), b}
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/missing"), r.Method == "DELETE":
+			http.Error(w, `{"why":"gone"}`, http.StatusNotFound)
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"method":%q}`, r.Method)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	g := startGateway(t, gwOpts{Config: `
+json:
+  routes:
+    get:
+      integration: http
+      method: GET
+      url: "` + srv.URL + `/orders/{body.id}?v={body.v}"
+      query: {conn: "{connectionId}"}
+      headers: {X-Tenant: "t-{body.tenant}"}
+    put:
+      integration: http
+      method: PUT
+      url: "` + srv.URL + `/orders/{body.id}"
+      payload: $request.body.data
+    del:
+      integration: http
+      method: DELETE
+      url: "` + srv.URL + `/orders/{body.id}"
+      proxy: false
+      responses:
+        - {status: "404", as: reply, data: '{"deleted":false}'}
+    missing:
+      integration: http
+      method: GET
+      url: "` + srv.URL + `/missing"
+      error_body: true
+`})
+	nc := natsConn(t, g.NATSURL)
+	c, id := dialID(t, g, nc, "/")
+
+	t.Run("GET with a templated URL, query and header", func(t *testing.T) {
+		c := c.with(t)
+		c.send(`{"action":"get","id":1,"v":"a&b=c","tenant":"x y"}`)
+		if f := c.expect("reply"); string(f.Data) != `{"method":"GET"}` || string(f.ID) != "1" {
+			t.Errorf("%+v", f)
+		}
+		call := <-calls
+		if want := "/orders/1?v=a%26b%3Dc&conn=" + id; call.path != want || len(call.body) != 0 {
+			t.Errorf("endpoint got %s %s %q, want %s", call.method, call.path, call.body, want)
+		}
+		if call.header.Get("X-Tenant") != "t-x y" || call.header.Get("Wsgate-Connection-Id") != id || call.header.Get("Wsgate-Route") != "get" {
+			t.Errorf("headers %v", call.header)
+		}
+	})
+	t.Run("hostile ids stay in their path segment", func(t *testing.T) {
+		c := c.with(t)
+		for _, tc := range []struct{ id, path string }{
+			{`"../admin"`, "/orders/..%2Fadmin"},
+			{`"a?b#c"`, "/orders/a%3Fb%23c"},
+			{`"%2F"`, "/orders/%252F"},
+			{`"@evil.example"`, "/orders/%40evil.example"},
+		} {
+			c.send(`{"action":"get","id":` + tc.id + `,"v":1,"tenant":1}`)
+			c.expect("reply")
+			if call := <-calls; !strings.HasPrefix(call.path, tc.path+"?") {
+				t.Errorf("id %s: endpoint got %s", tc.id, call.path)
+			}
+		}
+		for _, bad := range []string{`".."`, `"."`, `""`} {
+			c.send(`{"action":"get","id":` + bad + `,"v":1,"tenant":1}`)
+			c.expectError("bad_request", bad)
+		}
+		c.send(`{"action":"get","id":"x","v":1,"tenant":"a\r\nX-Evil: 1"}`)
+		c.expectError("bad_request", `"x"`)
+		select {
+		case call := <-calls:
+			t.Errorf("a refused message reached the endpoint: %s %s", call.method, call.path)
+		default:
+		}
+	})
+	t.Run("PUT sends the payload", func(t *testing.T) {
+		c := c.with(t)
+		c.send(`{"action":"put","id":7,"data":{"qty":2}}`)
+		if f := c.expect("reply"); string(f.Data) != `{"method":"PUT"}` {
+			t.Errorf("%+v", f)
+		}
+		if call := <-calls; call.method != "PUT" || string(call.body) != `{"qty":2}` || call.header.Get("Content-Type") != "application/json" {
+			t.Errorf("endpoint got %s %s %q %v", call.method, call.path, call.body, call.header)
+		}
+	})
+	t.Run("responses map a 404 to a reply", func(t *testing.T) {
+		c := c.with(t)
+		c.send(`{"action":"del","id":7}`)
+		if f := c.expect("reply"); string(f.Data) != `{"deleted":false}` || f.Route != "del" {
+			t.Errorf("%+v", f)
+		}
+		<-calls
+	})
+	t.Run("an error status with its body", func(t *testing.T) {
+		c := c.with(t)
+		c.send(`{"action":"missing","id":"m"}`)
+		f := c.expectError("integration_failed", `"m"`)
+		if f.Status != 404 || strings.TrimSpace(string(f.Data)) != `{"why":"gone"}` {
+			t.Errorf("%+v", f)
+		}
+		<-calls
+		if n := g.metric(t, "wsgate_integration_errors_total", map[string]string{"route": "missing", "kind": "http_4xx"}); n != 1 {
+			t.Errorf("wsgate_integration_errors_total{route=missing,kind=http_4xx} = %v, want 1", n)
+		}
+	})
+}

@@ -3,7 +3,6 @@ package jsonws
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -45,8 +44,9 @@ type RouteConfig struct {
 	// it, or "$request.body.<path>" one member (a JSON string's content, or
 	// the member's raw JSON).
 	Payload string `yaml:"payload"`
-	// URL is the http integration's endpoint; the message is POSTed to it.
-	URL string `yaml:"url"`
+	// HTTPRoute holds the http integration's keys: url, method, query,
+	// headers, proxy, responses, retries and more (httpconfig.go).
+	HTTPRoute `yaml:",inline"`
 	// Timeout of a request or http integration. Default RequestTimeout.
 	Timeout time.Duration `yaml:"timeout"`
 	// Raw sends replies (request, http) and messages (subscribe) to the
@@ -157,7 +157,7 @@ type route struct {
 	queue   string
 	queueV  []string
 	payload []string // body path of the payload; nil means the whole message
-	url     string
+	http    *httpSpec
 	timeout time.Duration
 	raw     bool
 	rate    float64
@@ -165,6 +165,9 @@ type route struct {
 }
 
 var knownVarRoots = []string{"connectionId", "principal", "route", "body.", "claims.", "context."}
+
+// varsHelp lists the template variables for error messages.
+const varsHelp = "use connectionId, principal, route, body.<path>, claims.<name> or context.<key>"
 
 // fieldError names a route field; compile prefixes the route.
 type fieldError struct {
@@ -181,7 +184,7 @@ func ferr(field, format string, a ...any) error {
 
 func compileRoute(key string, rc RouteConfig, defTimeout time.Duration) (*route, []error) {
 	var errs []error
-	r := &route{key: key, kind: rc.Integration, queue: rc.Queue, url: rc.URL, timeout: rc.Timeout, raw: rc.Raw,
+	r := &route{key: key, kind: rc.Integration, queue: rc.Queue, timeout: rc.Timeout, raw: rc.Raw,
 		rate: rc.Rate, burst: rc.Burst}
 	if r.burst <= 0 {
 		r.burst = max(int(rc.Rate), 1)
@@ -215,17 +218,14 @@ func compileRoute(key string, rc RouteConfig, defTimeout time.Duration) (*route,
 		errs = append(errs, ferr("integration", "$disconnect can only publish or POST (http): nobody is left to answer"))
 	}
 	if rc.Integration == kindHTTP {
-		u, err := url.Parse(rc.URL)
-		if rc.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, ferr("url", "an http integration needs an absolute http:// or https:// URL, got %q", rc.URL))
-		}
+		spec, herrs := compileHTTP(key, rc.HTTPRoute, key == routeConnect || key == routeDisconnect)
+		errs = append(errs, herrs...)
+		r.http = spec
 		if rc.Subject != "" {
 			errs = append(errs, ferr("subject", "not used by an http integration"))
 		}
 	} else if knownIntegration(rc.Integration) {
-		if rc.URL != "" {
-			errs = append(errs, ferr("url", "only http integrations have a url"))
-		}
+		errs = append(errs, notHTTP(rc.HTTPRoute)...)
 		switch {
 		case rc.Subject == "":
 			errs = append(errs, ferr("subject", "missing"))
@@ -245,7 +245,7 @@ func compileRoute(key string, rc RouteConfig, defTimeout time.Duration) (*route,
 			}
 			for _, v := range t.Vars() {
 				if !knownVar(v) {
-					errs = append(errs, ferr("subject", "unknown variable {%s}: use connectionId, principal, route, body.<path>, claims.<name> or context.<key>", v))
+					errs = append(errs, ferr("subject", "unknown variable {%s}: %s", v, varsHelp))
 				}
 				if strings.HasPrefix(v, "body.") && (key == routeConnect || key == routeDisconnect) {
 					errs = append(errs, ferr("subject", "{%s}: %s has no message body", v, key))
@@ -287,6 +287,26 @@ func compileRoute(key string, rc RouteConfig, defTimeout time.Duration) (*route,
 		errs = append(errs, ferr("timeout", "must not be negative"))
 	}
 	return r, errs
+}
+
+// notHTTP reports the http keys set on a route of another integration.
+func notHTTP(h HTTPRoute) []error {
+	var errs []error
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"url", h.URL != ""}, {"method", h.Method != ""}, {"query", len(h.Query) > 0},
+		{"headers", len(h.Headers) > 0}, {"omit_identity_headers", h.OmitIdentityHeaders},
+		{"proxy", h.Proxy != nil}, {"error_body", h.ErrorBody}, {"responses", len(h.Responses) > 0},
+		{"retries", h.Retries != 0}, {"retry_backoff", h.RetryBackoff != 0},
+		{"max_response_bytes", h.MaxResponseBytes != 0},
+	} {
+		if f.set {
+			errs = append(errs, ferr(f.name, "only http integrations have a %s", f.name))
+		}
+	}
+	return errs
 }
 
 func knownIntegration(k string) bool {

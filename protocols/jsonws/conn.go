@@ -328,18 +328,17 @@ func (c *conn) unsubscribe(r *route, b *body, id json.RawMessage) {
 
 // twoWay runs a request or http integration and sends its answer.
 func (c *conn) twoWay(ctx context.Context, r *route, b *body, id json.RawMessage) {
+	if r.kind == kindHTTP {
+		c.httpRoute(ctx, r, b, id)
+		return
+	}
 	start := time.Now()
 	var reply []byte
-	var err error
-	if r.kind == kindHTTP {
-		reply, err = c.p.post(ctx, r, c.s.Headers(bridge.EventMessage, r.key), payload(r, b))
-	} else {
-		var subj string
-		if subj, err = c.subject(r, b); err == nil {
-			var m *bridge.Message
-			if m, err = c.s.Request(ctx, subj, r.key, nil, payload(r, b), r.timeout); err == nil {
-				reply = m.Data
-			}
+	subj, err := c.subject(r, b)
+	if err == nil {
+		var m *bridge.Message
+		if m, err = c.s.Request(ctx, subj, r.key, nil, payload(r, b), r.timeout); err == nil {
+			reply = m.Data
 		}
 	}
 	c.s.Metrics().RouteDone(r.key, time.Since(start).Seconds())
@@ -349,12 +348,54 @@ func (c *conn) twoWay(ctx context.Context, r *route, b *body, id json.RawMessage
 		}
 		return
 	}
+	c.reply(r, id, reply)
+}
+
+// reply sends a two-way route's answer.
+func (c *conn) reply(r *route, id json.RawMessage, reply []byte) {
 	if r.raw {
 		_ = c.s.Send(bridge.DataFrame(reply))
 		return
 	}
 	data, enc := dataField(reply)
 	env := Envelope{Type: "reply", Route: r.key, ID: id, Data: data, Encoding: enc}
+	_ = c.s.Send(env.frame())
+}
+
+// httpRoute runs an http integration and sends what its answer maps to.
+func (c *conn) httpRoute(ctx context.Context, r *route, b *body, id json.RawMessage) {
+	start := time.Now()
+	a, err := c.p.callHTTP(ctx, r, func(n string) (string, bool) { return c.lookup(r, b, n) },
+		c.s.Headers(bridge.EventMessage, r.key), payload(r, b))
+	c.s.Metrics().RouteDone(r.key, time.Since(start).Seconds())
+	if class := httpErrorClass(a, err); class != "" {
+		c.s.Metrics().IntegrationError(r.key, class)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		code := errIntegration
+		switch {
+		case errors.Is(err, errTemplateValue) || errors.Is(err, errURLShape):
+			code = errBadRequest
+		case errors.Is(err, bridge.ErrTimeout):
+			code = errTimeout
+		}
+		c.fail(r.key, id, code, err.Error())
+		return
+	}
+	o := r.http.outcome(a)
+	if o.reply {
+		c.reply(r, id, o.data)
+		return
+	}
+	c.s.Metrics().ProtocolError(Name, o.code)
+	env := Envelope{Type: "error", Route: r.key, ID: id, Error: o.code, Status: o.status,
+		Message: (&statusError{o: o, method: r.http.method, url: r.http.url.src}).Error()}
+	if o.data != nil {
+		env.Data, env.Encoding = dataField(o.data)
+	}
 	_ = c.s.Send(env.frame())
 }
 
@@ -379,8 +420,11 @@ func (c *conn) OnClose(ci bridge.CloseInfo) {
 		for k, v := range h {
 			hdr[k] = v
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
-		_, err = c.p.post(ctx, r, hdr, body)
+		ctx, cancel := context.WithTimeout(context.Background(), r.timeout*time.Duration(1+r.http.retries))
+		var a *httpAnswer
+		if a, err = c.p.callHTTP(ctx, r, func(n string) (string, bool) { return c.lookup(r, nil, n) }, hdr, body); err == nil && (a.status < 200 || a.status > 299) {
+			err = fmt.Errorf("%w: %s answered HTTP %d", errUpstream, r.http.url.src, a.status)
+		}
 		cancel()
 	} else {
 		var subj string

@@ -64,7 +64,8 @@ func (p *Protocol) admit(ctx context.Context, r *route, req *bridge.ConnectReque
 		}
 		return nil, nil
 	case kindHTTP:
-		reply, err = p.postStatus(ctx, r, hdr, body)
+		c := &conn{p: p, s: s}
+		reply, err = p.postStatus(ctx, r, func(n string) (string, bool) { return c.lookup(r, nil, n) }, hdr, body)
 	default: // request
 		var subj string
 		if subj, err = (&conn{p: p, s: s}).subject(r, nil); err == nil {

@@ -33,7 +33,7 @@ func New(cfg Config) (*Protocol, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Protocol{c: c, http: &http.Client{Timeout: 0}}, nil
+	return &Protocol{c: c, http: newHTTPClient()}, nil
 }
 
 // Name implements bridge.Protocol.
