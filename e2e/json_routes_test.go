@@ -671,3 +671,123 @@ json:
 		}
 	})
 }
+
+// TestJSONRouteTransforms drives jq conditions and transforms: targets
+// chosen by content, request and response transforms on request and http
+// routes, and a transform on a subscription's deliveries.
+func TestJSONRouteTransforms(t *testing.T) {
+	calls := make(chan httpCall, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		calls <- httpCall{r.Method, r.URL.Path, r.Header.Clone(), b}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusAccepted)
+		io.WriteString(w, `{"ticket":"T-9","internal":"do not show"}`)
+	}))
+	t.Cleanup(srv.Close)
+	g := startGateway(t, gwOpts{Config: `
+json:
+  routes:
+    pay:
+      integration: publish
+      subject: payments.normal
+      targets:
+        - when: .body.amount > 1000
+          integration: publish
+          subject: payments.review
+        - when: .body.currency != "EUR"
+          integration: request
+          subject: payments.fx
+    quote:
+      integration: request
+      subject: svc.quote
+      request_transform: '{sku: .body.item.sku, qty: (.body.item.qty // 1), conn: .connectionId}'
+      response_transform: '{price: .body.total, sku: .request.item.sku}'
+    ticket:
+      integration: http
+      url: "` + srv.URL + `/tickets"
+      proxy: false
+      request_transform: '{title: .body.text, by: .connectionId}'
+      response_transform: '{id: .body.ticket, status}'
+    prices:
+      integration: subscribe
+      subject: "prices.{body.sym}"
+      transform: '{sym: (.subject | split(".") | last), p: .body.price}'
+    broken:
+      integration: publish
+      subject: broken
+      request_transform: '.body.n + "x"'
+`})
+	nc := natsConn(t, g.NATSURL)
+	review, _ := nc.SubscribeSync("payments.review")
+	normal, _ := nc.SubscribeSync("payments.normal")
+	nc.Subscribe("payments.fx", func(m *nats.Msg) { m.Respond([]byte(`{"fx":true}`)) })
+	var quoteReq []byte
+	quoted := make(chan struct{}, 1)
+	nc.Subscribe("svc.quote", func(m *nats.Msg) {
+		quoteReq = m.Data
+		quoted <- struct{}{}
+		m.Respond([]byte(`{"total":9.5,"cost":3}`))
+	})
+	nc.Flush()
+	c, id := dialID(t, g, nc, "/")
+
+	t.Run("targets by content", func(t *testing.T) {
+		c := c.with(t)
+		big := `{"action":"pay","amount":5000,"currency":"EUR"}`
+		c.send(big)
+		if m := nextMsg(t, review); string(m.Data) != big || m.Header.Get("Wsgate-Route") != "pay" {
+			t.Errorf("review got %q %v", m.Data, m.Header)
+		}
+		c.send(`{"action":"pay","amount":10,"currency":"USD","id":1}`)
+		if f := c.expect("reply"); string(f.Data) != `{"fx":true}` || f.Route != "pay" {
+			t.Errorf("%+v", f)
+		}
+		small := `{"action":"pay","amount":10,"currency":"EUR"}`
+		c.send(small)
+		if m := nextMsg(t, normal); string(m.Data) != small {
+			t.Errorf("normal got %q", m.Data)
+		}
+	})
+	t.Run("request and response transforms", func(t *testing.T) {
+		c := c.with(t)
+		c.send(`{"action":"quote","item":{"sku":"A-1"},"id":2}`)
+		f := c.expect("reply")
+		<-quoted
+		if want := `{"conn":"` + id + `","qty":1,"sku":"A-1"}`; string(quoteReq) != want {
+			t.Errorf("worker got %s, want %s", quoteReq, want)
+		}
+		if string(f.Data) != `{"price":9.5,"sku":"A-1"}` {
+			t.Errorf("%+v", f)
+		}
+	})
+	t.Run("http with transforms", func(t *testing.T) {
+		c := c.with(t)
+		c.send(`{"action":"ticket","text":"printer on fire","id":3}`)
+		f := c.expect("reply")
+		if string(f.Data) != `{"id":"T-9","status":202}` {
+			t.Errorf("%+v", f)
+		}
+		call := <-calls
+		if want := `{"by":"` + id + `","title":"printer on fire"}`; string(call.body) != want || call.method != "POST" {
+			t.Errorf("endpoint got %s %s, want %s", call.method, call.body, want)
+		}
+	})
+	t.Run("subscription transform", func(t *testing.T) {
+		c := c.with(t)
+		c.send(`{"action":"prices","sym":"ACME","id":4}`)
+		c.expect("subscribed")
+		nc.Publish("prices.ACME", []byte(`{"price":1.5,"volume":100}`))
+		if f := c.expect("message"); f.Subject != "prices.ACME" || string(f.Data) != `{"p":1.5,"sym":"ACME"}` {
+			t.Errorf("%+v", f)
+		}
+	})
+	t.Run("a failing transform is an error frame", func(t *testing.T) {
+		c := c.with(t)
+		c.send(`{"action":"broken","n":1,"id":5}`)
+		c.expectError("transform_failed", "5")
+		askNothing := `{"action":"pay","amount":10,"currency":"EUR"}`
+		c.send(askNothing)
+		nextMsg(t, normal)
+	})
+}

@@ -21,6 +21,12 @@ type Config struct {
 	// MaxInflight bounds the request and http integrations one connection
 	// may have waiting at once. Default 64.
 	MaxInflight int `yaml:"max_inflight"`
+	// TransformTimeout bounds one run of a transform or condition (jq).
+	// Default 100ms.
+	TransformTimeout time.Duration `yaml:"transform_timeout"`
+	// MaxTransformBytes bounds what a transform may make, as JSON.
+	// Default 1 MiB.
+	MaxTransformBytes int `yaml:"max_transform_bytes"`
 	// Routes map route keys to integrations. Empty means the built-in
 	// routes: subscribe, unsubscribe, publish and request, on any subject
 	// the client names and may use.
@@ -58,6 +64,8 @@ type RouteConfig struct {
 	Rate float64 `yaml:"rate"`
 	// Burst is that bucket's size. Default: the rate, at least 1.
 	Burst int `yaml:"burst"`
+	// Transforms and conditions: jq expressions (transform.go).
+	Transforms `yaml:",inline"`
 }
 
 // Integration kinds.
@@ -96,6 +104,12 @@ func (c Config) withDefaults() Config {
 	if c.MaxInflight == 0 {
 		c.MaxInflight = 64
 	}
+	if c.TransformTimeout == 0 {
+		c.TransformTimeout = 100 * time.Millisecond
+	}
+	if c.MaxTransformBytes == 0 {
+		c.MaxTransformBytes = 1 << 20
+	}
 	if len(c.Routes) == 0 {
 		c.Routes = BuiltinRoutes()
 	}
@@ -123,7 +137,14 @@ func compile(c Config) (*compiled, error) {
 	if c.MaxInflight < 0 {
 		errs = append(errs, errors.New("max_inflight: must not be negative"))
 	}
-	out := &compiled{cfg: c, sel: sel, routes: make(map[string]*route, len(c.Routes))}
+	if c.TransformTimeout < 0 {
+		errs = append(errs, errors.New("transform_timeout: must not be negative"))
+	}
+	if c.MaxTransformBytes < 0 {
+		errs = append(errs, errors.New("max_transform_bytes: must not be negative"))
+	}
+	out := &compiled{cfg: c, sel: sel, routes: make(map[string]*route, len(c.Routes)),
+		jq: jqLimits{timeout: c.TransformTimeout, maxBytes: c.MaxTransformBytes}}
 	keys := make([]string, 0, len(c.Routes))
 	for k := range c.Routes {
 		keys = append(keys, k)
@@ -146,6 +167,7 @@ type compiled struct {
 	cfg    Config
 	sel    *selection
 	routes map[string]*route
+	jq     jqLimits
 }
 
 // route is a compiled RouteConfig.
@@ -158,6 +180,7 @@ type route struct {
 	queueV  []string
 	payload []string // body path of the payload; nil means the whole message
 	http    *httpSpec
+	xf      *routeJQ // nil for a route without transforms or conditions
 	timeout time.Duration
 	raw     bool
 	rate    float64
@@ -207,7 +230,11 @@ func compileRoute(key string, rc RouteConfig, defTimeout time.Duration) (*route,
 	switch rc.Integration {
 	case kindPublish, kindRequest, kindHTTP, kindSubscribe, kindUnsubscribe:
 	case "":
-		errs = append(errs, ferr("integration", "missing: one of publish, request, http, subscribe, unsubscribe"))
+		if len(rc.Targets) == 0 {
+			errs = append(errs, ferr("integration", "missing: one of publish, request, http, subscribe, unsubscribe"))
+		} else if rc.Subject != "" || rc.URL != "" {
+			errs = append(errs, ferr("integration", "missing: a route with subject or url needs an integration (without one, only its targets)"))
+		}
 	default:
 		errs = append(errs, ferr("integration", "unknown %q: one of publish, request, http, subscribe, unsubscribe", rc.Integration))
 	}
@@ -286,6 +313,7 @@ func compileRoute(key string, rc RouteConfig, defTimeout time.Duration) (*route,
 	if rc.Timeout < 0 {
 		errs = append(errs, ferr("timeout", "must not be negative"))
 	}
+	errs = append(errs, compileTransforms(key, rc, r, defTimeout)...)
 	return r, errs
 }
 

@@ -70,9 +70,18 @@ func (c *conn) handle(data []byte) {
 		c.fail(r.key, id, errRateLimited, fmt.Sprintf("route %s allows %g messages per second", r.key, r.rate))
 		return
 	}
+	var in *jqInput // only for routes with transforms or conditions
+	if r.xf != nil {
+		in = &jqInput{c: c, b: b}
+		if r.xf.choosing() {
+			if r = c.chooseOrDefault(r, in, id); r == nil {
+				return
+			}
+		}
+	}
 	switch r.kind {
 	case kindPublish:
-		c.publish(r, b, id)
+		c.publish(r, b, id, in)
 	case kindSubscribe:
 		c.subscribe(r, b, id)
 	case kindUnsubscribe:
@@ -82,11 +91,42 @@ func (c *conn) handle(data []byte) {
 		// not hold up the connection; replies may come out of order.
 		b := b.clone() // the read buffer is reused
 		id := clientID(b)
-		err := c.s.Beside(c.p.c.cfg.MaxInflight, func(ctx context.Context) { c.twoWay(ctx, r, b, id) })
+		if in != nil {
+			in.b = b
+		}
+		err := c.s.Beside(c.p.c.cfg.MaxInflight, func(ctx context.Context) { c.twoWay(ctx, r, b, id, in) })
 		if errors.Is(err, bridge.ErrTooManyRequests) {
 			c.fail(r.key, id, errTooMany, fmt.Sprintf("more than %d requests waiting", c.p.c.cfg.MaxInflight))
 		}
 	}
+}
+
+// chooseOrDefault picks what takes a message on route r, whose integration
+// depends on its content; when nothing does, $default (if r is not
+// $default itself). It sends the error frame and returns nil when there is
+// nothing to take it or a condition failed.
+func (c *conn) chooseOrDefault(r *route, in *jqInput, id json.RawMessage) *route {
+	t, err := c.choose(r, in)
+	if err != nil {
+		c.fail(r.key, id, errTransformFailed, err.Error())
+		return nil
+	}
+	if t != nil {
+		return t
+	}
+	if d := c.p.c.routes[routeDefault]; d != nil && d != r {
+		if !d.xf.choosing() {
+			return d
+		}
+		if t, err = c.choose(d, in); err != nil {
+			c.fail(d.key, id, errTransformFailed, err.Error())
+			return nil
+		} else if t != nil {
+			return t
+		}
+	}
+	c.fail(r.key, id, errNoRoute, fmt.Sprintf("no target of route %s matches and no $default route takes the message", r.key))
+	return nil
 }
 
 // selectRoute reads data into b and selects its route: the one its key
@@ -161,6 +201,9 @@ func (c *conn) failErr(route string, id json.RawMessage, err error) {
 	if errors.Is(err, errUpstream) {
 		code = errIntegration
 	}
+	if errors.Is(err, errTransform) {
+		code = errTransformFailed
+	}
 	if code == errTimeout || code == errNoResponders || code == errIntegration {
 		c.s.Metrics().IntegrationError(route, code)
 	}
@@ -226,11 +269,14 @@ func payload(r *route, b *body) []byte {
 	return b.payload(r.payload)
 }
 
-func (c *conn) publish(r *route, b *body, id json.RawMessage) {
+func (c *conn) publish(r *route, b *body, id json.RawMessage, in *jqInput) {
 	start := time.Now()
 	subj, err := c.subject(r, b)
 	if err == nil {
-		err = c.s.Publish(subj, r.key, nil, payload(r, b))
+		var p []byte
+		if p, err = c.forward(context.Background(), r, b, in); err == nil {
+			err = c.s.Publish(subj, r.key, nil, p)
+		}
 	}
 	c.s.Metrics().RouteDone(r.key, time.Since(start).Seconds())
 	if err != nil {
@@ -259,8 +305,12 @@ func (c *conn) subscribe(r *route, b *body, id json.RawMessage) {
 	_, dup := c.subs[k]
 	c.mu.Unlock()
 	if !dup {
-		key, encode := keyEnvelope, messageFrame
-		if r.raw {
+		var key any = keyEnvelope
+		encode := messageFrame
+		switch {
+		case r.xf != nil && r.xf.deliver != nil:
+			key, encode = r.xf, deliverFrame(r, c.p.c.jq)
+		case r.raw:
 			key, encode = keyRaw, rawFrame
 		}
 		s := c.s
@@ -327,18 +377,21 @@ func (c *conn) unsubscribe(r *route, b *body, id json.RawMessage) {
 }
 
 // twoWay runs a request or http integration and sends its answer.
-func (c *conn) twoWay(ctx context.Context, r *route, b *body, id json.RawMessage) {
+func (c *conn) twoWay(ctx context.Context, r *route, b *body, id json.RawMessage, in *jqInput) {
 	if r.kind == kindHTTP {
-		c.httpRoute(ctx, r, b, id)
+		c.httpRoute(ctx, r, b, id, in)
 		return
 	}
 	start := time.Now()
 	var reply []byte
 	subj, err := c.subject(r, b)
 	if err == nil {
-		var m *bridge.Message
-		if m, err = c.s.Request(ctx, subj, r.key, nil, payload(r, b), r.timeout); err == nil {
-			reply = m.Data
+		var p []byte
+		if p, err = c.forward(ctx, r, b, in); err == nil {
+			var m *bridge.Message
+			if m, err = c.s.Request(ctx, subj, r.key, nil, p, r.timeout); err == nil {
+				reply, err = c.transformReply(ctx, r, in, m.Data, nil)
+			}
 		}
 	}
 	c.s.Metrics().RouteDone(r.key, time.Since(start).Seconds())
@@ -363,10 +416,14 @@ func (c *conn) reply(r *route, id json.RawMessage, reply []byte) {
 }
 
 // httpRoute runs an http integration and sends what its answer maps to.
-func (c *conn) httpRoute(ctx context.Context, r *route, b *body, id json.RawMessage) {
+func (c *conn) httpRoute(ctx context.Context, r *route, b *body, id json.RawMessage, in *jqInput) {
 	start := time.Now()
-	a, err := c.p.callHTTP(ctx, r, func(n string) (string, bool) { return c.lookup(r, b, n) },
-		c.s.Headers(bridge.EventMessage, r.key), payload(r, b))
+	p, err := c.forward(ctx, r, b, in)
+	var a *httpAnswer
+	if err == nil {
+		a, err = c.p.callHTTP(ctx, r, func(n string) (string, bool) { return c.lookup(r, b, n) },
+			c.s.Headers(bridge.EventMessage, r.key), p)
+	}
 	c.s.Metrics().RouteDone(r.key, time.Since(start).Seconds())
 	if class := httpErrorClass(a, err); class != "" {
 		c.s.Metrics().IntegrationError(r.key, class)
@@ -381,13 +438,24 @@ func (c *conn) httpRoute(ctx context.Context, r *route, b *body, id json.RawMess
 			code = errBadRequest
 		case errors.Is(err, bridge.ErrTimeout):
 			code = errTimeout
+		case errors.Is(err, errTransform):
+			code = errTransformFailed
 		}
 		c.fail(r.key, id, code, err.Error())
 		return
 	}
 	o := r.http.outcome(a)
 	if o.reply {
-		c.reply(r, id, o.data)
+		data := o.data
+		if !o.fixed {
+			if data, err = c.transformReply(ctx, r, in, data, a); err != nil {
+				if ctx.Err() == nil {
+					c.fail(r.key, id, errTransformFailed, err.Error())
+				}
+				return
+			}
+		}
+		c.reply(r, id, data)
 		return
 	}
 	c.s.Metrics().ProtocolError(Name, o.code)

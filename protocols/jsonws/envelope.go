@@ -42,18 +42,19 @@ type Envelope struct {
 
 // Error codes of error frames.
 const (
-	errBadJSON      = "bad_json"
-	errNoRoute      = "no_route"
-	errBadRequest   = "bad_request"
-	errForbidden    = "forbidden"
-	errTimeout      = "timeout"
-	errNoResponders = "no_responders"
-	errIntegration  = "integration_failed"
-	errNotSubbed    = "not_subscribed"
-	errTooMany      = "too_many_requests"
-	errRateLimited  = "rate_limited"
-	errLimit        = "limit_exceeded"
-	errInternal     = "internal"
+	errBadJSON         = "bad_json"
+	errNoRoute         = "no_route"
+	errBadRequest      = "bad_request"
+	errForbidden       = "forbidden"
+	errTimeout         = "timeout"
+	errNoResponders    = "no_responders"
+	errIntegration     = "integration_failed"
+	errNotSubbed       = "not_subscribed"
+	errTooMany         = "too_many_requests"
+	errRateLimited     = "rate_limited"
+	errLimit           = "limit_exceeded"
+	errTransformFailed = "transform_failed"
+	errInternal        = "internal"
 )
 
 // dataField returns the JSON form of a payload for the data member and the

@@ -172,6 +172,7 @@ type outcome struct {
 	code   string // an error frame's
 	status int
 	data   []byte // nil: no data member in an error frame
+	fixed  bool   // data is a responses entry's, not the answer's body
 }
 
 // outcome maps an answer through the route's responses: the first entry
@@ -198,7 +199,7 @@ func (h *httpSpec) outcome(a *httpAnswer) outcome {
 			o.code = rule.code
 		}
 		if rule.data != nil {
-			o.data = rule.data
+			o.data, o.fixed = rule.data, true
 			return o
 		}
 	}
