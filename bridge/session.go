@@ -49,6 +49,7 @@ type Session struct {
 	hdrs      atomic.Pointer[headerCache] // made by the first publish
 	creds     *auth.Credentials           // the upgrade's, kept for in-band authentication only
 	context   map[string]string
+	adapter   any // the protocol adapter's, from Admit to Open (SetAdapterState)
 	sourceIP  string
 	userAgent string
 	started   time.Time
@@ -167,6 +168,15 @@ func (s *Session) Authenticate(ctx context.Context, in *auth.Credentials) (*auth
 // Context is the connection's context from the $connect integration. It
 // must not be modified.
 func (s *Session) Context() map[string]string { return s.context }
+
+// SetAdapterState keeps v with the session for its protocol adapter: what
+// the adapter's Admit learnt from the upgrade request (which is gone once
+// the connection is open), for the handler its Open makes. Call it from
+// Admit only.
+func (s *Session) SetAdapterState(v any) { s.adapter = v }
+
+// AdapterState returns what SetAdapterState kept, or nil.
+func (s *Session) AdapterState() any { return s.adapter }
 
 // Logger returns the gateway logger with the connection's id and protocol.
 func (s *Session) Logger() *slog.Logger {

@@ -791,3 +791,47 @@ json:
 		nextMsg(t, normal)
 	})
 }
+
+// TestJSONRouteUpgradeKeys selects routes by the upgrade request's query
+// string, header and path combined with the message.
+func TestJSONRouteUpgradeKeys(t *testing.T) {
+	g := startGateway(t, gwOpts{Config: `
+json:
+  route_selection_expression: "${request.querystring.v}/${request.header.X-App}/${request.body.action}"
+  routes:
+    2/web/send:
+      integration: publish
+      subject: keys.v2web
+    /web/send:
+      integration: publish
+      subject: keys.v0web
+    2//send:
+      integration: publish
+      subject: keys.v2noapp
+`})
+	nc := natsConn(t, g.NATSURL)
+	sub, _ := nc.SubscribeSync("keys.*")
+	nc.Flush()
+	for _, tc := range []struct {
+		path, app, subject string
+	}{
+		{"/?v=2", "web", "keys.v2web"},
+		{"/ws?v=2&v=3", "web", "keys.v2web"},
+		{"/", "web", "keys.v0web"},
+		{"/?v=2", "", "keys.v2noapp"},
+	} {
+		hdr := http.Header{}
+		if tc.app != "" {
+			hdr.Set("X-App", tc.app)
+		}
+		c := dial(t, g.WS(tc.path), hdr)
+		msg := `{"action":"send","n":1}`
+		c.send(msg)
+		if m := nextMsg(t, sub); m.Subject != tc.subject || string(m.Data) != msg {
+			t.Errorf("%s with X-App %q: got %s %q, want %s", tc.path, tc.app, m.Subject, m.Data, tc.subject)
+		}
+		c.send(`{"action":"other","id":1}`)
+		c.expectError("no_route", "1")
+		c.Conn.Close()
+	}
+}

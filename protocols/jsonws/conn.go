@@ -23,6 +23,8 @@ type conn struct {
 	subs map[subKey]*bridge.Subscription
 
 	limits map[*route]*rate.Limiter // per-route buckets, made on first use
+
+	req []string // the upgrade request's values the selection names
 }
 
 type subKey struct{ subject, queue string }
@@ -134,7 +136,7 @@ func (c *conn) chooseOrDefault(r *route, in *jqInput, id json.RawMessage) *route
 // are never selected by a message.
 func (c *conn) selectRoute(b *body, data, kb []byte) (r *route, key []byte, isObject bool) {
 	if isObject = b.parse(data); isObject {
-		key = c.p.c.sel.appendKey(kb, b)
+		key = c.p.c.sel.appendKey(kb, b, c.req)
 		r = c.p.c.routes[string(key)]
 	}
 	if r == nil || string(key) == routeConnect || string(key) == routeDisconnect {

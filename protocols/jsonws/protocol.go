@@ -47,11 +47,19 @@ func (p *Protocol) Paths() []string { return []string{"/", "/ws"} }
 
 // Open implements bridge.Protocol.
 func (p *Protocol) Open(s *bridge.Session) bridge.Handler {
-	return &conn{p: p, s: s, subs: map[subKey]*bridge.Subscription{}}
+	c := &conn{p: p, s: s, subs: map[subKey]*bridge.Subscription{}}
+	c.req, _ = s.AdapterState().([]string)
+	return c
 }
 
-// Admit implements bridge.Admitter: it runs the $connect route, if any.
+// Admit implements bridge.Admitter: it keeps what the route selection
+// expression names of the upgrade request ($request.querystring.<name>,
+// $request.header.<name>, $request.path) and runs the $connect route, if
+// any.
 func (p *Protocol) Admit(ctx context.Context, req *bridge.ConnectRequest) (map[string]string, error) {
+	if vals := p.c.sel.requestValues(req.Request); vals != nil {
+		req.Session.SetAdapterState(vals)
+	}
 	r := p.c.routes[routeConnect]
 	if r == nil {
 		return nil, nil
