@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -833,5 +834,83 @@ json:
 		c.send(`{"action":"other","id":1}`)
 		c.expectError("no_route", "1")
 		c.Conn.Close()
+	}
+}
+
+// TestJSONRouteCache serves replies of request and http routes from the
+// cache: per connection for anonymous clients unless shared, successes only.
+func TestJSONRouteCache(t *testing.T) {
+	var hits int
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits++
+		n := hits
+		mu.Unlock()
+		if r.URL.Query().Get("sym") == "FAIL" {
+			http.Error(w, "no", http.StatusBadGateway)
+			return
+		}
+		fmt.Fprintf(w, `{"sym":%q,"n":%d}`, r.URL.Query().Get("sym"), n)
+	}))
+	t.Cleanup(srv.Close)
+	g := startGateway(t, gwOpts{Config: `
+json:
+  routes:
+    quote:
+      integration: request
+      subject: "svc.quote"
+      cache: {ttl: 1h, key: "{body.sym}"}
+    sharedquote:
+      integration: http
+      method: GET
+      url: "` + srv.URL + `/q?sym={body.sym}"
+      cache: {ttl: 1h, key: "{body.sym}", shared: true}
+`})
+	nc := natsConn(t, g.NATSURL)
+	var asked int
+	nc.Subscribe("svc.quote", func(m *nats.Msg) {
+		mu.Lock()
+		asked++
+		n := asked
+		mu.Unlock()
+		m.Respond([]byte(fmt.Sprintf(`{"n":%d}`, n)))
+	})
+	nc.Flush()
+	a := dial(t, g.WS("/"), nil)
+	b := dial(t, g.WS("/"), nil)
+	ask := func(c *client, msg, want string) {
+		t.Helper()
+		c.send(msg)
+		if f := c.expect("reply"); string(f.Data) != want {
+			t.Errorf("%s: reply %s, want %s", msg, f.Data, want)
+		}
+	}
+	ask(a, `{"action":"quote","sym":"ACME"}`, `{"n":1}`)
+	ask(a, `{"action":"quote","sym":"ACME","id":2}`, `{"n":1}`) // a hit
+	ask(a, `{"action":"quote","sym":"INIT"}`, `{"n":2}`)
+	ask(b, `{"action":"quote","sym":"ACME"}`, `{"n":3}`) // another (anonymous) connection: its own entries
+	ask(a, `{"action":"sharedquote","sym":"ACME"}`, `{"sym":"ACME","n":1}`)
+	ask(b, `{"action":"sharedquote","sym":"ACME"}`, `{"sym":"ACME","n":1}`) // shared
+	a.send(`{"action":"sharedquote","sym":"FAIL","id":1}`)
+	a.expectError("integration_failed", "1")
+	a.send(`{"action":"sharedquote","sym":"FAIL","id":2}`)
+	if f := a.expectError("integration_failed", "2"); f.Status != 502 {
+		t.Errorf("%+v", f)
+	}
+	mu.Lock()
+	if hits != 3 {
+		t.Errorf("endpoint called %d times, want 3 (ACME once, FAIL twice: failures are not cached)", hits)
+	}
+	mu.Unlock()
+	for _, m := range []struct {
+		route, result string
+		want          float64
+	}{
+		{"quote", "hit", 1}, {"quote", "miss", 3}, {"sharedquote", "hit", 1}, {"sharedquote", "miss", 3},
+	} {
+		if n := g.metric(t, "wsgate_route_cache_total", map[string]string{"route": m.route, "result": m.result}); n != m.want {
+			t.Errorf("wsgate_route_cache_total{route=%s,result=%s} = %v, want %v", m.route, m.result, n, m.want)
+		}
 	}
 }

@@ -66,6 +66,9 @@ type RouteConfig struct {
 	Burst int `yaml:"burst"`
 	// Transforms and conditions: jq expressions (transform.go).
 	Transforms `yaml:",inline"`
+	// Cache serves replies of a request or http route from memory
+	// (cache.go). Default: no cache.
+	Cache CacheConfig `yaml:"cache"`
 }
 
 // Integration kinds.
@@ -172,19 +175,21 @@ type compiled struct {
 
 // route is a compiled RouteConfig.
 type route struct {
-	key     string
-	kind    string
-	subject *subjects.Template // nil when the client names the subject
-	subjVar []string           // body path of a client-named subject
-	queue   string
-	queueV  []string
-	payload []string // body path of the payload; nil means the whole message
-	http    *httpSpec
-	xf      *routeJQ // nil for a route without transforms or conditions
-	timeout time.Duration
-	raw     bool
-	rate    float64
-	burst   int
+	key      string
+	kind     string
+	subject  *subjects.Template // nil when the client names the subject
+	subjVar  []string           // body path of a client-named subject
+	queue    string
+	queueV   []string
+	payload  []string // body path of the payload; nil means the whole message
+	http     *httpSpec
+	xf       *routeJQ    // nil for a route without transforms or conditions
+	cache    *replyCache // nil without a cache
+	cacheKey textTemplate
+	timeout  time.Duration
+	raw      bool
+	rate     float64
+	burst    int
 }
 
 var knownVarRoots = []string{"connectionId", "principal", "route", "body.", "claims.", "context."}
@@ -314,6 +319,15 @@ func compileRoute(key string, rc RouteConfig, defTimeout time.Duration) (*route,
 		errs = append(errs, ferr("timeout", "must not be negative"))
 	}
 	errs = append(errs, compileTransforms(key, rc, r, defTimeout)...)
+	if rc.Cache.enabled() {
+		if key == routeConnect || key == routeDisconnect {
+			errs = append(errs, ferr("cache", "not on %s", key))
+		} else {
+			var cerrs []error
+			r.cache, r.cacheKey, cerrs = compileCache(rc.Integration, rc.Cache)
+			errs = append(errs, cerrs...)
+		}
+	}
 	return r, errs
 }
 
