@@ -914,3 +914,81 @@ json:
 		}
 	}
 }
+
+// TestJSONRouteStages runs one API in two stages: each on its own path,
+// with variables that reach different subjects and endpoints, its own
+// limits, and Wsgate-Stage on its messages.
+func TestJSONRouteStages(t *testing.T) {
+	calls := make(chan httpCall, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls <- httpCall{r.Method, r.URL.Path, r.Header.Clone(), nil}
+		io.WriteString(w, `{}`)
+	}))
+	t.Cleanup(srv.Close)
+	g := startGateway(t, gwOpts{Config: `
+stages:
+  test:
+    path: /test
+    variables: {tenant: t1, token: test-token}
+  prod:
+    path: /prod
+    variables: {tenant: p1, token: prod-token}
+    log_level: warn
+    limits: {max_subscriptions: 1}
+json:
+  routes:
+    send:
+      integration: publish
+      subject: "orders.{stage.tenant}"
+    info:
+      integration: http
+      method: GET
+      url: "` + srv.URL + `/{stage.tenant}/info"
+      headers: {Authorization: "Bearer {stage.token}"}
+    join:
+      integration: subscribe
+      subject: "room.{body.room}"
+    which:
+      integration: request
+      subject: svc.which
+      request_transform: '.stage.tenant'
+`})
+	nc := natsConn(t, g.NATSURL)
+	orders, _ := nc.SubscribeSync("orders.*")
+	nc.Subscribe("svc.which", func(m *nats.Msg) { m.Respond(m.Data) })
+	nc.Flush()
+	for _, st := range []struct{ name, tenant, token string }{{"test", "t1", "test-token"}, {"prod", "p1", "prod-token"}} {
+		t.Run(st.name, func(t *testing.T) {
+			c := dial(t, g.WS("/"+st.name+"/ws"), nil)
+			c.send(`{"action":"send"}`)
+			m := nextMsg(t, orders)
+			if m.Subject != "orders."+st.tenant || m.Header.Get("Wsgate-Stage") != st.name {
+				t.Errorf("got %s, Wsgate-Stage %q", m.Subject, m.Header.Get("Wsgate-Stage"))
+			}
+			c.send(`{"action":"info","id":1}`)
+			c.expect("reply")
+			call := <-calls
+			if call.path != "/"+st.tenant+"/info" || call.header.Get("Authorization") != "Bearer "+st.token || call.header.Get("Wsgate-Stage") != st.name {
+				t.Errorf("endpoint got %s %v", call.path, call.header)
+			}
+			c.send(`{"action":"which","id":2}`)
+			if f := c.expect("reply"); string(f.Data) != `"`+st.tenant+`"` {
+				t.Errorf("%+v", f)
+			}
+			c.send(`{"action":"join","room":"a","id":3}`)
+			c.expect("subscribed")
+			c.send(`{"action":"join","room":"b","id":4}`)
+			if st.name == "prod" {
+				c.expectError("limit_exceeded", "4")
+			} else {
+				c.expect("subscribed")
+			}
+		})
+	}
+	t.Run("no stage", func(t *testing.T) {
+		_, resp, err := websocket.DefaultDialer.Dial(g.WS("/ws"), nil)
+		if err == nil || resp == nil || resp.StatusCode != http.StatusNotFound {
+			t.Errorf("upgrade outside every stage: %v %v", resp, err)
+		}
+	})
+}

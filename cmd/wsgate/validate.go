@@ -35,6 +35,14 @@ func (c *config) validate() error {
 		errs = append(errs, unjoin(err)...) // auth's errors name their keys from auth.
 	}
 	errs = append(errs, c.TLS.validate()...)
+	if err := bridge.ValidateStages(c.Stages); err != nil {
+		errs = append(errs, unjoin(err)...) // they name their keys from stages.
+	}
+	for name, st := range c.Stages {
+		if _, err := parseLevel(st.LogLevel); err != nil && st.LogLevel != "" {
+			errs = append(errs, fmt.Errorf("stages.%s.log_level: %w", name, err))
+		}
+	}
 	errs = append(errs, c.validateGateway()...)
 	errs = append(errs, c.validateNATS()...)
 	for _, l := range c.clientLimits() {

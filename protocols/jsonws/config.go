@@ -39,7 +39,8 @@ type RouteConfig struct {
 	Integration string `yaml:"integration"`
 	// Subject is a subject template such as chat.rooms.{body.room}: values
 	// are escaped into exactly one token each. Variables: connectionId,
-	// principal, route, body.<path>, claims.<name>, context.<key>.
+	// principal, route, body.<path>, claims.<name>, context.<key>,
+	// stage.<name>.
 	// "$request.body.<path>" instead lets the client name the whole
 	// subject (checked against its permissions, never escaped).
 	Subject string `yaml:"subject"`
@@ -192,10 +193,10 @@ type route struct {
 	burst    int
 }
 
-var knownVarRoots = []string{"connectionId", "principal", "route", "body.", "claims.", "context."}
+var knownVarRoots = []string{"connectionId", "principal", "route", "body.", "claims.", "context.", "stage."}
 
 // varsHelp lists the template variables for error messages.
-const varsHelp = "use connectionId, principal, route, body.<path>, claims.<name> or context.<key>"
+const varsHelp = "use connectionId, principal, route, body.<path>, claims.<name>, context.<key> or stage.<name>"
 
 // fieldError names a route field; compile prefixes the route.
 type fieldError struct {

@@ -243,6 +243,10 @@ func (c *conn) lookup(r *route, b *body, name string) (string, bool) {
 	case len(name) > 8 && name[:8] == "context.":
 		v, ok := c.s.Context()[name[8:]]
 		return v, ok
+	case len(name) > 6 && name[:6] == "stage.":
+		_, vars := c.s.Stage()
+		v, ok := vars[name[6:]]
+		return v, ok
 	}
 	return "", false
 }
@@ -311,7 +315,9 @@ func (c *conn) subscribe(r *route, b *body, id json.RawMessage) {
 		encode := messageFrame
 		switch {
 		case r.xf != nil && r.xf.deliver != nil:
-			key, encode = r.xf, deliverFrame(r, c.p.c.jq)
+			// One frame per route and stage: the transform sees the stage.
+			name, vars := c.s.Stage()
+			key, encode = deliverKey{r.xf, name}, deliverFrame(r, vars, c.p.c.jq)
 		case r.raw:
 			key, encode = keyRaw, rawFrame
 		}

@@ -42,7 +42,7 @@ type Transforms struct {
 	ResponseTransform string `yaml:"response_transform"`
 	// Transform makes what a subscribe route delivers from each message:
 	// {"body", "subject", "route", "stage"}. It sees no connection, so one
-	// result serves every subscriber of the route.
+	// result serves every subscriber of the route in a stage.
 	Transform string `yaml:"transform"`
 }
 
@@ -162,6 +162,9 @@ func (c *conn) jqBase(body any) map[string]any {
 	if c.s != nil {
 		v["connectionId"] = c.s.ID()
 		v["context"] = stringMap(c.s.Context())
+		if _, vars := c.s.Stage(); vars != nil {
+			v["stage"] = stringMap(vars)
+		}
 		if p := c.s.Principal(); p != nil {
 			v["principal"] = p.ID
 			v["claims"] = jqValue(p.Claims)
@@ -238,12 +241,20 @@ func (c *conn) transformReply(ctx context.Context, r *route, in *jqInput, reply 
 	return encodeResult(out), nil
 }
 
+// deliverKey names the frame of a subscribe route's transform in a
+// delivery's cache: one per route and stage.
+type deliverKey struct {
+	xf    *routeJQ
+	stage string
+}
+
 // deliverFrame is the frame of a subscribe route with a transform for one
-// message: the same for every subscriber of the route, so the delivery
-// encodes it once (keyed by the route's routeJQ).
-func deliverFrame(r *route, lim jqLimits) func(m *bridge.Message) (*bridge.Frame, error) {
+// message: the same for every subscriber of the route in a stage, so the
+// delivery encodes it once (keyed by deliverKey).
+func deliverFrame(r *route, stage map[string]string, lim jqLimits) func(m *bridge.Message) (*bridge.Frame, error) {
+	sv := stringMap(stage)
 	return func(m *bridge.Message) (*bridge.Frame, error) {
-		in := map[string]any{"body": decodeJQ(m.Data), "subject": m.Subject, "route": r.key, "stage": map[string]any{}}
+		in := map[string]any{"body": decodeJQ(m.Data), "subject": m.Subject, "route": r.key, "stage": sv}
 		v, err := r.xf.deliver.first(context.Background(), in, lim)
 		if err != nil {
 			env := Envelope{Type: "error", Route: r.key, Subject: m.Subject, Error: errTransformFailed, Message: err.Error()}

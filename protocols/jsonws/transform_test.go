@@ -229,7 +229,7 @@ func TestDeliverTransform(t *testing.T) {
 		c := transformConn(t, map[string]RouteConfig{"feed": {Integration: kindSubscribe, Subject: "prices.>", Raw: raw,
 			Transforms: Transforms{Transform: `{sym: (.subject | split(".") | last), p: .body.price}`}}})
 		r := c.p.c.routes["feed"]
-		f, err := deliverFrame(r, c.p.c.jq)(&bridge.Message{Subject: "prices.ACME", Data: []byte(`{"price":1.5,"x":"big"}`)})
+		f, err := deliverFrame(r, nil, c.p.c.jq)(&bridge.Message{Subject: "prices.ACME", Data: []byte(`{"price":1.5,"x":"big"}`)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -240,7 +240,7 @@ func TestDeliverTransform(t *testing.T) {
 		if got := string(f.Payload()); got != want {
 			t.Errorf("raw %v: %s, want %s", raw, got, want)
 		}
-		f, _ = deliverFrame(r, c.p.c.jq)(&bridge.Message{Subject: "prices.X", Data: []byte(`not json`)})
+		f, _ = deliverFrame(r, nil, c.p.c.jq)(&bridge.Message{Subject: "prices.X", Data: []byte(`not json`)})
 		var env Envelope
 		if err := json.Unmarshal(f.Payload(), &env); err != nil || env.Type != "error" || env.Error != errTransformFailed {
 			t.Errorf("failed transform: %s", f.Payload())
