@@ -1,7 +1,6 @@
 package jsonws
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -197,16 +196,85 @@ func stringMap(m map[string]string) map[string]any {
 	return out
 }
 
-// decodeJQ decodes a JSON document for jq, numbers kept exact; text that
-// is not JSON is a string.
+// decodeJQ decodes a JSON document for jq, numbers kept exact (as
+// json.Number); text that is not JSON is a string.
 func decodeJQ(raw []byte) any {
 	if len(raw) > 0 && json.Valid(raw) {
-		d := json.NewDecoder(bytes.NewReader(raw))
-		d.UseNumber()
-		var v any
-		if d.Decode(&v) == nil {
-			return v
-		}
+		v, _ := decodeValid(raw, skipWS(raw, 0))
+		return v
 	}
 	return strings.ToValidUTF8(string(raw), "\uFFFD")
+}
+
+// decodeBody is decodeJQ for a client message, which the scanner has
+// validated already when it is an object.
+func decodeBody(b *body) any {
+	if b.top != nil {
+		v, _ := decodeValid(b.raw, skipWS(b.raw, 0))
+		return v
+	}
+	return decodeJQ(b.raw)
+}
+
+// decodeValid decodes the valid JSON value at d[i] as encoding/json
+// decodes into any with UseNumber (duplicate keys: the last wins; strings
+// unquoted by appendUnquote), and returns the index after it. It checks
+// nothing: d must be valid.
+func decodeValid(d []byte, i int) (any, int) {
+	switch d[i] {
+	case '{':
+		m := map[string]any{}
+		i = skipWS(d, i+1)
+		if d[i] == '}' {
+			return m, i + 1
+		}
+		for {
+			end := endString(d, i+1)
+			k := validText(d[i+1 : end-1])
+			i = skipWS(d, end)
+			var v any
+			v, i = decodeValid(d, skipWS(d, i+1)) // past the colon
+			m[k] = v
+			i = skipWS(d, i)
+			if d[i] == '}' {
+				return m, i + 1
+			}
+			i = skipWS(d, i+1) // past the comma
+		}
+	case '[':
+		a := []any{}
+		i = skipWS(d, i+1)
+		if d[i] == ']' {
+			return a, i + 1
+		}
+		for {
+			var v any
+			v, i = decodeValid(d, i)
+			a = append(a, v)
+			i = skipWS(d, i)
+			if d[i] == ']' {
+				return a, i + 1
+			}
+			i = skipWS(d, i+1)
+		}
+	case '"':
+		end := endString(d, i+1)
+		return validText(d[i+1 : end-1]), end
+	case 't':
+		return true, i + 4
+	case 'f':
+		return false, i + 5
+	case 'n':
+		return nil, i + 4
+	}
+	end := skipValue(d, i)
+	return json.Number(d[i:end]), end
+}
+
+// validText is the text of the contents of a valid JSON string.
+func validText(s []byte) string {
+	if plain(s) {
+		return string(s)
+	}
+	return string(appendUnquote(nil, s))
 }

@@ -149,7 +149,7 @@ type jqInput struct {
 // get returns the input for route r.
 func (in *jqInput) get(r *route) map[string]any {
 	if in.v == nil {
-		in.v = in.c.jqBase(decodeJQ(in.b.raw))
+		in.v = in.c.jqBase(decodeBody(in.b))
 	}
 	in.v["route"] = r.key
 	return in.v

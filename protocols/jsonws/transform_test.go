@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -304,6 +305,31 @@ func FuzzTransformInput(f *testing.F) {
 		}
 		if err == nil && !json.Valid(p) {
 			t.Fatalf("forward made %q", p)
+		}
+	})
+}
+
+// FuzzDecodeJQ holds decodeValid to encoding/json's answers (UseNumber).
+func FuzzDecodeJQ(f *testing.F) {
+	for _, s := range []string{`{"a":1,"a":2}`, `[1,"x\u00e9\ud800",true,false,null,{"":[]}]`, ` {"k" : [ 1.5e3 , -0 ] } `, "\"a\xffb\"", `"\u0000"`, `{}`, `[]`, bench300} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !json.Valid(data) {
+			return
+		}
+		got := decodeJQ(data)
+		d := json.NewDecoder(strings.NewReader(string(data)))
+		d.UseNumber()
+		var want any
+		if err := d.Decode(&want); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("decodeJQ(%q) = %#v, encoding/json says %#v", data, got, want)
+		}
+		if b, ok := parseBody(data); ok && !reflect.DeepEqual(decodeBody(b), want) {
+			t.Fatalf("decodeBody(%q) differs", data)
 		}
 	})
 }
