@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/wsgate/wsgate/bridge"
@@ -176,17 +177,33 @@ type outcome struct {
 }
 
 // outcome maps an answer through the route's responses: the first entry
-// whose status matches decides; without one, 2xx is a reply of the body
-// and anything else an integration_failed error.
-func (h *httpSpec) outcome(a *httpAnswer) outcome {
+// whose status matches (and whose when holds) decides; without one, 2xx is
+// a reply of the body and anything else an integration_failed error. An
+// error is a when that failed (errTransform).
+func (h *httpSpec) outcome(ctx context.Context, a *httpAnswer, lim jqLimits) (outcome, error) {
 	ok := a.status >= 200 && a.status <= 299
 	o := outcome{reply: ok, code: errIntegration, status: a.status}
 	var rule *responseRule
+	var in map[string]any
 	for i := range h.responses {
-		if h.responses[i].matches(a.status) {
-			rule = &h.responses[i]
-			break
+		rr := &h.responses[i]
+		if !rr.matches(a.status) {
+			continue
 		}
+		if rr.when != nil {
+			if in == nil {
+				in = map[string]any{"status": a.status, "headers": headerMap(a.header), "body": decodeJQ(a.body)}
+			}
+			holds, err := rr.when.truthy(ctx, in, lim)
+			if err != nil {
+				return o, err
+			}
+			if !holds {
+				continue
+			}
+		}
+		rule = rr
+		break
 	}
 	if rule != nil {
 		switch rule.as {
@@ -200,13 +217,24 @@ func (h *httpSpec) outcome(a *httpAnswer) outcome {
 		}
 		if rule.data != nil {
 			o.data, o.fixed = rule.data, true
-			return o
+			return o, nil
 		}
 	}
 	if o.reply || h.errorBody {
 		o.data = a.body
 	}
-	return o
+	return o, nil
+}
+
+// headerMap is a response's headers for jq: lower-case names, first values.
+func headerMap(h http.Header) map[string]any {
+	m := make(map[string]any, len(h))
+	for k, vals := range h {
+		if len(vals) > 0 {
+			m[strings.ToLower(k)] = vals[0]
+		}
+	}
+	return m
 }
 
 // statusError is an answer the client gets as an error frame.

@@ -189,6 +189,10 @@ func TestHTTPStatusMapping(t *testing.T) {
 		{Status: "400-499", As: "error", Error: "bad_input"},
 		{Status: "201", As: "error", Error: "odd"},
 	}}
+	selected := HTTPRoute{Proxy: &f, Responses: []ResponseConfig{
+		{When: `(.body | objects | .missing) // false`, As: "reply", Data: `{"known":false}`},
+		{Status: "4xx", When: `.headers["content-type"] | startswith("text/plain")`, Error: "plain"},
+	}}
 	tests := []struct {
 		name  string
 		h     HTTPRoute
@@ -196,6 +200,9 @@ func TestHTTPStatusMapping(t *testing.T) {
 		want  outcome
 		class string
 	}{
+		{"when holds", selected, "/404", outcome{reply: true, code: errIntegration, status: 404, data: []byte(`{"known":false}`)}, "http_4xx"},
+		{"when on headers", selected, "/409", outcome{code: "plain", status: 409}, "http_4xx"},
+		{"no when holds", selected, "/201", outcome{reply: true, code: errIntegration, status: 201, data: []byte(`{"id":1}`)}, ""},
 		{"proxy 2xx", HTTPRoute{}, "/201", outcome{reply: true, code: errIntegration, status: 201, data: []byte(`{"id":1}`)}, ""},
 		{"proxy 404", HTTPRoute{}, "/404", outcome{code: errIntegration, status: 404}, "http_4xx"},
 		{"proxy 500 hides the body", HTTPRoute{}, "/500", outcome{code: errIntegration, status: 500}, "http_5xx"},
@@ -216,7 +223,10 @@ func TestHTTPStatusMapping(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			o := r.http.outcome(a)
+			o, err := r.http.outcome(context.Background(), a, p.c.jq)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if o.reply != tc.want.reply || o.code != tc.want.code || o.status != tc.want.status || string(o.data) != string(tc.want.data) ||
 				(o.data == nil) != (tc.want.data == nil) {
 				t.Errorf("outcome %+v (data %q), want %+v (data %q)", o, o.data, tc.want, tc.want.data)
@@ -228,6 +238,19 @@ func TestHTTPStatusMapping(t *testing.T) {
 				t.Errorf("%d requests", n)
 			}
 		})
+	}
+}
+
+func TestHTTPResponseWhenFails(t *testing.T) {
+	f := false
+	rec := &recorder{answer: func(_ int, w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "text") }}
+	p, r, _ := httpFixture(t, rec, HTTPRoute{URL: "/x", Proxy: &f, Responses: []ResponseConfig{{When: ".body.missing"}}}, 5*time.Second)
+	a, err := p.callHTTP(context.Background(), r, lookupMap(nil), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.http.outcome(context.Background(), a, p.c.jq); !errors.Is(err, errTransform) {
+		t.Errorf("a when that cannot index a string: %v", err)
 	}
 }
 
@@ -371,6 +394,8 @@ func TestCompileHTTPErrors(t *testing.T) {
 		{"bad as", "x", HTTPRoute{URL: "http://h/", Proxy: &f, Responses: []ResponseConfig{{Status: "404", As: "ok"}}}, "routes.x.responses[0]: as:"},
 		{"bad code", "x", HTTPRoute{URL: "http://h/", Proxy: &f, Responses: []ResponseConfig{{Status: "404", Error: "Not Found"}}}, "routes.x.responses[0]: error:"},
 		{"bad data", "x", HTTPRoute{URL: "http://h/", Proxy: &f, Responses: []ResponseConfig{{Status: "404", Data: "{"}}}, "routes.x.responses[0]: data:"},
+		{"no status nor when", "x", HTTPRoute{URL: "http://h/", Proxy: &f, Responses: []ResponseConfig{{As: "reply"}}}, "routes.x.responses[0]: status:"},
+		{"bad when", "x", HTTPRoute{URL: "http://h/", Proxy: &f, Responses: []ResponseConfig{{When: ".status =="}}}, "routes.x.responses[0]: when: jq: line 1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

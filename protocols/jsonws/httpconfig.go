@@ -61,8 +61,13 @@ type HTTPRoute struct {
 // ResponseConfig is one entry of an http route's responses.
 type ResponseConfig struct {
 	// Status is the statuses it takes: one ("404"), a class ("4xx") or a
-	// range ("400-451"). Required.
+	// range ("400-451"). Required unless When is set; then default: all.
 	Status string `yaml:"status"`
+	// When is a jq condition on the answer, {"status", "headers" (lower-
+	// case names, first values), "body" (decoded when JSON, else text)}:
+	// the entry takes only answers it holds for (the managed gateway's
+	// selection expression on integration responses).
+	When string `yaml:"when"`
 	// As is reply or error. Default: reply for a 2xx status, else error.
 	As string `yaml:"as"`
 	// Error is the error frame's code, lower case letters and _. Default
@@ -94,6 +99,7 @@ type headerParam struct {
 // responseRule is a compiled ResponseConfig.
 type responseRule struct {
 	lo, hi int
+	when   *jqExpr
 	as     string // "" decides by the status
 	code   string
 	data   json.RawMessage
@@ -230,12 +236,21 @@ func compileHTTP(key string, h HTTPRoute, noBody bool) (*httpSpec, []error) {
 
 // compileResponse compiles one responses entry.
 func compileResponse(rc ResponseConfig) (responseRule, error) {
-	var r responseRule
-	lo, hi, err := parseStatusRange(rc.Status)
-	if err != nil {
-		return r, err
+	r := responseRule{lo: 100, hi: 599}
+	if rc.When != "" {
+		e, err := compileJQ(rc.When)
+		if err != nil {
+			return r, fmt.Errorf("when: %w", err)
+		}
+		r.when = e
 	}
-	r.lo, r.hi = lo, hi
+	if rc.Status != "" || rc.When == "" {
+		lo, hi, err := parseStatusRange(rc.Status)
+		if err != nil {
+			return r, err
+		}
+		r.lo, r.hi = lo, hi
+	}
 	switch rc.As {
 	case "", "reply", "error":
 		r.as = rc.As

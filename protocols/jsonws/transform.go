@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/wsgate/wsgate/bridge"
@@ -226,13 +225,7 @@ func (c *conn) transformReply(ctx context.Context, r *route, in *jqInput, reply 
 	v["body"] = decodeJQ(reply)
 	if a != nil {
 		v["status"] = a.status
-		h := make(map[string]any, len(a.header))
-		for k, vals := range a.header {
-			if len(vals) > 0 {
-				h[strings.ToLower(k)] = vals[0]
-			}
-		}
-		v["headers"] = h
+		v["headers"] = headerMap(a.header)
 	}
 	out, err := r.xf.resp.first(ctx, v, c.p.c.jq)
 	if err != nil {

@@ -90,7 +90,13 @@ func (c *conn) httpRoute(ctx context.Context, r *route, b *body, id json.RawMess
 		c.fail(r.key, id, code, err.Error())
 		return nil, false
 	}
-	o := r.http.outcome(a)
+	o, err := r.http.outcome(ctx, a, c.p.c.jq)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.fail(r.key, id, errTransformFailed, err.Error())
+		}
+		return nil, false
+	}
 	if o.reply {
 		data := o.data
 		if !o.fixed {
