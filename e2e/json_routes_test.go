@@ -959,7 +959,15 @@ json:
 	nc.Flush()
 	for _, st := range []struct{ name, tenant, token string }{{"test", "t1", "test-token"}, {"prod", "p1", "prod-token"}} {
 		t.Run(st.name, func(t *testing.T) {
+			events, _ := nc.SubscribeSync("wsgate.events.connect")
+			defer events.Unsubscribe()
+			nc.Flush()
 			c := dial(t, g.WS("/"+st.name+"/ws"), nil)
+			ev := nextMsg(t, events)
+			var info struct{ Stage string }
+			if json.Unmarshal(ev.Data, &info); info.Stage != st.name || ev.Header.Get("Wsgate-Stage") != st.name {
+				t.Errorf("connect event %s %v", ev.Data, ev.Header)
+			}
 			c.send(`{"action":"send"}`)
 			m := nextMsg(t, orders)
 			if m.Subject != "orders."+st.tenant || m.Header.Get("Wsgate-Stage") != st.name {
