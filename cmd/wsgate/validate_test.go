@@ -23,6 +23,8 @@ func TestValidate(t *testing.T) {
 		{"stage log level", "stages:\n  test:\n    path: /test\n    log_level: loud\n", "stages.test.log_level: "},
 		{"stage unknown key", "stages:\n  test:\n    path: /test\n    varaibles: {a: b}\n", "line 4: stages.test.varaibles: unknown key (did you mean variables?)"},
 		{"stage limits", "stages:\n  test:\n    path: /test\n    limits: {message_rate: -1}\n", "stages.test.limits: must not be negative"},
+		{"stage variable without stages", "json:\n  routes:\n    x: {integration: publish, subject: \"a.{stage.tenant}\"}\n", "json.routes: {stage.tenant} is used, but there is no stages: block"},
+		{"stage variable missing", "stages:\n  test: {path: /test, variables: {tenant: t}}\n  prod: {path: /prod}\njson:\n  routes:\n    x: {integration: http, url: \"http://h/{stage.tenant}\"}\n", "stages.prod.variables: no tenant, which json.routes use as {stage.tenant}"},
 		{"json jq syntax", "json:\n  routes:\n    x:\n      integration: publish\n      subject: a\n      when: |\n        .body.a > 1\n          and\n", "json.routes.x.when: jq: line 3, column 1: unexpected EOF"},
 		{"json target jq", "json:\n  routes:\n    x:\n      targets:\n        - {integration: publish, subject: a, when: \".body | nosuch\"}\n", "json.routes.x.targets[0].when: jq: function not defined: nosuch/0"},
 		{"json target unknown key", "json:\n  routes:\n    x:\n      targets:\n        - {integration: publish, subject: a, wehn: true}\n", "line 5: json.routes.x.targets[0].wehn: unknown key (did you mean when?)"},

@@ -113,3 +113,20 @@ func TestCompileCacheErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestStageVariables(t *testing.T) {
+	cfg := Config{Routes: map[string]RouteConfig{
+		"a": {Integration: kindPublish, Subject: "a.{stage.tenant}.{body.x}"},
+		"h": {Integration: kindHTTP, HTTPRoute: HTTPRoute{URL: "http://h/{stage.path}?q={stage.q}",
+			Query: map[string]string{"k": "{stage.k}"}, Headers: map[string]string{"Authorization": "Bearer {stage.token}"}},
+			Cache: CacheConfig{TTL: time.Second, Key: "{stage.ck}"}},
+		"t": {Transforms: Transforms{Targets: []RouteConfig{{Integration: kindPublish, Subject: "t.{stage.target}"}}}},
+	}}
+	got := strings.Join(cfg.StageVariables(), ",")
+	if want := "ck,k,path,q,target,tenant,token"; got != want {
+		t.Errorf("StageVariables = %s, want %s", got, want)
+	}
+	if v := (Config{}).StageVariables(); len(v) != 0 {
+		t.Errorf("built-in routes use %v", v)
+	}
+}
