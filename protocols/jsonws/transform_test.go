@@ -333,3 +333,33 @@ func FuzzDecodeJQ(f *testing.F) {
 		}
 	})
 }
+
+// TestJQConcurrent runs one compiled expression from many goroutines, as
+// connections do (go test -race).
+func TestJQConcurrent(t *testing.T) {
+	e, err := compileJQ(`{id: .body.order.id, n: [.body.order.items[] | .qty] | add, s: .stage.x}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := map[string]any{"x": "y"}
+	done := make(chan string, 8)
+	for range 8 {
+		go func() {
+			var last string
+			for range 50 {
+				v, err := e.first(context.Background(), map[string]any{"body": decodeJQ([]byte(bench300)), "stage": shared}, jqLimits{time.Minute, 1 << 20})
+				if err != nil {
+					last = err.Error()
+					break
+				}
+				last = string(encodeResult(v))
+			}
+			done <- last
+		}()
+	}
+	for range 8 {
+		if got := <-done; got != `{"id":"o-1234","n":3,"s":"y"}` {
+			t.Errorf("got %s", got)
+		}
+	}
+}
