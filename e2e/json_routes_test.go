@@ -952,10 +952,15 @@ json:
       integration: request
       subject: svc.which
       request_transform: '.stage.tenant'
+    cached:
+      integration: request
+      subject: svc.stage
+      cache: {ttl: 1h, shared: true}
 `})
 	nc := natsConn(t, g.NATSURL)
 	orders, _ := nc.SubscribeSync("orders.*")
 	nc.Subscribe("svc.which", func(m *nats.Msg) { m.Respond(m.Data) })
+	nc.Subscribe("svc.stage", func(m *nats.Msg) { m.Respond([]byte(`"` + m.Header.Get("Wsgate-Stage") + `"`)) })
 	nc.Flush()
 	for _, st := range []struct{ name, tenant, token string }{{"test", "t1", "test-token"}, {"prod", "p1", "prod-token"}} {
 		t.Run(st.name, func(t *testing.T) {
@@ -982,6 +987,12 @@ json:
 			c.send(`{"action":"which","id":2}`)
 			if f := c.expect("reply"); string(f.Data) != `"`+st.tenant+`"` {
 				t.Errorf("%+v", f)
+			}
+			for range 2 { // the second from the cache, which stages do not share
+				c.send(`{"action":"cached","id":5}`)
+				if f := c.expect("reply"); string(f.Data) != `"`+st.name+`"` {
+					t.Errorf("cached reply %s in stage %s", f.Data, st.name)
+				}
 			}
 			c.send(`{"action":"join","room":"a","id":3}`)
 			c.expect("subscribed")

@@ -138,8 +138,8 @@ func (c *replyCache) len() (int, int64) {
 	return c.lru.Len(), c.bytes
 }
 
-// cacheKey is the key of a message's reply on route r: who asks (unless
-// the cache is shared), then the rendered key template or the payload,
+// cacheKey is the key of a message's reply on route r: the stage, who asks
+// (unless the cache is shared), then the rendered key template or the payload,
 // each part length-prefixed so that no two messages' parts can run
 // together into the same key. ok is false when the key template has no
 // value for the message: such a message is not cached.
@@ -148,6 +148,12 @@ func (c *conn) cacheKey(r *route, b *body, p []byte) (string, bool) {
 	part := func(dst []byte, v string) []byte {
 		dst = strconv.AppendInt(dst, int64(len(v)), 10)
 		return append(append(dst, ':'), v...)
+	}
+	if c.s != nil {
+		// Stages share routes, not answers: their backends differ.
+		if stage, _ := c.s.Stage(); stage != "" {
+			buf = part(buf, "stage "+stage)
+		}
 	}
 	if !r.cache.shared {
 		who := "anonymous"
