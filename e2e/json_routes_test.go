@@ -956,6 +956,10 @@ json:
       integration: request
       subject: svc.stage
       cache: {ttl: 1h, shared: true}
+  stages:
+    prod:
+      routes:
+        only: {integration: publish, subject: orders.prodonly}
 `})
 	nc := natsConn(t, g.NATSURL)
 	orders, _ := nc.SubscribeSync("orders.*")
@@ -993,6 +997,15 @@ json:
 				if f := c.expect("reply"); string(f.Data) != `"`+st.name+`"` {
 					t.Errorf("cached reply %s in stage %s", f.Data, st.name)
 				}
+			}
+			c.send(`{"action":"only","id":6}`)
+			if st.name == "prod" {
+				c.expect("published")
+				if m := nextMsg(t, orders); m.Subject != "orders.prodonly" {
+					t.Errorf("prod's own route published to %s", m.Subject)
+				}
+			} else {
+				c.expectError("no_route", "6")
 			}
 			c.send(`{"action":"join","room":"a","id":3}`)
 			c.expect("subscribed")

@@ -74,15 +74,19 @@ func (c *config) validateStageUse() []error {
 			}
 		}
 	}
-	used := c.JSON.StageVariables()
-	if len(used) > 0 && len(c.Stages) == 0 {
+	if used := c.JSON.StageVariables(""); len(used) > 0 && len(c.Stages) == 0 {
 		errs = append(errs, fmt.Errorf("json.routes: {stage.%s} is used, but there is no stages: block to give it a value", used[0]))
 	}
 	for _, name := range names {
-		for _, v := range used {
+		for _, v := range c.JSON.StageVariables(name) {
 			if _, ok := c.Stages[name].Variables[v]; !ok {
-				errs = append(errs, fmt.Errorf("stages.%s.variables: no %s, which json.routes use as {stage.%s}", name, v, v))
+				errs = append(errs, fmt.Errorf("stages.%s.variables: no %s, which the stage's json routes use as {stage.%s}", name, v, v))
 			}
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.JSON.Stages)) {
+		if _, ok := c.Stages[name]; !ok {
+			errs = append(errs, fmt.Errorf("json.stages.%s: no such stage in stages:", name))
 		}
 	}
 	return errs

@@ -122,11 +122,21 @@ func TestStageVariables(t *testing.T) {
 			Cache: CacheConfig{TTL: time.Second, Key: "{stage.ck}"}},
 		"t": {Transforms: Transforms{Targets: []RouteConfig{{Integration: kindPublish, Subject: "t.{stage.target}"}}}},
 	}}
-	got := strings.Join(cfg.StageVariables(), ",")
+	got := strings.Join(cfg.StageVariables(""), ",")
 	if want := "ck,k,path,q,target,tenant,token"; got != want {
 		t.Errorf("StageVariables = %s, want %s", got, want)
 	}
-	if v := (Config{}).StageVariables(); len(v) != 0 {
+	if v := (Config{}).StageVariables(""); len(v) != 0 {
 		t.Errorf("built-in routes use %v", v)
+	}
+	cfg.Stages = map[string]StageRoutes{"prod": {Routes: map[string]RouteConfig{
+		"a": {Integration: kindPublish, Subject: "a.{stage.region}"},
+		"b": {Integration: kindPublish, Subject: "b"},
+	}}}
+	if got, want := strings.Join(cfg.StageVariables("prod"), ","), "ck,k,path,q,region,target,token"; got != want {
+		t.Errorf("StageVariables(prod) = %s, want %s", got, want)
+	}
+	if got := strings.Join(cfg.StageVariables("test"), ","); got != "ck,k,path,q,target,tenant,token" {
+		t.Errorf("StageVariables(test) = %s", got)
 	}
 }

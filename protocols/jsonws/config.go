@@ -31,6 +31,17 @@ type Config struct {
 	// routes: subscribe, unsubscribe, publish and request, on any subject
 	// the client names and may use.
 	Routes map[string]RouteConfig `yaml:"routes"`
+	// Stages override routes in the gateway's stages (the top-level
+	// stages: block), by stage name: a route named there replaces the
+	// route of that key, or adds one, for that stage's connections.
+	// Default: every stage has the routes above.
+	Stages map[string]StageRoutes `yaml:"stages"`
+}
+
+// StageRoutes are one stage's own routes.
+type StageRoutes struct {
+	// Routes replace or add routes by key in the stage.
+	Routes map[string]RouteConfig `yaml:"routes"`
 }
 
 // RouteConfig is one route.
@@ -161,17 +172,61 @@ func compile(c Config) (*compiled, error) {
 		}
 		out.routes[k] = r
 	}
+	errs = append(errs, out.compileStages(c)...)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
+// compileStages makes each stage's route table: the shared routes with
+// the stage's own in their place.
+func (out *compiled) compileStages(c Config) []error {
+	var errs []error
+	names := make([]string, 0, len(c.Stages))
+	for n := range c.Stages {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		routes := make(map[string]*route, len(out.routes)+len(c.Stages[n].Routes))
+		for k, r := range out.routes {
+			routes[k] = r
+		}
+		keys := make([]string, 0, len(c.Stages[n].Routes))
+		for k := range c.Stages[n].Routes {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			r, rerrs := compileRoute(k, c.Stages[n].Routes[k], c.RequestTimeout)
+			for _, e := range rerrs {
+				errs = append(errs, fmt.Errorf("stages.%s.routes.%s.%w", n, k, e))
+			}
+			routes[k] = r
+		}
+		if out.stages == nil {
+			out.stages = map[string]map[string]*route{}
+		}
+		out.stages[n] = routes
+	}
+	return errs
+}
+
 type compiled struct {
 	cfg    Config
 	sel    *selection
 	routes map[string]*route
+	stages map[string]map[string]*route // a stage's routes, where it has its own
 	jq     jqLimits
+}
+
+// routesFor returns the route table of a stage's connections.
+func (c *compiled) routesFor(stage string) map[string]*route {
+	if r := c.stages[stage]; r != nil {
+		return r
+	}
+	return c.routes
 }
 
 // route is a compiled RouteConfig.

@@ -24,7 +24,8 @@ type conn struct {
 
 	limits map[*route]*rate.Limiter // per-route buckets, made on first use
 
-	req []string // the upgrade request's values the selection names
+	req    []string          // the upgrade request's values the selection names
+	routes map[string]*route // the connection's stage's routes
 }
 
 type subKey struct{ subject, queue string }
@@ -116,7 +117,7 @@ func (c *conn) chooseOrDefault(r *route, in *jqInput, id json.RawMessage) *route
 	if t != nil {
 		return t
 	}
-	if d := c.p.c.routes[routeDefault]; d != nil && d != r {
+	if d := c.routes[routeDefault]; d != nil && d != r {
 		if !d.xf.choosing() {
 			return d
 		}
@@ -137,10 +138,10 @@ func (c *conn) chooseOrDefault(r *route, in *jqInput, id json.RawMessage) *route
 func (c *conn) selectRoute(b *body, data, kb []byte) (r *route, key []byte, isObject bool) {
 	if isObject = b.parse(data); isObject {
 		key = c.p.c.sel.appendKey(kb, b, c.req)
-		r = c.p.c.routes[string(key)]
+		r = c.routes[string(key)]
 	}
 	if r == nil || string(key) == routeConnect || string(key) == routeDisconnect {
-		r = c.p.c.routes[routeDefault]
+		r = c.routes[routeDefault]
 	}
 	return r, key, isObject
 }
@@ -387,7 +388,7 @@ func (c *conn) unsubscribe(r *route, b *body, id json.RawMessage) {
 // OnClose implements bridge.Closer: it runs the $disconnect route (the
 // session has stopped the connection's running integrations already).
 func (c *conn) OnClose(ci bridge.CloseInfo) {
-	r := c.p.c.routes[routeDisconnect]
+	r := c.routes[routeDisconnect]
 	if r == nil {
 		return
 	}

@@ -47,7 +47,8 @@ func (p *Protocol) Paths() []string { return []string{"/", "/ws"} }
 
 // Open implements bridge.Protocol.
 func (p *Protocol) Open(s *bridge.Session) bridge.Handler {
-	c := &conn{p: p, s: s, subs: map[subKey]*bridge.Subscription{}}
+	stage, _ := s.Stage()
+	c := &conn{p: p, s: s, subs: map[subKey]*bridge.Subscription{}, routes: p.c.routesFor(stage)}
 	c.req, _ = s.AdapterState().([]string)
 	return c
 }
@@ -60,7 +61,8 @@ func (p *Protocol) Admit(ctx context.Context, req *bridge.ConnectRequest) (map[s
 	if vals := p.c.sel.requestValues(req.Request); vals != nil {
 		req.Session.SetAdapterState(vals)
 	}
-	r := p.c.routes[routeConnect]
+	stage, _ := req.Session.Stage()
+	r := p.c.routesFor(stage)[routeConnect]
 	if r == nil {
 		return nil, nil
 	}

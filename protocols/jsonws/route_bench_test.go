@@ -22,7 +22,7 @@ func benchConn(tb testing.TB, cfg Config) *conn {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &conn{p: p}
+	return &conn{p: p, routes: p.c.routes}
 }
 
 var benchTemplateCfg = Config{Routes: map[string]RouteConfig{

@@ -6,11 +6,11 @@ import (
 )
 
 // StageVariables returns the names of the {stage.<name>} variables the
-// routes' templates use (subjects, http URLs, queries and headers, cache
-// keys), sorted, so that a config can be checked against its stages. A
-// config that does not compile uses none. jq's .stage is not included: it
-// is data, and a missing member is null.
-func (c Config) StageVariables() []string {
+// templates (subjects, http URLs, queries and headers, cache keys) of the
+// routes of stage use ("": the shared routes), sorted, so that a config can
+// be checked against its stages. A config that does not compile uses none.
+// jq's .stage is not included: it is data, and a missing member is null.
+func (c Config) StageVariables(stage string) []string {
 	cc, err := compile(c)
 	if err != nil {
 		return nil
@@ -46,7 +46,7 @@ func (c Config) StageVariables() []string {
 			}
 		}
 	}
-	for _, r := range cc.routes {
+	for _, r := range cc.routesFor(stage) {
 		walk(r)
 	}
 	out := make([]string, 0, len(seen))
