@@ -27,6 +27,10 @@ import (
 // an error, no output, a timeout or an over-long result.
 var errTransform = errors.New("jsonws: transform failed")
 
+// errNoResult marks an expression that gave no result (empty): a failed
+// transform, a condition that does not hold.
+var errNoResult = fmt.Errorf("%w: no result", errTransform)
+
 // jqExpr is a jq expression compiled at config load.
 type jqExpr struct {
 	src  string
@@ -79,7 +83,7 @@ func (e *jqExpr) first(ctx context.Context, in any, lim jqLimits) (any, error) {
 	iter := e.code.RunWithContext(ctx, in)
 	v, ok := iter.Next()
 	if !ok {
-		return nil, fmt.Errorf("%w: %q gave no result", errTransform, e.src)
+		return nil, fmt.Errorf("%w: %q gave none", errNoResult, e.src)
 	}
 	if err, isErr := v.(error); isErr {
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -97,9 +101,12 @@ func (e *jqExpr) first(ctx context.Context, in any, lim jqLimits) (any, error) {
 }
 
 // truthy runs a condition: its first output is true unless it is false or
-// null, as jq's if and select say.
+// null, as jq's if and select say; no output (empty) is false.
 func (e *jqExpr) truthy(ctx context.Context, in any, lim jqLimits) (bool, error) {
 	v, err := e.first(ctx, in, lim)
+	if errors.Is(err, errNoResult) {
+		return false, nil
+	}
 	if err != nil {
 		return false, err
 	}

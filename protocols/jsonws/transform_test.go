@@ -77,7 +77,7 @@ func TestJQBounds(t *testing.T) {
 		{"huge input kept", ".body", huge, "result of more than"},
 		{"huge input counted", ".body | length", huge, ""},
 		{"error", `error("no")`, `{}`, "no"},
-		{"no output", "empty", `{}`, "gave no result"},
+		{"no output", "empty", `{}`, "no result"},
 		{"halt_error", `"bye" | halt_error`, `{}`, "bye"},
 	}
 	for _, tc := range tests {
@@ -139,6 +139,7 @@ func TestChooseTargets(t *testing.T) {
 		}}},
 		"gated":  {Integration: kindPublish, Subject: "gated", Transforms: Transforms{When: `.body.kind == "ok" and .route == "gated"`}},
 		"broken": {Integration: kindPublish, Subject: "x", Transforms: Transforms{When: `.body.n + "s"`}},
+		"empty":  {Integration: kindPublish, Subject: "empty", Transforms: Transforms{When: `.body | objects | .flag`}},
 	}
 	c := transformConn(t, routes)
 	withDefault := transformConn(t, map[string]RouteConfig{"only": routes["only"], routeDefault: {Integration: kindPublish, Subject: "fallback"}})
@@ -159,6 +160,9 @@ func TestChooseTargets(t *testing.T) {
 		{c, `{"action":"gated","kind":"ok"}`, "gated", false},
 		{c, `{"action":"gated","kind":"no"}`, "", false},
 		{c, `{"action":"broken","n":1}`, "", true},
+		{c, `{"action":"empty","flag":true}`, "empty", false},
+		{c, `{"action":"empty"}`, "", false}, // null
+		{withDefault, `{"action":"only"}`, "fallback", false},
 	}
 	for _, tc := range tests {
 		b, _ := parseBody([]byte(tc.msg))
