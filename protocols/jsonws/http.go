@@ -92,7 +92,10 @@ func (p *Protocol) callHTTP(ctx context.Context, r *route, lookup func(string) (
 		}
 		// Full jitter over a doubling backoff: retries of many clients
 		// do not arrive at an endpoint in step.
-		d := h.backoff << attempt
+		d := h.backoff << min(attempt, 16)
+		if d <= 0 || d > maxRetryWait {
+			d = maxRetryWait
+		}
 		d = d/2 + rand.N(d/2+1)
 		t := time.NewTimer(d)
 		select {

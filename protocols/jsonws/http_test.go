@@ -387,6 +387,7 @@ func TestCompileHTTPErrors(t *testing.T) {
 		{"too many retries", "x", HTTPRoute{URL: "http://h/", Method: "GET", Retries: 11}, "routes.x.retries:"},
 		{"retry on PATCH", "x", HTTPRoute{URL: "http://h/", Method: "PATCH", Retries: 1}, "routes.x.retries: PATCH"},
 		{"negative backoff", "x", HTTPRoute{URL: "http://h/", RetryBackoff: -1}, "routes.x.retry_backoff:"},
+		{"long backoff", "x", HTTPRoute{URL: "http://h/", RetryBackoff: time.Hour}, "routes.x.retry_backoff: 1h0m0s is not 0 to 1m0s"},
 		{"negative bound", "x", HTTPRoute{URL: "http://h/", MaxResponseBytes: -1}, "routes.x.max_response_bytes:"},
 		{"responses on a proxy", "x", HTTPRoute{URL: "http://h/", Responses: []ResponseConfig{{Status: "404"}}}, "routes.x.responses: only with proxy: false"},
 		{"bad status", "x", HTTPRoute{URL: "http://h/", Proxy: &f, Responses: []ResponseConfig{{Status: "4x"}}}, "routes.x.responses[0]: status:"},

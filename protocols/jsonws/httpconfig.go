@@ -51,7 +51,7 @@ type HTTPRoute struct {
 	// 504); a POST or PATCH is never retried. Default 0.
 	Retries int `yaml:"retries"`
 	// RetryBackoff is the wait before the first retry, doubled before each
-	// next one, with jitter. Default 100ms.
+	// next one (up to a minute), with jitter. Default 100ms, at most 1m.
 	RetryBackoff time.Duration `yaml:"retry_backoff"`
 	// MaxResponseBytes bounds a response body; a longer one is an
 	// integration_failed error, never a truncated reply. Default 1 MiB.
@@ -112,6 +112,7 @@ const (
 	defaultRetryBackoff     = 100 * time.Millisecond
 	defaultMaxResponseBytes = 1 << 20
 	maxRetries              = 10
+	maxRetryWait            = time.Minute
 )
 
 // reservedHeaders are set by the gateway or the HTTP client only.
@@ -207,8 +208,8 @@ func compileHTTP(key string, h HTTPRoute, noBody bool) (*httpSpec, []error) {
 	} else if h.Retries > 0 && !idempotent(s.method) {
 		errs = append(errs, ferr("retries", "%s is not idempotent: only GET, HEAD, PUT and DELETE are retried", s.method))
 	}
-	if s.backoff < 0 {
-		errs = append(errs, ferr("retry_backoff", "must not be negative"))
+	if s.backoff < 0 || s.backoff > maxRetryWait {
+		errs = append(errs, ferr("retry_backoff", "%s is not 0 to %s", s.backoff, maxRetryWait))
 	} else if s.backoff == 0 {
 		s.backoff = defaultRetryBackoff
 	}
