@@ -53,7 +53,7 @@ type Options struct {
 // Gateway accepts WebSocket connections and bridges them to NATS.
 type Gateway struct {
 	cfg     Config
-	stages  []*stage // longest prefix first; nil without stages
+	stages  []*stage // in the order they are tried; nil without stages
 	nc      *nats.Conn
 	auth    auth.Authenticator
 	log     *slog.Logger

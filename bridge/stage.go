@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"sort"
@@ -20,9 +21,13 @@ const HeaderStage = "Wsgate-Stage"
 type Stage struct {
 	// Path is the prefix the stage is mounted on, such as /test: a client
 	// of stage test connects to /test/ws (JSON), /test/mqtt, ... and the
-	// protocols see the path without the prefix. Required; "/" and a
-	// trailing "/" are not allowed.
+	// protocols see the path without the prefix. Required unless Host is
+	// set; "/" and a trailing "/" are not allowed.
 	Path string `yaml:"path"`
+	// Host restricts the stage to upgrades whose Host is this name (port
+	// ignored, case-insensitive), such as test.api.example.com; with no
+	// Path, the whole host is the stage. Default: any host.
+	Host string `yaml:"host"`
 	// Variables are the stage's values of {stage.<name>} in templates
 	// (and "stage" in jq transforms).
 	Variables map[string]string `yaml:"variables"`
@@ -53,6 +58,7 @@ type StageLimits struct {
 // stage is a Stage of the running gateway.
 type stage struct {
 	name   string
+	host   string // lower case; "" for any
 	prefix string
 	vars   map[string]string
 	log    *slog.Logger
@@ -62,7 +68,7 @@ type stage struct {
 // ValidateStages checks stages: every error names the stage and key.
 func ValidateStages(stages map[string]Stage) error {
 	var errs []error
-	paths := map[string]string{}
+	paths := map[string]string{} // host + path: stage
 	names := make([]string, 0, len(stages))
 	for n := range stages {
 		names = append(names, n)
@@ -74,19 +80,28 @@ func ValidateStages(stages map[string]Stage) error {
 			errs = append(errs, fmt.Errorf("stages.%s: a stage name is one word", n))
 		}
 		p := st.Path
+		if h := st.Host; h != "" && (strings.ContainsAny(h, "/:@?#[] \t") || strings.HasPrefix(h, ".") || strings.HasSuffix(h, ".")) {
+			errs = append(errs, fmt.Errorf("stages.%s.host: %q is not a host name", n, h))
+		}
+		where := strings.ToLower(st.Host) + p
 		switch {
+		case p == "" && st.Host != "":
+			if other, dup := paths[where]; dup {
+				errs = append(errs, fmt.Errorf("stages.%s.host: %q is stage %s's too", n, st.Host, other))
+			}
+			paths[where] = n
 		case p == "":
-			errs = append(errs, fmt.Errorf("stages.%s.path: required (such as /%s)", n, n))
+			errs = append(errs, fmt.Errorf("stages.%s.path: required (such as /%s), unless host is set", n, n))
 		case !strings.HasPrefix(p, "/") || p == "/" || strings.HasSuffix(p, "/") || strings.ContainsAny(p, "?#% \t") || strings.Contains(p, "//"):
 			errs = append(errs, fmt.Errorf("stages.%s.path: %q must be a path such as /%s: one leading /, none at the end", n, p, n))
 		default:
 			if u, err := url.Parse(p); err != nil || u.Path != p {
 				errs = append(errs, fmt.Errorf("stages.%s.path: %q is not a plain path", n, p))
 			}
-			if other, dup := paths[p]; dup {
+			if other, dup := paths[where]; dup {
 				errs = append(errs, fmt.Errorf("stages.%s.path: %q is stage %s's too", n, p, other))
 			}
-			paths[p] = n
+			paths[where] = n
 		}
 		for k := range st.Variables {
 			if !tokenName(k) {
@@ -115,14 +130,14 @@ func tokenName(s string) bool {
 	return true
 }
 
-// newStages makes the running stages, longest prefix first.
+// newStages makes the running stages in the order they are tried.
 func newStages(stages map[string]Stage, gw Limits, log *slog.Logger) ([]*stage, error) {
 	if err := ValidateStages(stages); err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
 	out := make([]*stage, 0, len(stages))
 	for n, st := range stages {
-		s := &stage{name: n, prefix: st.Path, vars: st.Variables, log: st.Logger, limits: gw}
+		s := &stage{name: n, host: strings.ToLower(st.Host), prefix: st.Path, vars: st.Variables, log: st.Logger, limits: gw}
 		if s.log == nil {
 			s.log = log
 		}
@@ -141,7 +156,14 @@ func newStages(stages map[string]Stage, gw Limits, log *slog.Logger) ([]*stage, 
 		}
 		out = append(out, s)
 	}
-	sort.Slice(out, func(i, j int) bool { return len(out[i].prefix) > len(out[j].prefix) })
+	// The stages of one host before those of any; then the longest
+	// prefix first.
+	sort.Slice(out, func(i, j int) bool {
+		if (out[i].host != "") != (out[j].host != "") {
+			return out[i].host != ""
+		}
+		return len(out[i].prefix) > len(out[j].prefix)
+	})
 	return out, nil
 }
 
@@ -149,8 +171,24 @@ func newStages(stages map[string]Stage, gw Limits, log *slog.Logger) ([]*stage, 
 // the request with the stage's prefix taken off its path (a shallow copy).
 // Without stages, it returns r and nil.
 func (g *Gateway) stageOf(r *http.Request) (*stage, *http.Request) {
+	host := ""
 	for _, st := range g.stages {
+		if st.host != "" {
+			if host == "" {
+				host = r.Host
+				if h, _, err := net.SplitHostPort(host); err == nil {
+					host = h
+				}
+				host = strings.ToLower(host)
+			}
+			if host != st.host {
+				continue
+			}
+		}
 		p := r.URL.Path
+		if st.prefix == "" {
+			return st, r
+		}
 		if p != st.prefix && !strings.HasPrefix(p, st.prefix+"/") {
 			continue
 		}
@@ -166,6 +204,20 @@ func (g *Gateway) stageOf(r *http.Request) (*stage, *http.Request) {
 		return st, r2
 	}
 	return nil, r
+}
+
+// stageList says where the stages are, for a client that found none.
+func (g *Gateway) stageList() string {
+	where := make([]string, 0, len(g.stages))
+	for _, st := range g.stages {
+		w := st.host + st.prefix
+		if st.prefix == "" {
+			w += "/"
+		}
+		where = append(where, w)
+	}
+	sort.Strings(where)
+	return strings.Join(where, ", ")
 }
 
 // Stage returns the name and variables of the connection's stage; "" and

@@ -51,6 +51,49 @@ func TestStageOf(t *testing.T) {
 	}
 }
 
+func TestStageOfHost(t *testing.T) {
+	sts, err := newStages(map[string]Stage{
+		"test":    {Host: "test.api.example"},
+		"prod":    {Path: "/prod"},
+		"prodeu":  {Path: "/prod", Host: "eu.api.example"},
+		"testing": {Host: "test.api.example", Path: "/ing"},
+	}, Limits{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &Gateway{stages: sts}
+	for _, tc := range []struct {
+		host, path, stage, rest string
+	}{
+		{"test.api.example", "/ws", "test", "/ws"},
+		{"TEST.api.example:8443", "/mqtt", "test", "/mqtt"},
+		{"test.api.example", "/ing/ws", "testing", "/ws"},
+		{"eu.api.example", "/prod/ws", "prodeu", "/ws"},
+		{"us.api.example", "/prod/ws", "prod", "/ws"},
+		{"us.api.example", "/ws", "", "/ws"},
+		{"test.api.example.evil", "/ws", "", "/ws"},
+		{"test.api.example", "/prod/ws", "test", "/prod/ws"}, // its host's stage before any host's
+	} {
+		r := httptest.NewRequest("GET", tc.path, nil)
+		r.Host = tc.host
+		st, r2 := g.stageOf(r)
+		name := ""
+		if st != nil {
+			name = st.name
+		}
+		if name != tc.stage || r2.URL.Path != tc.rest {
+			t.Errorf("%s%s: stage %q, path %q; want %q, %q", tc.host, tc.path, name, r2.URL.Path, tc.stage, tc.rest)
+		}
+	}
+	if got := g.stageList(); got != "/prod, eu.api.example/prod, test.api.example/, test.api.example/ing" {
+		t.Errorf("stageList = %q", got)
+	}
+	if err := ValidateStages(map[string]Stage{"a": {Host: "h"}, "b": {Host: "H"}, "c": {Host: "h/x"}}); err == nil ||
+		!strings.Contains(err.Error(), `stages.b.host: "H" is stage a's too`) || !strings.Contains(err.Error(), `stages.c.host: "h/x" is not a host name`) {
+		t.Errorf("ValidateStages = %v", err)
+	}
+}
+
 func TestValidateStages(t *testing.T) {
 	err := ValidateStages(map[string]Stage{
 		"a": {}, "b": {Path: "b"}, "c": {Path: "/c/"}, "d": {Path: "/"}, "e": {Path: "/x"}, "f": {Path: "/x"},

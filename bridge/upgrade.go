@@ -45,7 +45,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	st, r := g.stageOf(r)
 	if st == nil && g.stages != nil {
 		g.metrics.connects.WithLabelValues("none", "no_stage").Inc()
-		http.Error(w, "no stage at this path; connect under a stage's path, such as "+g.stages[len(g.stages)-1].prefix+"/ws", http.StatusNotFound)
+		http.Error(w, "no stage at this host and path; the stages are at "+g.stageList(), http.StatusNotFound)
 		return
 	}
 	p, token, offered := g.pick(r)

@@ -935,6 +935,9 @@ stages:
     variables: {tenant: p1, token: prod-token}
     log_level: warn
     limits: {max_subscriptions: 1}
+  local:
+    host: localhost
+    variables: {tenant: l1, token: local-token}
 json:
   routes:
     send:
@@ -1017,6 +1020,13 @@ json:
 			}
 		})
 	}
+	t.Run("a stage of its own host", func(t *testing.T) {
+		c := dial(t, "ws://"+strings.Replace(g.Addr, "127.0.0.1", "localhost", 1)+"/ws", nil)
+		c.send(`{"action":"send"}`)
+		if m := nextMsg(t, orders); m.Subject != "orders.l1" || m.Header.Get("Wsgate-Stage") != "local" {
+			t.Errorf("got %s, Wsgate-Stage %q", m.Subject, m.Header.Get("Wsgate-Stage"))
+		}
+	})
 	t.Run("no stage", func(t *testing.T) {
 		_, resp, err := websocket.DefaultDialer.Dial(g.WS("/ws"), nil)
 		if err == nil || resp == nil || resp.StatusCode != http.StatusNotFound {
