@@ -225,6 +225,7 @@ type ConnInfo struct {
 	Principal     string            `json:"principal,omitempty"`
 	Context       map[string]string `json:"context,omitempty"`
 	Gateway       string            `json:"gateway"`
+	Stage         string            `json:"stage,omitempty"` // on a gateway with stages
 	Subscriptions int               `json:"subscriptions"`
 	MessagesIn    uint64            `json:"messagesIn"`
 	MessagesOut   uint64            `json:"messagesOut"`
@@ -235,7 +236,9 @@ type ConnInfo struct {
 }
 
 func (s *Session) info() ConnInfo {
+	stage, _ := s.Stage()
 	return ConnInfo{
+		Stage:         stage,
 		ConnectionID:  s.id,
 		Protocol:      s.proto.Name(),
 		Subprotocol:   s.subproto,

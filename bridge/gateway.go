@@ -44,11 +44,16 @@ type Options struct {
 	// another count are changed to it, or kept with a warning if
 	// JetStream refuses. Default 1; 3 on a cluster of three or more.
 	StreamReplicas int
+	// Stages mount the gateway's protocols again under path prefixes of
+	// their own (see Stage). Nil: no stages, and nothing changes; with
+	// stages, an upgrade outside every stage's path is refused with 404.
+	Stages map[string]Stage
 }
 
 // Gateway accepts WebSocket connections and bridges them to NATS.
 type Gateway struct {
 	cfg     Config
+	stages  []*stage // in the order they are tried; nil without stages
 	nc      *nats.Conn
 	auth    auth.Authenticator
 	log     *slog.Logger
@@ -104,6 +109,13 @@ func New(o Options) (*Gateway, error) {
 		g.log = slog.Default()
 	}
 	g.adm = newAdmission(g.cfg.Limits)
+	if len(o.Stages) > 0 {
+		st, err := newStages(o.Stages, g.cfg.Limits, g.log)
+		if err != nil {
+			return nil, err
+		}
+		g.stages = st
+	}
 	js, err := newJetStream(g.nc, o.StreamReplicas, g.log)
 	if err != nil {
 		return nil, err

@@ -158,7 +158,7 @@ func TestJetStreamKV(t *testing.T) {
 
 func TestMayReceive(t *testing.T) {
 	e := newEnv(t, Config{})
-	s := e.gw.newSession(e.proto, "", httptest.NewRequest("GET", "/", nil))
+	s := e.gw.newSession(e.proto, "", httptest.NewRequest("GET", "/", nil), nil)
 	s.setPrincipal(&auth.Principal{ID: "u", Permissions: &auth.Permissions{
 		Subscribe: auth.Rules{Allow: []string{"devices.u.>"}},
 	}})

@@ -26,6 +26,7 @@ type metrics struct {
 	limited        *prometheus.CounterVec
 	routeLatency   *prometheus.HistogramVec
 	integrationErr *prometheus.CounterVec
+	routeCache     *prometheus.CounterVec
 
 	mu    sync.Mutex
 	perPr map[string]*protoMetrics
@@ -78,11 +79,14 @@ func newMetrics() *metrics {
 		integrationErr: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns,
 			Name: "integration_errors_total", Help: "Failed route integrations by kind (timeout, no_responders, http, ...)."},
 			[]string{"route", "kind"}),
+		routeCache: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns,
+			Name: "route_cache_total", Help: "Route cache lookups by result (hit, miss)."},
+			[]string{"route", "result"}),
 		perPr: map[string]*protoMetrics{},
 	}
 	m.reg.MustRegister(m.connections, m.connects, m.disconnects, m.msgsIn, m.msgsOut,
 		m.bytesIn, m.bytesOut, m.slowConsumers, m.protocolErrors, m.denied, m.limited,
-		m.routeLatency, m.integrationErr,
+		m.routeLatency, m.integrationErr, m.routeCache,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -128,6 +132,15 @@ func (x Metrics) LimitExceeded(protocol, limit string) {
 // IntegrationError counts a failed route integration.
 func (x Metrics) IntegrationError(route, kind string) {
 	x.m.integrationErr.WithLabelValues(route, kind).Inc()
+}
+
+// RouteCache counts a lookup in a route's reply cache.
+func (x Metrics) RouteCache(route string, hit bool) {
+	result := "miss"
+	if hit {
+		result = "hit"
+	}
+	x.m.routeCache.WithLabelValues(route, result).Inc()
 }
 
 func (g *Gateway) metricsHandler() http.Handler {

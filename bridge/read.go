@@ -267,7 +267,7 @@ func (s *Session) refuse(text bool, data []byte) error {
 	if !ok {
 		return nil
 	}
-	err := r.Refuse(text, data, fmt.Errorf("%w: more than %g messages per second", ErrLimit, s.gw.cfg.Limits.MessageRate))
+	err := r.Refuse(text, data, fmt.Errorf("%w: more than %g messages per second", ErrLimit, s.limits().MessageRate))
 	var ce *CloseError
 	if err != nil && !errors.As(err, &ce) {
 		err = &CloseError{Code: ClosePolicy, Reason: err.Error()}

@@ -49,6 +49,8 @@ type Session struct {
 	hdrs      atomic.Pointer[headerCache] // made by the first publish
 	creds     *auth.Credentials           // the upgrade's, kept for in-band authentication only
 	context   map[string]string
+	adapter   any    // the protocol adapter's, from Admit to Open (SetAdapterState)
+	stage     *stage // nil on a gateway without stages
 	sourceIP  string
 	userAgent string
 	started   time.Time
@@ -178,8 +180,20 @@ func (s *Session) Authenticate(ctx context.Context, in *auth.Credentials) (*auth
 // must not be modified.
 func (s *Session) Context() map[string]string { return s.context }
 
+// SetAdapterState keeps v with the session for its protocol adapter: what
+// the adapter's Admit learnt from the upgrade request (which is gone once
+// the connection is open), for the handler its Open makes. Call it from
+// Admit only.
+func (s *Session) SetAdapterState(v any) { s.adapter = v }
+
+// AdapterState returns what SetAdapterState kept, or nil.
+func (s *Session) AdapterState() any { return s.adapter }
+
 // Logger returns the gateway logger with the connection's id and protocol.
 func (s *Session) Logger() *slog.Logger {
+	if s.stage != nil {
+		return s.stage.log.With("conn", s.id, "protocol", s.proto.Name())
+	}
 	return s.gw.log.With("conn", s.id, "protocol", s.proto.Name())
 }
 
@@ -211,6 +225,9 @@ func (s *Session) Headers(event, route string) Header {
 		}
 	}
 	h[HeaderEvent] = []string{event}
+	if s.stage != nil {
+		h[HeaderStage] = []string{s.stage.name}
+	}
 	if route != "" {
 		h[HeaderRoute] = []string{route}
 	}
@@ -336,7 +353,7 @@ func (s *Session) subscribe(pattern, queue string, deliver func(d *Delivery)) (*
 	}
 	sub := &Subscription{s: s, pattern: pattern, queue: queue, deliver: deliver}
 	s.subsMu.Lock()
-	if max := s.gw.cfg.Limits.MaxSubscriptions; max > 0 && len(s.subs) >= max {
+	if max := s.limits().MaxSubscriptions; max > 0 && len(s.subs) >= max {
 		s.subsMu.Unlock()
 		s.gw.metrics.limited.WithLabelValues(s.proto.Name(), "max_subscriptions").Inc()
 		return nil, fmt.Errorf("%w: at most %d subscriptions per connection", ErrLimit, max)

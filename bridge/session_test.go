@@ -284,8 +284,8 @@ func TestPublishHeaders(t *testing.T) {
 
 func TestCheckPublishSubscribe(t *testing.T) {
 	e := newEnv(t, Config{})
-	s := e.gw.newSession(e.proto, "", httptest.NewRequest("GET", "/", nil))
-	restricted := e.gw.newSession(e.proto, "", httptest.NewRequest("GET", "/", nil))
+	s := e.gw.newSession(e.proto, "", httptest.NewRequest("GET", "/", nil), nil)
+	restricted := e.gw.newSession(e.proto, "", httptest.NewRequest("GET", "/", nil), nil)
 	restricted.setPrincipal(&auth.Principal{ID: "u1", Permissions: &auth.Permissions{
 		Publish:   auth.Rules{Allow: []string{"chat.>"}, Deny: []string{"chat.admin"}},
 		Subscribe: auth.Rules{Allow: []string{"chat.>"}, Deny: []string{"chat.secret.>"}},
@@ -358,7 +358,7 @@ func TestCheckPublishSubscribe(t *testing.T) {
 
 func TestCustomReservedPrefix(t *testing.T) {
 	e := newEnv(t, Config{ReservedPrefix: "acme.gw"})
-	s := e.gw.newSession(e.proto, "", httptest.NewRequest("GET", "/", nil))
+	s := e.gw.newSession(e.proto, "", httptest.NewRequest("GET", "/", nil), nil)
 	if s.ReservedPrefix() != "acme.gw" {
 		t.Errorf("ReservedPrefix = %q", s.ReservedPrefix())
 	}

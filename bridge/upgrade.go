@@ -42,6 +42,12 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		g.serveNonWS(w, r)
 		return
 	}
+	st, r := g.stageOf(r)
+	if st == nil && g.stages != nil {
+		g.metrics.connects.WithLabelValues("none", "no_stage").Inc()
+		http.Error(w, "no stage at this host and path; the stages are at "+g.stageList(), http.StatusNotFound)
+		return
+	}
 	p, token, offered := g.pick(r)
 	if p == nil {
 		g.refuseProtocol(w, r, offered)
@@ -54,7 +60,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	creds := g.credentialsFrom(r, p.Name())
-	s := g.newSession(p, token, r)
+	s := g.newSession(p, token, r, st)
 	if status, limit := g.adm.admit(s.sourceIP); status != 0 {
 		g.metrics.limited.WithLabelValues(p.Name(), limit).Inc()
 		pm.WithLabelValues(p.Name(), "limited").Inc()
@@ -226,7 +232,7 @@ func (g *Gateway) originAllowed(r *http.Request) bool {
 	return err == nil && strings.EqualFold(u.Host, r.Host)
 }
 
-func (g *Gateway) newSession(p Protocol, token string, r *http.Request) *Session {
+func (g *Gateway) newSession(p Protocol, token string, r *http.Request, st *stage) *Session {
 	ip, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		ip = r.RemoteAddr
@@ -242,8 +248,9 @@ func (g *Gateway) newSession(p Protocol, token string, r *http.Request) *Session
 		started:   now,
 		done:      make(chan struct{}),
 		m:         g.metrics.protocol(p.Name()),
+		stage:     st,
 	}
-	if l := g.cfg.Limits; l.MessageRate > 0 {
+	if l := s.limits(); l.MessageRate > 0 {
 		s.limiter = rate.NewLimiter(rate.Limit(l.MessageRate), burst(l.MessageBurst, l.MessageRate))
 	}
 	s.principal.Store(auth.Anonymous)

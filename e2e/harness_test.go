@@ -333,6 +333,7 @@ type frame struct {
 	Data     json.RawMessage `json:"data"`
 	Encoding string          `json:"encoding"`
 	Error    string          `json:"error"`
+	Status   int             `json:"status"`
 	Message  string          `json:"message"`
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -551,5 +552,485 @@ json:
 		// Nothing else came out.
 		c.send(`{"meta":{"service":"users"},"action":"get","id":2}`)
 		c.expect("reply")
+	})
+}
+
+// TestJSONRouteHTTP drives http integrations with methods, templated URLs,
+// queries and headers, status mapping and an endpoint's error body.
+func TestJSONRouteHTTP(t *testing.T) {
+	calls := make(chan httpCall, 16)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		calls <- httpCall{r.Method, r.URL.EscapedPath() + "?" + r.URL.RawQuery, r.Header.Clone(), b}
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/missing"), r.Method == "DELETE":
+			http.Error(w, `{"why":"gone"}`, http.StatusNotFound)
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"method":%q}`, r.Method)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	g := startGateway(t, gwOpts{Config: `
+json:
+  routes:
+    get:
+      integration: http
+      method: GET
+      url: "` + srv.URL + `/orders/{body.id}?v={body.v}"
+      query: {conn: "{connectionId}"}
+      headers: {X-Tenant: "t-{body.tenant}"}
+    put:
+      integration: http
+      method: PUT
+      url: "` + srv.URL + `/orders/{body.id}"
+      payload: $request.body.data
+    del:
+      integration: http
+      method: DELETE
+      url: "` + srv.URL + `/orders/{body.id}"
+      proxy: false
+      responses:
+        - {status: "404", as: reply, data: '{"deleted":false}'}
+    missing:
+      integration: http
+      method: GET
+      url: "` + srv.URL + `/missing"
+      error_body: true
+`})
+	nc := natsConn(t, g.NATSURL)
+	c, id := dialID(t, g, nc, "/")
+
+	t.Run("GET with a templated URL, query and header", func(t *testing.T) {
+		c := c.with(t)
+		c.send(`{"action":"get","id":1,"v":"a&b=c","tenant":"x y"}`)
+		if f := c.expect("reply"); string(f.Data) != `{"method":"GET"}` || string(f.ID) != "1" {
+			t.Errorf("%+v", f)
+		}
+		call := <-calls
+		if want := "/orders/1?v=a%26b%3Dc&conn=" + id; call.path != want || len(call.body) != 0 {
+			t.Errorf("endpoint got %s %s %q, want %s", call.method, call.path, call.body, want)
+		}
+		if call.header.Get("X-Tenant") != "t-x y" || call.header.Get("Wsgate-Connection-Id") != id || call.header.Get("Wsgate-Route") != "get" {
+			t.Errorf("headers %v", call.header)
+		}
+	})
+	t.Run("hostile ids stay in their path segment", func(t *testing.T) {
+		c := c.with(t)
+		for _, tc := range []struct{ id, path string }{
+			{`"../admin"`, "/orders/..%2Fadmin"},
+			{`"a?b#c"`, "/orders/a%3Fb%23c"},
+			{`"%2F"`, "/orders/%252F"},
+			{`"@evil.example"`, "/orders/%40evil.example"},
+		} {
+			c.send(`{"action":"get","id":` + tc.id + `,"v":1,"tenant":1}`)
+			c.expect("reply")
+			if call := <-calls; !strings.HasPrefix(call.path, tc.path+"?") {
+				t.Errorf("id %s: endpoint got %s", tc.id, call.path)
+			}
+		}
+		for _, bad := range []string{`".."`, `"."`, `""`} {
+			c.send(`{"action":"get","id":` + bad + `,"v":1,"tenant":1}`)
+			c.expectError("bad_request", bad)
+		}
+		c.send(`{"action":"get","id":"x","v":1,"tenant":"a\r\nX-Evil: 1"}`)
+		c.expectError("bad_request", `"x"`)
+		select {
+		case call := <-calls:
+			t.Errorf("a refused message reached the endpoint: %s %s", call.method, call.path)
+		default:
+		}
+	})
+	t.Run("PUT sends the payload", func(t *testing.T) {
+		c := c.with(t)
+		c.send(`{"action":"put","id":7,"data":{"qty":2}}`)
+		if f := c.expect("reply"); string(f.Data) != `{"method":"PUT"}` {
+			t.Errorf("%+v", f)
+		}
+		if call := <-calls; call.method != "PUT" || string(call.body) != `{"qty":2}` || call.header.Get("Content-Type") != "application/json" {
+			t.Errorf("endpoint got %s %s %q %v", call.method, call.path, call.body, call.header)
+		}
+	})
+	t.Run("responses map a 404 to a reply", func(t *testing.T) {
+		c := c.with(t)
+		c.send(`{"action":"del","id":7}`)
+		if f := c.expect("reply"); string(f.Data) != `{"deleted":false}` || f.Route != "del" {
+			t.Errorf("%+v", f)
+		}
+		<-calls
+	})
+	t.Run("an error status with its body", func(t *testing.T) {
+		c := c.with(t)
+		c.send(`{"action":"missing","id":"m"}`)
+		f := c.expectError("integration_failed", `"m"`)
+		if f.Status != 404 || strings.TrimSpace(string(f.Data)) != `{"why":"gone"}` {
+			t.Errorf("%+v", f)
+		}
+		<-calls
+		if n := g.metric(t, "wsgate_integration_errors_total", map[string]string{"route": "missing", "kind": "http_4xx"}); n != 1 {
+			t.Errorf("wsgate_integration_errors_total{route=missing,kind=http_4xx} = %v, want 1", n)
+		}
+	})
+}
+
+// TestJSONRouteTransforms drives jq conditions and transforms: targets
+// chosen by content, request and response transforms on request and http
+// routes, and a transform on a subscription's deliveries.
+func TestJSONRouteTransforms(t *testing.T) {
+	calls := make(chan httpCall, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		calls <- httpCall{r.Method, r.URL.Path, r.Header.Clone(), b}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusAccepted)
+		io.WriteString(w, `{"ticket":"T-9","internal":"do not show"}`)
+	}))
+	t.Cleanup(srv.Close)
+	g := startGateway(t, gwOpts{Config: `
+json:
+  routes:
+    pay:
+      integration: publish
+      subject: payments.normal
+      targets:
+        - when: .body.amount > 1000
+          integration: publish
+          subject: payments.review
+        - when: .body.currency != "EUR"
+          integration: request
+          subject: payments.fx
+    quote:
+      integration: request
+      subject: svc.quote
+      request_transform: '{sku: .body.item.sku, qty: (.body.item.qty // 1), conn: .connectionId}'
+      response_transform: '{price: .body.total, sku: .request.item.sku}'
+    ticket:
+      integration: http
+      url: "` + srv.URL + `/tickets"
+      proxy: false
+      request_transform: '{title: .body.text, by: .connectionId}'
+      response_transform: '{id: .body.ticket, status}'
+    prices:
+      integration: subscribe
+      subject: "prices.{body.sym}"
+      transform: '{sym: (.subject | split(".") | last), p: .body.price}'
+    broken:
+      integration: publish
+      subject: broken
+      request_transform: '.body.n + "x"'
+`})
+	nc := natsConn(t, g.NATSURL)
+	review, _ := nc.SubscribeSync("payments.review")
+	normal, _ := nc.SubscribeSync("payments.normal")
+	nc.Subscribe("payments.fx", func(m *nats.Msg) { m.Respond([]byte(`{"fx":true}`)) })
+	var quoteReq []byte
+	quoted := make(chan struct{}, 1)
+	nc.Subscribe("svc.quote", func(m *nats.Msg) {
+		quoteReq = m.Data
+		quoted <- struct{}{}
+		m.Respond([]byte(`{"total":9.5,"cost":3}`))
+	})
+	nc.Flush()
+	c, id := dialID(t, g, nc, "/")
+
+	t.Run("targets by content", func(t *testing.T) {
+		c := c.with(t)
+		big := `{"action":"pay","amount":5000,"currency":"EUR"}`
+		c.send(big)
+		if m := nextMsg(t, review); string(m.Data) != big || m.Header.Get("Wsgate-Route") != "pay" {
+			t.Errorf("review got %q %v", m.Data, m.Header)
+		}
+		c.send(`{"action":"pay","amount":10,"currency":"USD","id":1}`)
+		if f := c.expect("reply"); string(f.Data) != `{"fx":true}` || f.Route != "pay" {
+			t.Errorf("%+v", f)
+		}
+		small := `{"action":"pay","amount":10,"currency":"EUR"}`
+		c.send(small)
+		if m := nextMsg(t, normal); string(m.Data) != small {
+			t.Errorf("normal got %q", m.Data)
+		}
+	})
+	t.Run("request and response transforms", func(t *testing.T) {
+		c := c.with(t)
+		c.send(`{"action":"quote","item":{"sku":"A-1"},"id":2}`)
+		f := c.expect("reply")
+		<-quoted
+		if want := `{"conn":"` + id + `","qty":1,"sku":"A-1"}`; string(quoteReq) != want {
+			t.Errorf("worker got %s, want %s", quoteReq, want)
+		}
+		if string(f.Data) != `{"price":9.5,"sku":"A-1"}` {
+			t.Errorf("%+v", f)
+		}
+	})
+	t.Run("http with transforms", func(t *testing.T) {
+		c := c.with(t)
+		c.send(`{"action":"ticket","text":"printer on fire","id":3}`)
+		f := c.expect("reply")
+		if string(f.Data) != `{"id":"T-9","status":202}` {
+			t.Errorf("%+v", f)
+		}
+		call := <-calls
+		if want := `{"by":"` + id + `","title":"printer on fire"}`; string(call.body) != want || call.method != "POST" {
+			t.Errorf("endpoint got %s %s, want %s", call.method, call.body, want)
+		}
+	})
+	t.Run("subscription transform", func(t *testing.T) {
+		c := c.with(t)
+		c.send(`{"action":"prices","sym":"ACME","id":4}`)
+		c.expect("subscribed")
+		nc.Publish("prices.ACME", []byte(`{"price":1.5,"volume":100}`))
+		if f := c.expect("message"); f.Subject != "prices.ACME" || string(f.Data) != `{"p":1.5,"sym":"ACME"}` {
+			t.Errorf("%+v", f)
+		}
+	})
+	t.Run("a failing transform is an error frame", func(t *testing.T) {
+		c := c.with(t)
+		c.send(`{"action":"broken","n":1,"id":5}`)
+		c.expectError("transform_failed", "5")
+		askNothing := `{"action":"pay","amount":10,"currency":"EUR"}`
+		c.send(askNothing)
+		nextMsg(t, normal)
+	})
+}
+
+// TestJSONRouteUpgradeKeys selects routes by the upgrade request's query
+// string, header and path combined with the message.
+func TestJSONRouteUpgradeKeys(t *testing.T) {
+	g := startGateway(t, gwOpts{Config: `
+json:
+  route_selection_expression: "${request.querystring.v}/${request.header.X-App}/${request.body.action}"
+  routes:
+    2/web/send:
+      integration: publish
+      subject: keys.v2web
+    /web/send:
+      integration: publish
+      subject: keys.v0web
+    2//send:
+      integration: publish
+      subject: keys.v2noapp
+`})
+	nc := natsConn(t, g.NATSURL)
+	sub, _ := nc.SubscribeSync("keys.*")
+	nc.Flush()
+	for _, tc := range []struct {
+		path, app, subject string
+	}{
+		{"/?v=2", "web", "keys.v2web"},
+		{"/ws?v=2&v=3", "web", "keys.v2web"},
+		{"/", "web", "keys.v0web"},
+		{"/?v=2", "", "keys.v2noapp"},
+	} {
+		hdr := http.Header{}
+		if tc.app != "" {
+			hdr.Set("X-App", tc.app)
+		}
+		c := dial(t, g.WS(tc.path), hdr)
+		msg := `{"action":"send","n":1}`
+		c.send(msg)
+		if m := nextMsg(t, sub); m.Subject != tc.subject || string(m.Data) != msg {
+			t.Errorf("%s with X-App %q: got %s %q, want %s", tc.path, tc.app, m.Subject, m.Data, tc.subject)
+		}
+		c.send(`{"action":"other","id":1}`)
+		c.expectError("no_route", "1")
+		c.Conn.Close()
+	}
+}
+
+// TestJSONRouteCache serves replies of request and http routes from the
+// cache: per connection for anonymous clients unless shared, successes only.
+func TestJSONRouteCache(t *testing.T) {
+	var hits int
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits++
+		n := hits
+		mu.Unlock()
+		if r.URL.Query().Get("sym") == "FAIL" {
+			http.Error(w, "no", http.StatusBadGateway)
+			return
+		}
+		fmt.Fprintf(w, `{"sym":%q,"n":%d}`, r.URL.Query().Get("sym"), n)
+	}))
+	t.Cleanup(srv.Close)
+	g := startGateway(t, gwOpts{Config: `
+json:
+  routes:
+    quote:
+      integration: request
+      subject: "svc.quote"
+      cache: {ttl: 1h, key: "{body.sym}"}
+    sharedquote:
+      integration: http
+      method: GET
+      url: "` + srv.URL + `/q?sym={body.sym}"
+      cache: {ttl: 1h, key: "{body.sym}", shared: true}
+`})
+	nc := natsConn(t, g.NATSURL)
+	var asked int
+	nc.Subscribe("svc.quote", func(m *nats.Msg) {
+		mu.Lock()
+		asked++
+		n := asked
+		mu.Unlock()
+		m.Respond([]byte(fmt.Sprintf(`{"n":%d}`, n)))
+	})
+	nc.Flush()
+	a := dial(t, g.WS("/"), nil)
+	b := dial(t, g.WS("/"), nil)
+	ask := func(c *client, msg, want string) {
+		t.Helper()
+		c.send(msg)
+		if f := c.expect("reply"); string(f.Data) != want {
+			t.Errorf("%s: reply %s, want %s", msg, f.Data, want)
+		}
+	}
+	ask(a, `{"action":"quote","sym":"ACME"}`, `{"n":1}`)
+	ask(a, `{"action":"quote","sym":"ACME","id":2}`, `{"n":1}`) // a hit
+	ask(a, `{"action":"quote","sym":"INIT"}`, `{"n":2}`)
+	ask(b, `{"action":"quote","sym":"ACME"}`, `{"n":3}`) // another (anonymous) connection: its own entries
+	ask(a, `{"action":"sharedquote","sym":"ACME"}`, `{"sym":"ACME","n":1}`)
+	ask(b, `{"action":"sharedquote","sym":"ACME"}`, `{"sym":"ACME","n":1}`) // shared
+	a.send(`{"action":"sharedquote","sym":"FAIL","id":1}`)
+	a.expectError("integration_failed", "1")
+	a.send(`{"action":"sharedquote","sym":"FAIL","id":2}`)
+	if f := a.expectError("integration_failed", "2"); f.Status != 502 {
+		t.Errorf("%+v", f)
+	}
+	mu.Lock()
+	if hits != 3 {
+		t.Errorf("endpoint called %d times, want 3 (ACME once, FAIL twice: failures are not cached)", hits)
+	}
+	mu.Unlock()
+	for _, m := range []struct {
+		route, result string
+		want          float64
+	}{
+		{"quote", "hit", 1}, {"quote", "miss", 3}, {"sharedquote", "hit", 1}, {"sharedquote", "miss", 3},
+	} {
+		if n := g.metric(t, "wsgate_route_cache_total", map[string]string{"route": m.route, "result": m.result}); n != m.want {
+			t.Errorf("wsgate_route_cache_total{route=%s,result=%s} = %v, want %v", m.route, m.result, n, m.want)
+		}
+	}
+}
+
+// TestJSONRouteStages runs one API in two stages: each on its own path,
+// with variables that reach different subjects and endpoints, its own
+// limits, and Wsgate-Stage on its messages.
+func TestJSONRouteStages(t *testing.T) {
+	calls := make(chan httpCall, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls <- httpCall{r.Method, r.URL.Path, r.Header.Clone(), nil}
+		io.WriteString(w, `{}`)
+	}))
+	t.Cleanup(srv.Close)
+	g := startGateway(t, gwOpts{Config: `
+stages:
+  test:
+    path: /test
+    variables: {tenant: t1, token: test-token}
+  prod:
+    path: /prod
+    variables: {tenant: p1, token: prod-token}
+    log_level: warn
+    limits: {max_subscriptions: 1}
+  local:
+    host: localhost
+    variables: {tenant: l1, token: local-token}
+json:
+  routes:
+    send:
+      integration: publish
+      subject: "orders.{stage.tenant}"
+    info:
+      integration: http
+      method: GET
+      url: "` + srv.URL + `/{stage.tenant}/info"
+      headers: {Authorization: "Bearer {stage.token}"}
+    join:
+      integration: subscribe
+      subject: "room.{body.room}"
+    which:
+      integration: request
+      subject: svc.which
+      request_transform: '.stage.tenant'
+    cached:
+      integration: request
+      subject: svc.stage
+      cache: {ttl: 1h, shared: true}
+  stages:
+    prod:
+      routes:
+        only: {integration: publish, subject: orders.prodonly}
+`})
+	nc := natsConn(t, g.NATSURL)
+	orders, _ := nc.SubscribeSync("orders.*")
+	nc.Subscribe("svc.which", func(m *nats.Msg) { m.Respond(m.Data) })
+	nc.Subscribe("svc.stage", func(m *nats.Msg) { m.Respond([]byte(`"` + m.Header.Get("Wsgate-Stage") + `"`)) })
+	nc.Flush()
+	for _, st := range []struct{ name, tenant, token string }{{"test", "t1", "test-token"}, {"prod", "p1", "prod-token"}} {
+		t.Run(st.name, func(t *testing.T) {
+			events, _ := nc.SubscribeSync("wsgate.events.connect")
+			defer events.Unsubscribe()
+			nc.Flush()
+			c := dial(t, g.WS("/"+st.name+"/ws"), nil)
+			ev := nextMsg(t, events)
+			var info struct{ Stage string }
+			if json.Unmarshal(ev.Data, &info); info.Stage != st.name || ev.Header.Get("Wsgate-Stage") != st.name {
+				t.Errorf("connect event %s %v", ev.Data, ev.Header)
+			}
+			c.send(`{"action":"send"}`)
+			m := nextMsg(t, orders)
+			if m.Subject != "orders."+st.tenant || m.Header.Get("Wsgate-Stage") != st.name {
+				t.Errorf("got %s, Wsgate-Stage %q", m.Subject, m.Header.Get("Wsgate-Stage"))
+			}
+			c.send(`{"action":"info","id":1}`)
+			c.expect("reply")
+			call := <-calls
+			if call.path != "/"+st.tenant+"/info" || call.header.Get("Authorization") != "Bearer "+st.token || call.header.Get("Wsgate-Stage") != st.name {
+				t.Errorf("endpoint got %s %v", call.path, call.header)
+			}
+			c.send(`{"action":"which","id":2}`)
+			if f := c.expect("reply"); string(f.Data) != `"`+st.tenant+`"` {
+				t.Errorf("%+v", f)
+			}
+			for range 2 { // the second from the cache, which stages do not share
+				c.send(`{"action":"cached","id":5}`)
+				if f := c.expect("reply"); string(f.Data) != `"`+st.name+`"` {
+					t.Errorf("cached reply %s in stage %s", f.Data, st.name)
+				}
+			}
+			c.send(`{"action":"only","id":6}`)
+			if st.name == "prod" {
+				c.expect("published")
+				if m := nextMsg(t, orders); m.Subject != "orders.prodonly" {
+					t.Errorf("prod's own route published to %s", m.Subject)
+				}
+			} else {
+				c.expectError("no_route", "6")
+			}
+			c.send(`{"action":"join","room":"a","id":3}`)
+			c.expect("subscribed")
+			c.send(`{"action":"join","room":"b","id":4}`)
+			if st.name == "prod" {
+				c.expectError("limit_exceeded", "4")
+			} else {
+				c.expect("subscribed")
+			}
+		})
+	}
+	t.Run("a stage of its own host", func(t *testing.T) {
+		c := dial(t, "ws://"+strings.Replace(g.Addr, "127.0.0.1", "localhost", 1)+"/ws", nil)
+		c.send(`{"action":"send"}`)
+		if m := nextMsg(t, orders); m.Subject != "orders.l1" || m.Header.Get("Wsgate-Stage") != "local" {
+			t.Errorf("got %s, Wsgate-Stage %q", m.Subject, m.Header.Get("Wsgate-Stage"))
+		}
+	})
+	t.Run("no stage", func(t *testing.T) {
+		_, resp, err := websocket.DefaultDialer.Dial(g.WS("/ws"), nil)
+		if err == nil || resp == nil || resp.StatusCode != http.StatusNotFound {
+			t.Errorf("upgrade outside every stage: %v %v", resp, err)
+		}
 	})
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
@@ -62,6 +63,24 @@ type config struct {
 	Auth auth.Config `yaml:"auth"`
 	// TLS serves wss:// on the main port.
 	TLS tlsConfig `yaml:"tls"`
+	// Stages mount every protocol again under a path prefix per stage,
+	// each with its own variables ({stage.<name>}), log level and limits,
+	// and a Wsgate-Stage header on its messages. Default: none, and
+	// nothing changes.
+	Stages map[string]bridge.Stage `yaml:"stages"`
+}
+
+// stages are the stages for the bridge, each with its logger.
+func (c *config) stages(logs map[string]*slog.Logger) map[string]bridge.Stage {
+	if len(c.Stages) == 0 {
+		return nil
+	}
+	out := make(map[string]bridge.Stage, len(c.Stages))
+	for name, st := range c.Stages {
+		st.Logger = logs[name]
+		out[name] = st
+	}
+	return out
 }
 
 // tlsConfig is the tls: block.

@@ -13,10 +13,28 @@ import (
 // nats-server's (nats.log_level, component=nats). Both write through one
 // handler, so that their lines never interleave.
 func newLoggers(c *config) (gw, nats *slog.Logger) {
+	gw, nats, _ = newStageLoggers(c)
+	return gw, nats
+}
+
+// newStageLoggers is newLoggers plus the logger of each stage's
+// connections (stages.<name>.log_level, by default log.level), through the
+// same handler.
+func newStageLoggers(c *config) (gw, nats *slog.Logger, stages map[string]*slog.Logger) {
 	gwLevel, _ := parseLevel(c.Log.Level)
 	natsLevel, _ := parseNATSLevel(c.NATS.LogLevel)
+	lowest := min(gwLevel, natsLevel)
+	stageLevels := map[string]slog.Level{}
+	for name, st := range c.Stages {
+		l := gwLevel
+		if st.LogLevel != "" {
+			l, _ = parseLevel(st.LogLevel)
+		}
+		stageLevels[name] = l
+		lowest = min(lowest, l)
+	}
 	opts := &slog.HandlerOptions{
-		Level: min(gwLevel, natsLevel),
+		Level: lowest,
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 			if l, ok := a.Value.Any().(slog.Level); ok && a.Key == slog.LevelKey && l == bridge.LevelTrace {
 				a.Value = slog.StringValue("TRACE")
@@ -28,7 +46,13 @@ func newLoggers(c *config) (gw, nats *slog.Logger) {
 	if c.Log.Format == "json" {
 		h = slog.NewJSONHandler(os.Stderr, opts)
 	}
-	return slog.New(levelFilter{gwLevel, h}), slog.New(levelFilter{natsLevel, h}).With("component", "nats")
+	if len(stageLevels) > 0 {
+		stages = make(map[string]*slog.Logger, len(stageLevels))
+		for name, l := range stageLevels {
+			stages[name] = slog.New(levelFilter{l, h})
+		}
+	}
+	return slog.New(levelFilter{gwLevel, h}), slog.New(levelFilter{natsLevel, h}).With("component", "nats"), stages
 }
 
 // levelFilter passes on the records of its level and above.

@@ -34,3 +34,29 @@ func TestLoggers(t *testing.T) {
 		}
 	}
 }
+
+func TestStageLoggers(t *testing.T) {
+	ctx := context.Background()
+	c := &config{Stages: map[string]bridge.Stage{
+		"test": {Path: "/test", LogLevel: "debug"},
+		"prod": {Path: "/prod", LogLevel: "error"},
+		"dev":  {Path: "/dev"},
+	}}
+	c.Log.Level = "info"
+	gw, _, stages := newStageLoggers(c)
+	if gw.Enabled(ctx, slog.LevelDebug) || !gw.Enabled(ctx, slog.LevelInfo) {
+		t.Error("a stage at debug changed the gateway's level")
+	}
+	for name, want := range map[string]slog.Level{"test": slog.LevelDebug, "prod": slog.LevelError, "dev": slog.LevelInfo} {
+		l := stages[name]
+		if l == nil || !l.Enabled(ctx, want) || l.Enabled(ctx, want-1) {
+			t.Errorf("stage %s: not at %s", name, want)
+		}
+	}
+	if got := c.stages(stages); got["prod"].Logger != stages["prod"] || got["prod"].Path != "/prod" {
+		t.Errorf("stages for the bridge: %+v", got["prod"])
+	}
+	if (&config{}).stages(nil) != nil {
+		t.Error("stages without a stages: block")
+	}
+}

@@ -117,7 +117,7 @@ func run(s *settings) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	log, natsLog := newLoggers(c)
+	log, natsLog, stageLogs := newStageLoggers(c)
 	slog.SetDefault(log)
 	if addr := os.Getenv("WSGATE_PPROF"); addr != "" {
 		startPprof(addr, log)
@@ -170,6 +170,7 @@ func run(s *settings) error {
 		Logger:         log,
 		Protocols:      []bridge.Protocol{jp, sp, mqtt.New(c.MQTT), wp},
 		StreamReplicas: c.NATS.StreamReplicas,
+		Stages:         c.stages(stageLogs),
 	})
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -35,6 +36,10 @@ func (c *config) validate() error {
 		errs = append(errs, unjoin(err)...) // auth's errors name their keys from auth.
 	}
 	errs = append(errs, c.TLS.validate()...)
+	if err := bridge.ValidateStages(c.Stages); err != nil {
+		errs = append(errs, unjoin(err)...) // they name their keys from stages.
+	}
+	errs = append(errs, c.validateStageUse()...)
 	errs = append(errs, c.validateGateway()...)
 	errs = append(errs, c.validateNATS()...)
 	for _, l := range c.clientLimits() {
@@ -54,6 +59,37 @@ func (c *config) validate() error {
 		errs = append(errs, fmt.Errorf("log.format: %q is not text or json", c.Log.Format))
 	}
 	return errors.Join(errs...)
+}
+
+// validateStageUse checks each stage's log level, and that every
+// {stage.<name>} the JSON routes use is a variable of every stage (and that
+// there are stages to give it).
+func (c *config) validateStageUse() []error {
+	var errs []error
+	names := slices.Sorted(maps.Keys(c.Stages))
+	for _, name := range names {
+		if l := c.Stages[name].LogLevel; l != "" {
+			if _, err := parseLevel(l); err != nil {
+				errs = append(errs, fmt.Errorf("stages.%s.log_level: %w", name, err))
+			}
+		}
+	}
+	if used := c.JSON.StageVariables(""); len(used) > 0 && len(c.Stages) == 0 {
+		errs = append(errs, fmt.Errorf("json.routes: {stage.%s} is used, but there is no stages: block to give it a value", used[0]))
+	}
+	for _, name := range names {
+		for _, v := range c.JSON.StageVariables(name) {
+			if _, ok := c.Stages[name].Variables[v]; !ok {
+				errs = append(errs, fmt.Errorf("stages.%s.variables: no %s, which the stage's json routes use as {stage.%s}", name, v, v))
+			}
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.JSON.Stages)) {
+		if _, ok := c.Stages[name]; !ok {
+			errs = append(errs, fmt.Errorf("json.stages.%s: no such stage in stages:", name))
+		}
+	}
+	return errs
 }
 
 // validateGateway checks the gateway: block.

@@ -80,7 +80,7 @@ func checkSame(t *testing.T, data []byte, extra string) {
 			t.Fatalf("%q: %s selects %q, encoding/json says %q", data, expr, g, w)
 		}
 		var kb [8]byte
-		if k := sel.appendKey(kb[:0], got); string(k) != sel.evalRef(want) {
+		if k := sel.appendKey(kb[:0], got, nil); string(k) != sel.evalRef(want) {
 			t.Fatalf("%q: %s appends key %q", data, expr, k)
 		}
 	}

@@ -3,7 +3,6 @@ package jsonws
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -22,9 +21,26 @@ type Config struct {
 	// MaxInflight bounds the request and http integrations one connection
 	// may have waiting at once. Default 64.
 	MaxInflight int `yaml:"max_inflight"`
+	// TransformTimeout bounds one run of a transform or condition (jq).
+	// Default 100ms.
+	TransformTimeout time.Duration `yaml:"transform_timeout"`
+	// MaxTransformBytes bounds what a transform may make, as JSON.
+	// Default 1 MiB.
+	MaxTransformBytes int `yaml:"max_transform_bytes"`
 	// Routes map route keys to integrations. Empty means the built-in
 	// routes: subscribe, unsubscribe, publish and request, on any subject
 	// the client names and may use.
+	Routes map[string]RouteConfig `yaml:"routes"`
+	// Stages override routes in the gateway's stages (the top-level
+	// stages: block), by stage name: a route named there replaces the
+	// route of that key, or adds one, for that stage's connections.
+	// Default: every stage has the routes above.
+	Stages map[string]StageRoutes `yaml:"stages"`
+}
+
+// StageRoutes are one stage's own routes.
+type StageRoutes struct {
+	// Routes replace or add routes by key in the stage.
 	Routes map[string]RouteConfig `yaml:"routes"`
 }
 
@@ -34,7 +50,8 @@ type RouteConfig struct {
 	Integration string `yaml:"integration"`
 	// Subject is a subject template such as chat.rooms.{body.room}: values
 	// are escaped into exactly one token each. Variables: connectionId,
-	// principal, route, body.<path>, claims.<name>, context.<key>.
+	// principal, route, body.<path>, claims.<name>, context.<key>,
+	// stage.<name>.
 	// "$request.body.<path>" instead lets the client name the whole
 	// subject (checked against its permissions, never escaped).
 	Subject string `yaml:"subject"`
@@ -45,8 +62,9 @@ type RouteConfig struct {
 	// it, or "$request.body.<path>" one member (a JSON string's content, or
 	// the member's raw JSON).
 	Payload string `yaml:"payload"`
-	// URL is the http integration's endpoint; the message is POSTed to it.
-	URL string `yaml:"url"`
+	// HTTPRoute holds the http integration's keys: url, method, query,
+	// headers, proxy, responses, retries and more (httpconfig.go).
+	HTTPRoute `yaml:",inline"`
 	// Timeout of a request or http integration. Default RequestTimeout.
 	Timeout time.Duration `yaml:"timeout"`
 	// Raw sends replies (request, http) and messages (subscribe) to the
@@ -58,6 +76,11 @@ type RouteConfig struct {
 	Rate float64 `yaml:"rate"`
 	// Burst is that bucket's size. Default: the rate, at least 1.
 	Burst int `yaml:"burst"`
+	// Transforms and conditions: jq expressions (transform.go).
+	Transforms `yaml:",inline"`
+	// Cache serves replies of a request or http route from memory
+	// (cache.go). Default: no cache.
+	Cache CacheConfig `yaml:"cache"`
 }
 
 // Integration kinds.
@@ -96,6 +119,12 @@ func (c Config) withDefaults() Config {
 	if c.MaxInflight == 0 {
 		c.MaxInflight = 64
 	}
+	if c.TransformTimeout == 0 {
+		c.TransformTimeout = 100 * time.Millisecond
+	}
+	if c.MaxTransformBytes == 0 {
+		c.MaxTransformBytes = 1 << 20
+	}
 	if len(c.Routes) == 0 {
 		c.Routes = BuiltinRoutes()
 	}
@@ -123,7 +152,14 @@ func compile(c Config) (*compiled, error) {
 	if c.MaxInflight < 0 {
 		errs = append(errs, errors.New("max_inflight: must not be negative"))
 	}
-	out := &compiled{cfg: c, sel: sel, routes: make(map[string]*route, len(c.Routes))}
+	if c.TransformTimeout < 0 {
+		errs = append(errs, errors.New("transform_timeout: must not be negative"))
+	}
+	if c.MaxTransformBytes < 0 {
+		errs = append(errs, errors.New("max_transform_bytes: must not be negative"))
+	}
+	out := &compiled{cfg: c, sel: sel, routes: make(map[string]*route, len(c.Routes)),
+		jq: jqLimits{timeout: c.TransformTimeout, maxBytes: c.MaxTransformBytes}}
 	keys := make([]string, 0, len(c.Routes))
 	for k := range c.Routes {
 		keys = append(keys, k)
@@ -136,35 +172,86 @@ func compile(c Config) (*compiled, error) {
 		}
 		out.routes[k] = r
 	}
+	errs = append(errs, out.compileStages(c)...)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
+// compileStages makes each stage's route table: the shared routes with
+// the stage's own in their place.
+func (out *compiled) compileStages(c Config) []error {
+	var errs []error
+	names := make([]string, 0, len(c.Stages))
+	for n := range c.Stages {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		routes := make(map[string]*route, len(out.routes)+len(c.Stages[n].Routes))
+		for k, r := range out.routes {
+			routes[k] = r
+		}
+		keys := make([]string, 0, len(c.Stages[n].Routes))
+		for k := range c.Stages[n].Routes {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			r, rerrs := compileRoute(k, c.Stages[n].Routes[k], c.RequestTimeout)
+			for _, e := range rerrs {
+				errs = append(errs, fmt.Errorf("stages.%s.routes.%s.%w", n, k, e))
+			}
+			routes[k] = r
+		}
+		if out.stages == nil {
+			out.stages = map[string]map[string]*route{}
+		}
+		out.stages[n] = routes
+	}
+	return errs
+}
+
 type compiled struct {
 	cfg    Config
 	sel    *selection
 	routes map[string]*route
+	stages map[string]map[string]*route // a stage's routes, where it has its own
+	jq     jqLimits
+}
+
+// routesFor returns the route table of a stage's connections.
+func (c *compiled) routesFor(stage string) map[string]*route {
+	if r := c.stages[stage]; r != nil {
+		return r
+	}
+	return c.routes
 }
 
 // route is a compiled RouteConfig.
 type route struct {
-	key     string
-	kind    string
-	subject *subjects.Template // nil when the client names the subject
-	subjVar []string           // body path of a client-named subject
-	queue   string
-	queueV  []string
-	payload []string // body path of the payload; nil means the whole message
-	url     string
-	timeout time.Duration
-	raw     bool
-	rate    float64
-	burst   int
+	key      string
+	kind     string
+	subject  *subjects.Template // nil when the client names the subject
+	subjVar  []string           // body path of a client-named subject
+	queue    string
+	queueV   []string
+	payload  []string // body path of the payload; nil means the whole message
+	http     *httpSpec
+	xf       *routeJQ    // nil for a route without transforms or conditions
+	cache    *replyCache // nil without a cache
+	cacheKey textTemplate
+	timeout  time.Duration
+	raw      bool
+	rate     float64
+	burst    int
 }
 
-var knownVarRoots = []string{"connectionId", "principal", "route", "body.", "claims.", "context."}
+var knownVarRoots = []string{"connectionId", "principal", "route", "body.", "claims.", "context.", "stage."}
+
+// varsHelp lists the template variables for error messages.
+const varsHelp = "use connectionId, principal, route, body.<path>, claims.<name>, context.<key> or stage.<name>"
 
 // fieldError names a route field; compile prefixes the route.
 type fieldError struct {
@@ -181,7 +268,7 @@ func ferr(field, format string, a ...any) error {
 
 func compileRoute(key string, rc RouteConfig, defTimeout time.Duration) (*route, []error) {
 	var errs []error
-	r := &route{key: key, kind: rc.Integration, queue: rc.Queue, url: rc.URL, timeout: rc.Timeout, raw: rc.Raw,
+	r := &route{key: key, kind: rc.Integration, queue: rc.Queue, timeout: rc.Timeout, raw: rc.Raw,
 		rate: rc.Rate, burst: rc.Burst}
 	if r.burst <= 0 {
 		r.burst = max(int(rc.Rate), 1)
@@ -204,7 +291,11 @@ func compileRoute(key string, rc RouteConfig, defTimeout time.Duration) (*route,
 	switch rc.Integration {
 	case kindPublish, kindRequest, kindHTTP, kindSubscribe, kindUnsubscribe:
 	case "":
-		errs = append(errs, ferr("integration", "missing: one of publish, request, http, subscribe, unsubscribe"))
+		if len(rc.Targets) == 0 {
+			errs = append(errs, ferr("integration", "missing: one of publish, request, http, subscribe, unsubscribe"))
+		} else if rc.Subject != "" || rc.URL != "" {
+			errs = append(errs, ferr("integration", "missing: a route with subject or url needs an integration (without one, only its targets)"))
+		}
 	default:
 		errs = append(errs, ferr("integration", "unknown %q: one of publish, request, http, subscribe, unsubscribe", rc.Integration))
 	}
@@ -215,17 +306,14 @@ func compileRoute(key string, rc RouteConfig, defTimeout time.Duration) (*route,
 		errs = append(errs, ferr("integration", "$disconnect can only publish or POST (http): nobody is left to answer"))
 	}
 	if rc.Integration == kindHTTP {
-		u, err := url.Parse(rc.URL)
-		if rc.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, ferr("url", "an http integration needs an absolute http:// or https:// URL, got %q", rc.URL))
-		}
+		spec, herrs := compileHTTP(key, rc.HTTPRoute, key == routeConnect || key == routeDisconnect)
+		errs = append(errs, herrs...)
+		r.http = spec
 		if rc.Subject != "" {
 			errs = append(errs, ferr("subject", "not used by an http integration"))
 		}
 	} else if knownIntegration(rc.Integration) {
-		if rc.URL != "" {
-			errs = append(errs, ferr("url", "only http integrations have a url"))
-		}
+		errs = append(errs, notHTTP(rc.HTTPRoute)...)
 		switch {
 		case rc.Subject == "":
 			errs = append(errs, ferr("subject", "missing"))
@@ -245,7 +333,7 @@ func compileRoute(key string, rc RouteConfig, defTimeout time.Duration) (*route,
 			}
 			for _, v := range t.Vars() {
 				if !knownVar(v) {
-					errs = append(errs, ferr("subject", "unknown variable {%s}: use connectionId, principal, route, body.<path>, claims.<name> or context.<key>", v))
+					errs = append(errs, ferr("subject", "unknown variable {%s}: %s", v, varsHelp))
 				}
 				if strings.HasPrefix(v, "body.") && (key == routeConnect || key == routeDisconnect) {
 					errs = append(errs, ferr("subject", "{%s}: %s has no message body", v, key))
@@ -286,7 +374,37 @@ func compileRoute(key string, rc RouteConfig, defTimeout time.Duration) (*route,
 	if rc.Timeout < 0 {
 		errs = append(errs, ferr("timeout", "must not be negative"))
 	}
+	errs = append(errs, compileTransforms(key, rc, r, defTimeout)...)
+	if rc.Cache.enabled() {
+		if key == routeConnect || key == routeDisconnect {
+			errs = append(errs, ferr("cache", "not on %s", key))
+		} else {
+			var cerrs []error
+			r.cache, r.cacheKey, cerrs = compileCache(rc.Integration, rc.Cache)
+			errs = append(errs, cerrs...)
+		}
+	}
 	return r, errs
+}
+
+// notHTTP reports the http keys set on a route of another integration.
+func notHTTP(h HTTPRoute) []error {
+	var errs []error
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"url", h.URL != ""}, {"method", h.Method != ""}, {"query", len(h.Query) > 0},
+		{"headers", len(h.Headers) > 0}, {"omit_identity_headers", h.OmitIdentityHeaders},
+		{"proxy", h.Proxy != nil}, {"error_body", h.ErrorBody}, {"responses", len(h.Responses) > 0},
+		{"retries", h.Retries != 0}, {"retry_backoff", h.RetryBackoff != 0},
+		{"max_response_bytes", h.MaxResponseBytes != 0},
+	} {
+		if f.set {
+			errs = append(errs, ferr(f.name, "only http integrations have a %s", f.name))
+		}
+	}
+	return errs
 }
 
 func knownIntegration(k string) bool {

@@ -42,15 +42,15 @@ func TestCompileErrors(t *testing.T) {
 			[]string{"routes.x.subject"}},
 		{"http without url", Config{Routes: map[string]RouteConfig{"x": {Integration: kindHTTP}}},
 			[]string{"routes.x.url"}},
-		{"http with ftp url", Config{Routes: map[string]RouteConfig{"x": {Integration: kindHTTP, URL: "ftp://host/x"}}},
+		{"http with ftp url", Config{Routes: map[string]RouteConfig{"x": {Integration: kindHTTP, HTTPRoute: HTTPRoute{URL: "ftp://host/x"}}}},
 			[]string{`routes.x.url: an http integration needs an absolute http:// or https:// URL, got "ftp://host/x"`}},
-		{"http with relative url", Config{Routes: map[string]RouteConfig{"x": {Integration: kindHTTP, URL: "/hook"}}},
+		{"http with relative url", Config{Routes: map[string]RouteConfig{"x": {Integration: kindHTTP, HTTPRoute: HTTPRoute{URL: "/hook"}}}},
 			[]string{"routes.x.url"}},
-		{"http with unparsable url", Config{Routes: map[string]RouteConfig{"x": {Integration: kindHTTP, URL: "http://[::1"}}},
+		{"http with unparsable url", Config{Routes: map[string]RouteConfig{"x": {Integration: kindHTTP, HTTPRoute: HTTPRoute{URL: "http://[::1"}}}},
 			[]string{"routes.x.url"}},
-		{"http with subject", Config{Routes: map[string]RouteConfig{"x": {Integration: kindHTTP, URL: "http://h/", Subject: "a"}}},
+		{"http with subject", Config{Routes: map[string]RouteConfig{"x": {Integration: kindHTTP, HTTPRoute: HTTPRoute{URL: "http://h/"}, Subject: "a"}}},
 			[]string{"routes.x.subject: not used by an http integration"}},
-		{"url on publish", Config{Routes: map[string]RouteConfig{"x": {Integration: kindPublish, Subject: "a", URL: "http://h/"}}},
+		{"url on publish", Config{Routes: map[string]RouteConfig{"x": {Integration: kindPublish, Subject: "a", HTTPRoute: HTTPRoute{URL: "http://h/"}}}},
 			[]string{"routes.x.url: only http integrations have a url"}},
 		{"$disconnect request", Config{Routes: map[string]RouteConfig{"$disconnect": {Integration: kindRequest, Subject: "a"}}},
 			[]string{"routes.$disconnect.integration"}},
@@ -173,13 +173,13 @@ func TestCompileGoodConfig(t *testing.T) {
 		MaxInflight:              5,
 		Routes: map[string]RouteConfig{
 			"$connect":    {Integration: kindRequest, Subject: "auth.connect.{connectionId}", Timeout: time.Second},
-			"$disconnect": {Integration: kindHTTP, URL: "https://hooks.example/gone"},
+			"$disconnect": {Integration: kindHTTP, HTTPRoute: HTTPRoute{URL: "https://hooks.example/gone"}},
 			"$default":    {Integration: kindPublish, Subject: "unrouted.{connectionId}"},
 			"chat/send":   {Integration: kindPublish, Subject: "chat.rooms.{body.room}", Payload: "$request.body.text"},
 			"chat/join":   {Integration: kindSubscribe, Subject: "chat.rooms.{body.room}.>", Queue: "members"},
 			"chat/leave":  {Integration: kindUnsubscribe, Subject: "chat.rooms.{body.room}.>", Queue: "$request.body.group"},
 			"rpc/call":    {Integration: kindRequest, Subject: "$request.body.subject", Raw: true},
-			"hook/post":   {Integration: kindHTTP, URL: "http://127.0.0.1:8080/hook", Timeout: 2 * time.Second},
+			"hook/post":   {Integration: kindHTTP, HTTPRoute: HTTPRoute{URL: "http://127.0.0.1:8080/hook"}, Timeout: 2 * time.Second},
 			"me/watch":    {Integration: kindSubscribe, Subject: "users.{principal}.{claims.sub}.{context.tenant}.{route}"},
 			"disc/pub":    {Integration: kindPublish, Subject: "$request.body.a.b"},
 		},
@@ -226,13 +226,16 @@ func TestCompileGoodConfig(t *testing.T) {
 			if r == nil {
 				t.Fatal("route missing")
 			}
-			subj := ""
+			subj, url := "", ""
 			if r.subject != nil {
 				subj = r.subject.String()
 			}
+			if r.http != nil {
+				url = r.http.url.src
+			}
 			if r.key != tc.key || r.kind != tc.kind || subj != tc.subject || pathString(r.subjVar) != tc.subjVar ||
 				r.queue != tc.queue || pathString(r.queueV) != tc.queueV || pathString(r.payload) != tc.payload ||
-				r.url != tc.url || r.timeout != tc.timeout || r.raw != tc.raw {
+				url != tc.url || r.timeout != tc.timeout || r.raw != tc.raw {
 				t.Errorf("route = %+v (subject %q), want %+v", *r, subj, tc)
 			}
 		})

@@ -23,6 +23,9 @@ type conn struct {
 	subs map[subKey]*bridge.Subscription
 
 	limits map[*route]*rate.Limiter // per-route buckets, made on first use
+
+	req    []string          // the upgrade request's values the selection names
+	routes map[string]*route // the connection's stage's routes
 }
 
 type subKey struct{ subject, queue string }
@@ -70,9 +73,18 @@ func (c *conn) handle(data []byte) {
 		c.fail(r.key, id, errRateLimited, fmt.Sprintf("route %s allows %g messages per second", r.key, r.rate))
 		return
 	}
+	var in *jqInput // only for routes with transforms or conditions
+	if r.xf != nil {
+		in = &jqInput{c: c, b: b}
+		if r.xf.choosing() {
+			if r = c.chooseOrDefault(r, in, id); r == nil {
+				return
+			}
+		}
+	}
 	switch r.kind {
 	case kindPublish:
-		c.publish(r, b, id)
+		c.publish(r, b, id, in)
 	case kindSubscribe:
 		c.subscribe(r, b, id)
 	case kindUnsubscribe:
@@ -82,11 +94,42 @@ func (c *conn) handle(data []byte) {
 		// not hold up the connection; replies may come out of order.
 		b := b.clone() // the read buffer is reused
 		id := clientID(b)
-		err := c.s.Beside(c.p.c.cfg.MaxInflight, func(ctx context.Context) { c.twoWay(ctx, r, b, id) })
+		if in != nil {
+			in.b = b
+		}
+		err := c.s.Beside(c.p.c.cfg.MaxInflight, func(ctx context.Context) { c.twoWay(ctx, r, b, id, in) })
 		if errors.Is(err, bridge.ErrTooManyRequests) {
 			c.fail(r.key, id, errTooMany, fmt.Sprintf("more than %d requests waiting", c.p.c.cfg.MaxInflight))
 		}
 	}
+}
+
+// chooseOrDefault picks what takes a message on route r, whose integration
+// depends on its content; when nothing does, $default (if r is not
+// $default itself). It sends the error frame and returns nil when there is
+// nothing to take it or a condition failed.
+func (c *conn) chooseOrDefault(r *route, in *jqInput, id json.RawMessage) *route {
+	t, err := c.choose(r, in)
+	if err != nil {
+		c.fail(r.key, id, errTransformFailed, err.Error())
+		return nil
+	}
+	if t != nil {
+		return t
+	}
+	if d := c.routes[routeDefault]; d != nil && d != r {
+		if !d.xf.choosing() {
+			return d
+		}
+		if t, err = c.choose(d, in); err != nil {
+			c.fail(d.key, id, errTransformFailed, err.Error())
+			return nil
+		} else if t != nil {
+			return t
+		}
+	}
+	c.fail(r.key, id, errNoRoute, fmt.Sprintf("no target of route %s matches and no $default route takes the message", r.key))
+	return nil
 }
 
 // selectRoute reads data into b and selects its route: the one its key
@@ -94,11 +137,11 @@ func (c *conn) handle(data []byte) {
 // are never selected by a message.
 func (c *conn) selectRoute(b *body, data, kb []byte) (r *route, key []byte, isObject bool) {
 	if isObject = b.parse(data); isObject {
-		key = c.p.c.sel.appendKey(kb, b)
-		r = c.p.c.routes[string(key)]
+		key = c.p.c.sel.appendKey(kb, b, c.req)
+		r = c.routes[string(key)]
 	}
 	if r == nil || string(key) == routeConnect || string(key) == routeDisconnect {
-		r = c.p.c.routes[routeDefault]
+		r = c.routes[routeDefault]
 	}
 	return r, key, isObject
 }
@@ -161,6 +204,9 @@ func (c *conn) failErr(route string, id json.RawMessage, err error) {
 	if errors.Is(err, errUpstream) {
 		code = errIntegration
 	}
+	if errors.Is(err, errTransform) {
+		code = errTransformFailed
+	}
 	if code == errTimeout || code == errNoResponders || code == errIntegration {
 		c.s.Metrics().IntegrationError(route, code)
 	}
@@ -198,6 +244,10 @@ func (c *conn) lookup(r *route, b *body, name string) (string, bool) {
 	case len(name) > 8 && name[:8] == "context.":
 		v, ok := c.s.Context()[name[8:]]
 		return v, ok
+	case len(name) > 6 && name[:6] == "stage.":
+		_, vars := c.s.Stage()
+		v, ok := vars[name[6:]]
+		return v, ok
 	}
 	return "", false
 }
@@ -226,11 +276,14 @@ func payload(r *route, b *body) []byte {
 	return b.payload(r.payload)
 }
 
-func (c *conn) publish(r *route, b *body, id json.RawMessage) {
+func (c *conn) publish(r *route, b *body, id json.RawMessage, in *jqInput) {
 	start := time.Now()
 	subj, err := c.subject(r, b)
 	if err == nil {
-		err = c.s.Publish(subj, r.key, nil, payload(r, b))
+		var p []byte
+		if p, err = c.forward(context.Background(), r, b, in); err == nil {
+			err = c.s.Publish(subj, r.key, nil, p)
+		}
 	}
 	c.s.Metrics().RouteDone(r.key, time.Since(start).Seconds())
 	if err != nil {
@@ -259,8 +312,14 @@ func (c *conn) subscribe(r *route, b *body, id json.RawMessage) {
 	_, dup := c.subs[k]
 	c.mu.Unlock()
 	if !dup {
-		key, encode := keyEnvelope, messageFrame
-		if r.raw {
+		var key any = keyEnvelope
+		encode := messageFrame
+		switch {
+		case r.xf != nil && r.xf.deliver != nil:
+			// One frame per route and stage: the transform sees the stage.
+			name, vars := c.s.Stage()
+			key, encode = deliverKey{r.xf, name}, deliverFrame(r, vars, c.p.c.jq)
+		case r.raw:
 			key, encode = keyRaw, rawFrame
 		}
 		s := c.s
@@ -326,42 +385,10 @@ func (c *conn) unsubscribe(r *route, b *body, id json.RawMessage) {
 	_ = c.s.Send(env.frame())
 }
 
-// twoWay runs a request or http integration and sends its answer.
-func (c *conn) twoWay(ctx context.Context, r *route, b *body, id json.RawMessage) {
-	start := time.Now()
-	var reply []byte
-	var err error
-	if r.kind == kindHTTP {
-		reply, err = c.p.post(ctx, r, c.s.Headers(bridge.EventMessage, r.key), payload(r, b))
-	} else {
-		var subj string
-		if subj, err = c.subject(r, b); err == nil {
-			var m *bridge.Message
-			if m, err = c.s.Request(ctx, subj, r.key, nil, payload(r, b), r.timeout); err == nil {
-				reply = m.Data
-			}
-		}
-	}
-	c.s.Metrics().RouteDone(r.key, time.Since(start).Seconds())
-	if err != nil {
-		if ctx.Err() == nil {
-			c.failErr(r.key, id, err)
-		}
-		return
-	}
-	if r.raw {
-		_ = c.s.Send(bridge.DataFrame(reply))
-		return
-	}
-	data, enc := dataField(reply)
-	env := Envelope{Type: "reply", Route: r.key, ID: id, Data: data, Encoding: enc}
-	_ = c.s.Send(env.frame())
-}
-
 // OnClose implements bridge.Closer: it runs the $disconnect route (the
 // session has stopped the connection's running integrations already).
 func (c *conn) OnClose(ci bridge.CloseInfo) {
-	r := c.p.c.routes[routeDisconnect]
+	r := c.routes[routeDisconnect]
 	if r == nil {
 		return
 	}
@@ -379,8 +406,11 @@ func (c *conn) OnClose(ci bridge.CloseInfo) {
 		for k, v := range h {
 			hdr[k] = v
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
-		_, err = c.p.post(ctx, r, hdr, body)
+		ctx, cancel := context.WithTimeout(context.Background(), r.timeout*time.Duration(1+r.http.retries))
+		var a *httpAnswer
+		if a, err = c.p.callHTTP(ctx, r, func(n string) (string, bool) { return c.lookup(r, nil, n) }, hdr, body); err == nil && (a.status < 200 || a.status > 299) {
+			err = fmt.Errorf("%w: %s answered HTTP %d", errUpstream, r.http.url.src, a.status)
+		}
 		cancel()
 	} else {
 		var subj string

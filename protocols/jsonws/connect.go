@@ -20,6 +20,7 @@ type ConnectEvent struct {
 	Headers      map[string][]string `json:"headers"`
 	Query        map[string][]string `json:"query"`
 	Path         string              `json:"path"`
+	Stage        string              `json:"stage,omitempty"`
 }
 
 // ConnectReply is what a $connect worker (request) or endpoint (http)
@@ -46,6 +47,7 @@ func (p *Protocol) admit(ctx context.Context, r *route, req *bridge.ConnectReque
 		Query:        hr.URL.Query(),
 		Path:         hr.URL.Path,
 	}
+	ev.Stage, _ = s.Stage()
 	body, err := json.Marshal(ev)
 	if err != nil {
 		return nil, fmt.Errorf("$connect event: %w", err)
@@ -64,7 +66,8 @@ func (p *Protocol) admit(ctx context.Context, r *route, req *bridge.ConnectReque
 		}
 		return nil, nil
 	case kindHTTP:
-		reply, err = p.postStatus(ctx, r, hdr, body)
+		c := &conn{p: p, s: s}
+		reply, err = p.postStatus(ctx, r, func(n string) (string, bool) { return c.lookup(r, nil, n) }, hdr, body)
 	default: // request
 		var subj string
 		if subj, err = (&conn{p: p, s: s}).subject(r, nil); err == nil {

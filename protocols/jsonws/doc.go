@@ -10,6 +10,16 @@
 // included. Without configured routes, built-in routes let a client
 // subscribe, unsubscribe, publish and request on any subject it may use.
 //
+// An http integration (http.go, httpconfig.go, httptmpl.go) calls its
+// endpoint with any method, a URL, query and headers rendered from the
+// message with each value escaped for its place, and maps the answer's
+// status to a reply or an error frame. Conditions and transforms are jq
+// (jq.go, transform.go): when and targets choose an integration by
+// content, request_transform and response_transform reshape what a route
+// sends and answers, and transform what a subscription delivers. Request
+// and http routes may cache replies (cache.go). Route keys may come from
+// the upgrade request as well as the message (selection.go).
+//
 // What the gateway sends to a client is a JSON envelope (see envelope.go)
 // unless a route asks for the raw payload.
 package jsonws

@@ -17,6 +17,7 @@ import (
 //	{"type":"unsubscribed","route":"leave","id":<id>,"subject":"chat.lobby"}
 //	{"type":"published","route":"send","id":<id>,"subject":"chat.lobby"}
 //	{"type":"error","route":"send","id":<id>,"error":"forbidden","message":"..."}
+//	{"type":"error","route":"web","id":<id>,"error":"integration_failed","status":404,"message":"...","data":<body>}
 //
 // <payload> is the NATS message body itself when it is valid JSON, a JSON
 // string when it is other UTF-8 text, and a base64 string with
@@ -34,23 +35,26 @@ type Envelope struct {
 	Data     json.RawMessage `json:"data,omitempty"`
 	Encoding string          `json:"encoding,omitempty"`
 	Error    string          `json:"error,omitempty"`
-	Message  string          `json:"message,omitempty"`
+	// Status is the HTTP status of an http integration's error answer.
+	Status  int    `json:"status,omitempty"`
+	Message string `json:"message,omitempty"`
 }
 
 // Error codes of error frames.
 const (
-	errBadJSON      = "bad_json"
-	errNoRoute      = "no_route"
-	errBadRequest   = "bad_request"
-	errForbidden    = "forbidden"
-	errTimeout      = "timeout"
-	errNoResponders = "no_responders"
-	errIntegration  = "integration_failed"
-	errNotSubbed    = "not_subscribed"
-	errTooMany      = "too_many_requests"
-	errRateLimited  = "rate_limited"
-	errLimit        = "limit_exceeded"
-	errInternal     = "internal"
+	errBadJSON         = "bad_json"
+	errNoRoute         = "no_route"
+	errBadRequest      = "bad_request"
+	errForbidden       = "forbidden"
+	errTimeout         = "timeout"
+	errNoResponders    = "no_responders"
+	errIntegration     = "integration_failed"
+	errNotSubbed       = "not_subscribed"
+	errTooMany         = "too_many_requests"
+	errRateLimited     = "rate_limited"
+	errLimit           = "limit_exceeded"
+	errTransformFailed = "transform_failed"
+	errInternal        = "internal"
 )
 
 // dataField returns the JSON form of a payload for the data member and the

@@ -3,6 +3,9 @@ package jsonws
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
 
 	"github.com/wsgate/wsgate/bridge"
 )
@@ -15,8 +18,10 @@ import (
 
 // lastWords is what a JSON connection records.
 type lastWords struct {
-	Route   string `json:"r"`
-	Subject string `json:"s,omitempty"` // publish routes
+	Route   string            `json:"r"`
+	Subject string            `json:"s,omitempty"`  // publish routes
+	Stage   string            `json:"st,omitempty"` // the connection's stage
+	Vars    map[string]string `json:"v,omitempty"`  // its variables, for an http route's templates
 }
 
 var _ bridge.GhostHandler = (*Protocol)(nil)
@@ -25,6 +30,7 @@ var _ bridge.GhostHandler = (*Protocol)(nil)
 // words.
 func (c *conn) recordDisconnect(r *route) {
 	lw := lastWords{Route: r.key}
+	lw.Stage, lw.Vars = c.s.Stage()
 	if r.kind != kindHTTP {
 		subj, err := c.subject(r, nil)
 		if err != nil {
@@ -43,7 +49,7 @@ func (p *Protocol) Ghost(g *bridge.Ghost) {
 	if json.Unmarshal(g.Data, &lw) != nil || lw.Route != routeDisconnect {
 		return
 	}
-	r := p.c.routes[routeDisconnect]
+	r := p.c.routesFor(lw.Stage)[routeDisconnect]
 	if r == nil {
 		return
 	}
@@ -52,13 +58,39 @@ func (p *Protocol) Ghost(g *bridge.Ghost) {
 	hdr.Set(bridge.HeaderRoute, r.key)
 	var err error
 	if r.kind == kindHTTP {
-		ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
-		_, err = p.post(ctx, r, hdr, body)
+		ctx, cancel := context.WithTimeout(context.Background(), r.timeout*time.Duration(1+r.http.retries))
+		var a *httpAnswer
+		if a, err = p.callHTTP(ctx, r, ghostLookup(r, g, lw), hdr, body); err == nil && (a.status < 200 || a.status > 299) {
+			err = fmt.Errorf("%w: %s answered HTTP %d", errUpstream, r.http.url.src, a.status)
+		}
 		cancel()
 	} else if lw.Subject != "" {
 		err = g.Publish(lw.Subject, hdr, body)
 	}
 	if err != nil {
 		g.Logger().Warn("$disconnect route of a lost connection failed", "err", err)
+	}
+}
+
+// ghostLookup resolves an http $disconnect route's template variables for
+// a lost connection: its id, principal, context and stage variables (not
+// its claims, which are not recorded).
+func ghostLookup(r *route, g *bridge.Ghost, lw lastWords) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		switch {
+		case name == "connectionId":
+			return g.Info.ConnectionID, true
+		case name == "principal":
+			return g.Info.Principal, g.Info.Principal != ""
+		case name == "route":
+			return r.key, true
+		case strings.HasPrefix(name, "context."):
+			v, ok := g.Info.Context[name[len("context."):]]
+			return v, ok
+		case strings.HasPrefix(name, "stage."):
+			v, ok := lw.Vars[name[len("stage."):]]
+			return v, ok
+		}
+		return "", false
 	}
 }

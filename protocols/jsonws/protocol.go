@@ -33,7 +33,7 @@ func New(cfg Config) (*Protocol, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Protocol{c: c, http: &http.Client{Timeout: 0}}, nil
+	return &Protocol{c: c, http: newHTTPClient()}, nil
 }
 
 // Name implements bridge.Protocol.
@@ -47,16 +47,25 @@ func (p *Protocol) Paths() []string { return []string{"/", "/ws"} }
 
 // Open implements bridge.Protocol.
 func (p *Protocol) Open(s *bridge.Session) bridge.Handler {
-	c := &conn{p: p, s: s, subs: map[subKey]*bridge.Subscription{}}
-	if r := p.c.routes[routeDisconnect]; r != nil {
+	stage, _ := s.Stage()
+	c := &conn{p: p, s: s, subs: map[subKey]*bridge.Subscription{}, routes: p.c.routesFor(stage)}
+	c.req, _ = s.AdapterState().([]string)
+	if r := c.routes[routeDisconnect]; r != nil {
 		c.recordDisconnect(r)
 	}
 	return c
 }
 
-// Admit implements bridge.Admitter: it runs the $connect route, if any.
+// Admit implements bridge.Admitter: it keeps what the route selection
+// expression names of the upgrade request ($request.querystring.<name>,
+// $request.header.<name>, $request.path) and runs the $connect route, if
+// any.
 func (p *Protocol) Admit(ctx context.Context, req *bridge.ConnectRequest) (map[string]string, error) {
-	r := p.c.routes[routeConnect]
+	if vals := p.c.sel.requestValues(req.Request); vals != nil {
+		req.Session.SetAdapterState(vals)
+	}
+	stage, _ := req.Session.Stage()
+	r := p.c.routesFor(stage)[routeConnect]
 	if r == nil {
 		return nil, nil
 	}

@@ -1,6 +1,7 @@
 package jsonws
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 )
@@ -21,7 +22,7 @@ func benchConn(tb testing.TB, cfg Config) *conn {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &conn{p: p}
+	return &conn{p: p, routes: p.c.routes}
 }
 
 var benchTemplateCfg = Config{Routes: map[string]RouteConfig{
@@ -70,8 +71,13 @@ func routePublish(c *conn, data []byte) (string, []byte, json.RawMessage) {
 		return "", nil, nil
 	}
 	id := clientID(b)
+	var in *jqInput // as handle does: only for routes with transforms or conditions
+	if r.xf != nil {
+		in = &jqInput{c: c, b: b}
+	}
 	subj, _ := c.subject(r, b)
-	return subj, payload(r, b), id
+	p, _ := c.forward(context.Background(), r, b, in)
+	return subj, p, id
 }
 
 var benchSink struct {

@@ -2,6 +2,9 @@ package jsonws
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -93,7 +96,7 @@ var selectionErrors = []struct {
 	{"no dollar", "request.body.action"},
 	{"plain text", "action"},
 	{"query", "$request.query.x"},
-	{"header", "$request.header.x"},
+	{"header without a name", "$request.header."},
 	{"body alone", "$request.body"},
 	{"body with dot only", "$request.body."},
 	{"context", "$context.connectionId"},
@@ -173,6 +176,100 @@ func FuzzSelection(f *testing.F) {
 			if got != want {
 				t.Fatalf("eval(%q) = %q, scalar says %q", expr, got, want)
 			}
+		}
+	})
+}
+
+func TestSelectionRequestParts(t *testing.T) {
+	req := httptest.NewRequest("GET", "/v2/chat?api=beta&api=ignored&e=%2Fa%20b", nil)
+	req.Header.Set("X-Client-Version", "7")
+	req.Header.Add("X-Client-Version", "8")
+	tests := []struct {
+		expr, body, want string
+	}{
+		{"$request.querystring.api", `{}`, "beta"},
+		{"$request.header.x-client-version", `{}`, "7"},
+		{"$request.header.X-Client-Version", `{"action":"x"}`, "7"},
+		{"$request.path", `{}`, "/v2/chat"},
+		{"${request.querystring.api}/${request.body.action}", `{"action":"send"}`, "beta/send"},
+		{"${request.path}:${request.header.X-Client-Version}:${request.body.a.b}", `{"a":{"b":1}}`, "/v2/chat:7:1"},
+		{"$request.querystring.e", `{}`, "/a b"},
+		{"$request.querystring.missing", `{}`, ""},
+		{"${request.header.Missing}-${request.body.action}", `{"action":"a"}`, "-a"},
+		{"${request.querystring.api}", `not json`, "beta"},
+	}
+	for _, tc := range tests {
+		sel, err := parseSelection(tc.expr)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.expr, err)
+		}
+		b, _ := parseBody([]byte(tc.body))
+		if got := string(sel.appendKey(nil, b, sel.requestValues(req))); got != tc.want {
+			t.Errorf("%s on %s = %q, want %q", tc.expr, tc.body, got, tc.want)
+		}
+	}
+	for _, bad := range []string{"$request.querystring.", "$request.header.", "$request.header.a b", "$request.header.a:b",
+		"${request.querystring.a{}", "$request.paths", "$request.query.a", "${request.header.}"} {
+		if _, err := parseSelection(bad); !errors.Is(err, ErrSelection) {
+			t.Errorf("parseSelection(%q) = %v, want ErrSelection", bad, err)
+		}
+	}
+	// A selection of the body alone keeps nothing of the upgrade.
+	sel, _ := parseSelection("$request.body.action")
+	if v := sel.requestValues(req); v != nil {
+		t.Errorf("requestValues = %q, want nil", v)
+	}
+}
+
+// FuzzSelectionRequest selects keys from any expression, upgrade request
+// query string, header and path and message: a single request variable is
+// its value exactly, and a template is its parts in order.
+func FuzzSelectionRequest(f *testing.F) {
+	f.Add("${request.querystring.v}/${request.body.action}", "v=2&x=1", "h", "/p", []byte(`{"action":"send"}`))
+	f.Add("$request.header.X-A", "", "v\xff", "/", []byte(`{}`))
+	f.Add("$request.path", "a=%zz", "", "/a%2Fb/../c", []byte(`x`))
+	f.Add("${request.path}${request.header.x-a}${request.querystring.v}", "v=%00", "\t", "//", []byte(`{"v":1}`))
+	f.Fuzz(func(t *testing.T, expr, rawQuery, header, path string, data []byte) {
+		sel, err := parseSelection(expr)
+		if err != nil {
+			if !errors.Is(err, ErrSelection) {
+				t.Fatalf("parseSelection(%q): %v", expr, err)
+			}
+			return
+		}
+		req := &http.Request{URL: &url.URL{Path: path, RawQuery: rawQuery}, Header: http.Header{}}
+		q := req.URL.Query()
+		for _, p := range sel.req {
+			if p.from == fromHeader {
+				req.Header[p.name] = []string{header}
+			}
+		}
+		vals := sel.requestValues(req)
+		if len(vals) != len(sel.req) {
+			t.Fatalf("%d values for %d request parts", len(vals), len(sel.req))
+		}
+		b, _ := parseBody(data)
+		key := string(sel.appendKey(nil, b, vals))
+		var want strings.Builder
+		for _, p := range sel.parts {
+			switch p.from {
+			case fromQuery:
+				want.WriteString(q.Get(p.name))
+			case fromHeader:
+				want.WriteString(header)
+			case fromPath:
+				want.WriteString(path)
+			default:
+				if p.path != nil {
+					v, _ := b.scalar(p.path)
+					want.WriteString(v)
+				} else {
+					want.WriteString(p.text)
+				}
+			}
+		}
+		if key != want.String() {
+			t.Fatalf("key %q, want %q", key, want.String())
 		}
 	})
 }

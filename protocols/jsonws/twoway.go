@@ -1,0 +1,125 @@
+package jsonws
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/wsgate/wsgate/bridge"
+)
+
+// twoWay runs a request or http integration and sends its answer.
+func (c *conn) twoWay(ctx context.Context, r *route, b *body, id json.RawMessage, in *jqInput) {
+	start := time.Now()
+	defer func() { c.s.Metrics().RouteDone(r.key, time.Since(start).Seconds()) }()
+	p, err := c.forward(ctx, r, b, in)
+	if err != nil {
+		c.failErr(r.key, id, err)
+		return
+	}
+	ck, cached := "", false
+	if r.cache != nil {
+		if ck, cached = c.cacheKey(r, b, p); cached {
+			reply, hit := r.cache.get(ck)
+			c.s.Metrics().RouteCache(r.key, hit)
+			if hit {
+				c.reply(r, id, reply)
+				return
+			}
+		}
+	}
+	var reply []byte
+	if r.kind == kindHTTP {
+		var ok bool
+		if reply, ok = c.httpRoute(ctx, r, b, id, in, p); !ok {
+			return
+		}
+	} else {
+		var subj string
+		if subj, err = c.subject(r, b); err == nil {
+			var m *bridge.Message
+			if m, err = c.s.Request(ctx, subj, r.key, nil, p, r.timeout); err == nil {
+				reply, err = c.transformReply(ctx, r, in, m.Data, nil)
+			}
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				c.failErr(r.key, id, err)
+			}
+			return
+		}
+	}
+	if cached {
+		r.cache.put(ck, reply)
+	}
+	c.reply(r, id, reply)
+}
+
+// reply sends a two-way route's answer.
+func (c *conn) reply(r *route, id json.RawMessage, reply []byte) {
+	if r.raw {
+		_ = c.s.Send(bridge.DataFrame(reply))
+		return
+	}
+	data, enc := dataField(reply)
+	env := Envelope{Type: "reply", Route: r.key, ID: id, Data: data, Encoding: enc}
+	_ = c.s.Send(env.frame())
+}
+
+// httpRoute runs an http integration with payload p. ok says whether the
+// answer is a successful reply, to send (and cache); otherwise the client
+// has had its error frame.
+func (c *conn) httpRoute(ctx context.Context, r *route, b *body, id json.RawMessage, in *jqInput, p []byte) (reply []byte, ok bool) {
+	a, err := c.p.callHTTP(ctx, r, func(n string) (string, bool) { return c.lookup(r, b, n) },
+		c.s.Headers(bridge.EventMessage, r.key), p)
+	if class := httpErrorClass(a, err); class != "" {
+		c.s.Metrics().IntegrationError(r.key, class)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, false
+		}
+		code := errIntegration
+		switch {
+		case errors.Is(err, errTemplateValue) || errors.Is(err, errURLShape):
+			code = errBadRequest
+		case errors.Is(err, bridge.ErrTimeout):
+			code = errTimeout
+		}
+		c.fail(r.key, id, code, err.Error())
+		return nil, false
+	}
+	o, err := r.http.outcome(ctx, a, c.p.c.jq)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.fail(r.key, id, errTransformFailed, err.Error())
+		}
+		return nil, false
+	}
+	if o.reply {
+		data := o.data
+		if !o.fixed {
+			if data, err = c.transformReply(ctx, r, in, data, a); err != nil {
+				if ctx.Err() == nil {
+					c.fail(r.key, id, errTransformFailed, err.Error())
+				}
+				return nil, false
+			}
+		}
+		if a.status < 200 || a.status > 299 {
+			// A reply responses made of an error status: sent, never cached.
+			c.reply(r, id, data)
+			return nil, false
+		}
+		return data, true
+	}
+	c.s.Metrics().ProtocolError(Name, o.code)
+	env := Envelope{Type: "error", Route: r.key, ID: id, Error: o.code, Status: o.status,
+		Message: (&statusError{o: o, method: r.http.method, url: r.http.url.src}).Error()}
+	if o.data != nil {
+		env.Data, env.Encoding = dataField(o.data)
+	}
+	_ = c.s.Send(env.frame())
+	return nil, false
+}
