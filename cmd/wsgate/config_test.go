@@ -44,3 +44,31 @@ func TestReadHeaderTimeout(t *testing.T) {
 		t.Errorf("negative: %v", err)
 	}
 }
+
+// TestGhostTimeoutDefault: liveness is on by default when the gateway
+// shares NATS, off with a standalone embedded server, and what the config
+// says otherwise.
+func TestGhostTimeoutDefault(t *testing.T) {
+	for _, tc := range []struct {
+		url     string
+		cluster bool
+		set     time.Duration
+		want    time.Duration
+	}{
+		{"", false, 0, -1},
+		{"nats://a:4222", false, 0, 0}, // bridge's default, 15s
+		{"", true, 0, 0},
+		{"", false, 5 * time.Second, 5 * time.Second},
+		{"nats://a:4222", false, -time.Second, -time.Second},
+	} {
+		var c config
+		c.NATS.URL = tc.url
+		if tc.cluster {
+			c.NATS.Cluster.Name, c.NATS.Cluster.Listen = "c", "127.0.0.1:6222"
+		}
+		c.Gateway.GhostTimeout = tc.set
+		if got := c.gatewayConfig().GhostTimeout; got != tc.want {
+			t.Errorf("url %q cluster %v set %v: %v, want %v", tc.url, tc.cluster, tc.set, got, tc.want)
+		}
+	}
+}

@@ -163,7 +163,7 @@ func run(s *settings) error {
 	}
 
 	gw, err := bridge.New(bridge.Options{
-		Config:         c.Gateway,
+		Config:         c.gatewayConfig(),
 		NATS:           nc,
 		HubNATS:        hubNC,
 		Authenticator:  authn,
@@ -253,4 +253,18 @@ func drain(nc *nats.Conn, timeout time.Duration) error {
 	case <-time.After(timeout):
 		return errors.New("timed out")
 	}
+}
+
+// gatewayConfig is the gateway's config with gateway.ghost_timeout's
+// default settled: liveness is on (15s) when the gateway shares its NATS
+// with others (nats.url, nats.cluster), and off for a standalone embedded
+// server, where it would cost about 1.5 KiB of JetStream store per
+// connection and a tenth of the connect rate for nothing but a restart
+// after a SIGKILL. A value in the config wins.
+func (c *config) gatewayConfig() bridge.Config {
+	g := c.Gateway
+	if g.GhostTimeout == 0 && c.NATS.URL == "" && !c.NATS.Cluster.Enabled() {
+		g.GhostTimeout = -1
+	}
+	return g
 }

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/wsgate/wsgate/protocols/wamp"
 )
 
 func TestWindow(t *testing.T) {
@@ -71,5 +73,37 @@ func TestProcFDs(t *testing.T) {
 	closed, _ := procFDs(os.Getpid())
 	if opened != before+1 || closed != before {
 		t.Errorf("descriptors: %d, then %d with one more open, then %d after closing it", before, opened, closed)
+	}
+}
+
+// TestMsgpackPayload: the payload of a MessagePack EVENT and RESULT is
+// found without decoding them, at every length a string header takes.
+func TestMsgpackPayload(t *testing.T) {
+	for _, size := range []int{minPayload, 64, 300, 70000} {
+		p := makePayload(size, 42, 1234567)
+		for _, m := range []wamp.Message{
+			&wamp.Event{Subscription: 7, Publication: 99, Details: wamp.Dict{"topic": "a.b"}, Args: wamp.List{string(p[1 : len(p)-1])}},
+			&wamp.Result{Request: 3, Details: wamp.Dict{}, Args: wamp.List{string(p[1 : len(p)-1])}},
+		} {
+			b, err := wamp.Encode(wamp.Msgpack, nil, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var buf [minPayload]byte
+			got, ok := msgpackPayload(b, &buf)
+			if size > 1<<16 {
+				if ok {
+					t.Errorf("size %d: found a payload past the scan's reach", size)
+				}
+				continue
+			}
+			seq, sent, pok := parsePayload(got)
+			if !ok || !pok || seq != 42 || sent != 1234567 {
+				t.Errorf("size %d %T: %q %v %v %d %d", size, m, got, ok, pok, seq, sent)
+			}
+		}
+	}
+	if _, ok := msgpackPayload([]byte{0x95, 0x24, 1, 2, 0x80, 0x90}, new([minPayload]byte)); ok {
+		t.Error("payload in an EVENT without arguments")
 	}
 }

@@ -50,6 +50,8 @@ func dialMQTT(ctx context.Context, t *target, connect []byte) (*conn, error) {
 		hdr = http.Header{"Sec-Websocket-Protocol": {"mqtt"}}
 	case "wamp":
 		hdr = http.Header{"Sec-Websocket-Protocol": {"wamp.2.json"}}
+	case kindWAMPMsgpack:
+		hdr = http.Header{"Sec-Websocket-Protocol": {"wamp.2.msgpack"}}
 	}
 	ws, _, err := dialer.DialContext(ctx, t.wsURL, hdr)
 	if err != nil {
@@ -69,6 +71,8 @@ func dialMQTT(ctx context.Context, t *target, connect []byte) (*conn, error) {
 		err = c.mqttExchange(connect, 0x20)
 	case "wamp":
 		err = c.wampJoin()
+	case kindWAMPMsgpack:
+		err = c.msgpackJoin()
 	}
 	if err != nil {
 		ws.Close()
@@ -143,6 +147,8 @@ func (c *conn) subscribe(subject string) error {
 		return c.mqttExchange(mqttSubscribe(strings.ReplaceAll(subject, ".", "/")), 0x90)
 	case "wamp":
 		return c.wampExchange(`[32,1,{},"`+subject+`"]`, "[33,")
+	case kindWAMPMsgpack:
+		return c.msgpackSubscribe(subject)
 	}
 	if err := c.ws.WriteMessage(websocket.TextMessage, []byte(`{"action":"subscribe","subject":"`+subject+`"}`)); err != nil {
 		return err
@@ -180,6 +186,18 @@ func (c *conn) readPayloads(onPayload func([]byte)) error {
 				}
 			}); err != nil {
 				return err
+			}
+		}
+	}
+	if c.kind == kindWAMPMsgpack {
+		var buf [minPayload]byte
+		for {
+			_, b, err := c.ws.ReadMessage()
+			if err != nil {
+				return err
+			}
+			if p, ok := msgpackPayload(b, &buf); ok {
+				onPayload(p)
 			}
 		}
 	}

@@ -61,12 +61,17 @@ func wampPayload(b []byte) ([]byte, bool) {
 // measured alike; it reports calls per second, round-trip latency and the
 // server's CPU per call.
 func (o *Options) calls(t *target) ([]figure, error) {
-	if (t.kind != "wamp" && t.kind != "json") || t.natsURL == "" {
-		return nil, fmt.Errorf("calls needs the wsgate-wamp or wsgate target")
+	if (t.kind != "wamp" && t.kind != kindWAMPMsgpack && t.kind != "json") || t.natsURL == "" {
+		return nil, fmt.Errorf("calls needs the wsgate-wamp, wsgate-wamp-msgpack or wsgate target")
 	}
 	call, answer := wampCall, []byte("[50,")
-	if t.kind == "json" {
+	isAnswer := func(b []byte) bool { return bytes.HasPrefix(b, answer) }
+	msgType := websocket.TextMessage
+	switch t.kind {
+	case "json":
 		call, answer = jsonCall, []byte(`{"type":"reply"`)
+	case kindWAMPMsgpack:
+		call, isAnswer, msgType = msgpackCall, isMsgpackResult, websocket.BinaryMessage
 	}
 	nc, err := nats.Connect(t.natsURL, nats.Name("wsgate-bench-worker"))
 	if err != nil {
@@ -104,7 +109,7 @@ func (o *Options) calls(t *target) ([]figure, error) {
 				}
 				sent := time.Now()
 				msg := call(seq, makePayload(o.Size, seq, sent.UnixNano()))
-				if err := c.ws.WriteMessage(websocket.TextMessage, msg); err != nil {
+				if err := c.ws.WriteMessage(msgType, msg); err != nil {
 					failed.CompareAndSwap(nil, err)
 					return
 				}
@@ -114,7 +119,7 @@ func (o *Options) calls(t *target) ([]figure, error) {
 					failed.CompareAndSwap(nil, err)
 					return
 				}
-				if !bytes.HasPrefix(b, answer) {
+				if !isAnswer(b) {
 					failed.CompareAndSwap(nil, fmt.Errorf("call answered %.200s", b))
 					return
 				}

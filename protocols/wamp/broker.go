@@ -71,6 +71,9 @@ func (c *conn) onSubscribe(m *Subscribe) {
 		sub.subs = append(sub.subs, bs)
 	}
 	c.mu.Lock()
+	if c.subs == nil {
+		c.subs, c.byKey = map[uint64]*subscription{}, map[topicKey]*subscription{}
+	}
 	c.subs[sub.id.id] = sub
 	c.byKey[k] = sub
 	c.mu.Unlock()

@@ -80,6 +80,9 @@ func (c *conn) onCall(m *Call) error {
 	c.mu.Lock()
 	_, dup := c.calls[m.Request]
 	if !dup {
+		if c.calls == nil {
+			c.calls = map[uint64]*call{}
+		}
 		c.calls[m.Request] = cl
 	}
 	c.mu.Unlock()

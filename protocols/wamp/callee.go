@@ -109,6 +109,9 @@ func (c *conn) onRegister(m *Register) {
 		return
 	}
 	c.mu.Lock()
+	if c.regs == nil {
+		c.regs = map[uint64]*registration{}
+	}
 	c.regs[r.id] = r
 	c.mu.Unlock()
 	c.flush()
@@ -141,9 +144,12 @@ func (c *conn) invoker(r *registration) func(*bridge.Delivery) {
 			timeout = min(timeout, time.Duration(ms)*time.Millisecond)
 		}
 		c.mu.Lock()
-		if c.invs == nil {
+		if c.state.Load() == stateClosed {
 			c.mu.Unlock()
 			return // closed: the callee's departure answers nothing more
+		}
+		if c.invs == nil {
+			c.invs, c.tokens = map[uint64]*invocation{}, map[string]uint64{}
 		}
 		if len(c.invs) >= c.p.cfg.MaxInvocations {
 			c.mu.Unlock()

@@ -102,11 +102,7 @@ func (c *conn) authenticate(creds *auth.Credentials, methods []string, method st
 	}
 	c.session = newID()
 	c.sessionText = strconv.FormatUint(c.session, 10)
-	c.mu.Lock()
-	c.subs, c.byKey = map[uint64]*subscription{}, map[topicKey]*subscription{}
-	c.regs, c.invs, c.calls = map[uint64]*registration{}, map[uint64]*invocation{}, map[uint64]*call{}
-	c.tokens = map[string]uint64{}
-	c.mu.Unlock()
+	// The session's maps are made on first use: an idle session has none.
 	c.state.Store(stateEstablished)
 	c.send(&Welcome{Session: c.session, Details: Dict{
 		"realm":        c.realm,
