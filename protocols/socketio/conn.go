@@ -1,0 +1,253 @@
+package socketio
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wsgate/wsgate/auth"
+	"github.com/wsgate/wsgate/bridge"
+)
+
+// NATS headers of Socket.IO messages (the worker contract in the README).
+const (
+	// HeaderNamespace is the namespace of an emit ("/", "/shop"); on a
+	// message to a connection, the namespace to deliver it in (default /).
+	HeaderNamespace = "Socketio-Namespace"
+	// HeaderEvent is the event name of an emit; on a message delivered to
+	// clients (a room, a namespace, a connection), the event name they
+	// get (default "message").
+	HeaderEvent = "Socketio-Event"
+	// HeaderSpread "true" says the body is a JSON array of arguments
+	// (none, or several); without it the body is one argument.
+	HeaderSpread = "Socketio-Spread"
+	// HeaderExcept names a connection id a room or namespace message is
+	// not delivered to (broadcast to all but the sender).
+	HeaderExcept = "Socketio-Except"
+	// HeaderError on a worker's reply makes the client's acknowledgement
+	// an error object; on the gateway's reply to a worker's emit, it says
+	// why the client did not acknowledge.
+	HeaderError = "Socketio-Error"
+)
+
+// defaultEvent is the event name of a delivery without HeaderEvent, the
+// name socket.send() uses.
+const defaultEvent = "message"
+
+// conn is one Engine.IO connection and the Socket.IO sockets multiplexed
+// on it, one per namespace. HandleMessage runs on the session's reader
+// (never two at once); deliveries, replies and the heartbeat walker come
+// from other goroutines and touch only what is guarded or atomic.
+type conn struct {
+	p *Protocol
+	s *bridge.Session
+
+	closed atomic.Bool
+	quiet  atomic.Bool // the client already has our last word
+
+	pingAt  atomic.Int64 // unix nanoseconds of the last ping (or the open)
+	waiting atomic.Bool  // a ping is out and its pong has not come
+
+	// Reader-owned.
+	authed bool
+	token  string // the token of the first CONNECT, if any
+
+	mu      sync.Mutex
+	sockets map[string]*socket // by namespace
+	acks    map[uint64]pendingAck
+	ackSeq  uint64
+}
+
+// socket is the connection's presence in one namespace.
+type socket struct {
+	ns    string
+	tok   string // the namespace's subject token
+	sid   string
+	bcast *bridge.Subscription            // everyone in the namespace; nil if not permitted
+	rooms map[string]*bridge.Subscription // by room name
+}
+
+// pendingAck is a worker's emit waiting for the client's acknowledgement.
+type pendingAck struct {
+	reply string
+	at    time.Time
+}
+
+var (
+	_ bridge.Handler    = (*conn)(nil)
+	_ bridge.Closer     = (*conn)(nil)
+	_ bridge.Goodbyer   = (*conn)(nil)
+	_ bridge.Controller = (*conn)(nil)
+)
+
+func newConn(p *Protocol, s *bridge.Session) *conn {
+	c := &conn{p: p, s: s, sockets: map[string]*socket{}}
+	c.pingAt.Store(time.Now().UnixNano())
+	return c
+}
+
+// sendOpen sends the Engine.IO open packet: "the server MUST send an open
+// packet" first, with the session id and the heartbeat settings
+// [Engine.IO v4 "Handshake"]. Only the websocket transport is served, so
+// there is nothing to upgrade to.
+func (c *conn) sendOpen() {
+	b := make([]byte, 0, 128)
+	b = append(b, eioOpen)
+	b = append(b, `{"sid":`...)
+	b = appendString(b, c.s.ID())
+	b = append(b, `,"upgrades":[],"pingInterval":`...)
+	b = strconv.AppendInt(b, c.p.cfg.PingInterval.Milliseconds(), 10)
+	b = append(b, `,"pingTimeout":`...)
+	b = strconv.AppendInt(b, c.p.cfg.PingTimeout.Milliseconds(), 10)
+	b = append(b, `,"maxPayload":`...)
+	b = strconv.AppendInt(b, int64(c.p.cfg.MaxPayload), 10)
+	b = append(b, '}')
+	_ = c.s.Send(bridge.TextFrame(b))
+}
+
+// HandleMessage implements bridge.Handler: one WebSocket message is one
+// Engine.IO packet [Engine.IO v4 "WebSocket transport"]; a binary message
+// is a message packet holding binary data.
+func (c *conn) HandleMessage(text bool, data []byte) error {
+	if c.closed.Load() {
+		return nil
+	}
+	if len(data) > c.p.cfg.MaxPayload {
+		return c.violation(fmt.Errorf("%w: %d bytes, max_payload is %d", ErrTooLarge, len(data), c.p.cfg.MaxPayload))
+	}
+	if !text {
+		return c.violation(fmt.Errorf("%w: binary attachments are not supported", ErrMalformed))
+	}
+	if len(data) == 0 {
+		return c.violation(fmt.Errorf("%w: empty Engine.IO packet", ErrMalformed))
+	}
+	switch data[0] {
+	case eioMessage:
+		return c.onPacket(data[1:])
+	case eioPong:
+		if len(data) != 1 {
+			return c.violation(fmt.Errorf("%w: pong with data (no upgrade is in progress)", ErrMalformed))
+		}
+		c.waiting.Store(false)
+		return nil
+	case eioClose:
+		c.quiet.Store(true)
+		c.closed.Store(true)
+		c.s.Close(bridge.CloseNormal, "client closed")
+		return nil
+	case eioNoop:
+		return nil
+	}
+	return c.violation(fmt.Errorf("%w: Engine.IO packet type %q from a client", ErrMalformed, data[0]))
+}
+
+// onPacket handles one Socket.IO packet.
+func (c *conn) onPacket(b []byte) error {
+	pk, err := DecodePacket(b, c.p.cfg.MaxAttachments)
+	if err != nil {
+		return c.violation(err)
+	}
+	switch pk.Type {
+	case Connect:
+		c.onConnect(pk)
+	case Disconnect:
+		c.onDisconnect(pk.Namespace)
+	case Event:
+		c.onEvent(pk)
+	case Ack:
+		c.onAck(pk)
+	default:
+		return c.violation(fmt.Errorf("%w: binary attachments are not supported", ErrMalformed))
+	}
+	return nil
+}
+
+// socketOf is the connection's socket in namespace ns, or nil.
+func (c *conn) socketOf(ns string) *socket {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sockets[ns]
+}
+
+// send queues one Engine.IO text packet.
+func (c *conn) send(b []byte) error { return c.s.Send(bridge.TextFrame(b)) }
+
+// errorKind is the metrics label of a protocol error.
+func errorKind(err error) string {
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		return "too_large"
+	case errors.Is(err, ErrMalformed):
+		return "malformed_packet"
+	case errors.Is(err, ErrInvalidName):
+		return "invalid_name"
+	case errors.Is(err, auth.ErrDenied), errors.Is(err, auth.ErrNoCredentials):
+		return "unauthorized"
+	}
+	return "protocol"
+}
+
+// violation ends the connection for bad input, as the Socket.IO server
+// does on a packet it cannot parse: the WebSocket closes with 1002 (1009
+// for a packet over max_payload) and the reason, and the error is counted.
+// Only this connection is affected.
+func (c *conn) violation(err error) error {
+	c.s.Metrics().ProtocolError(Name, errorKind(err))
+	c.quiet.Store(true)
+	c.closed.Store(true)
+	code := bridge.CloseProtocolError
+	if errors.Is(err, ErrTooLarge) {
+		code = bridge.CloseTooBig
+	}
+	return &bridge.CloseError{Code: code, Reason: short(err.Error())}
+}
+
+// short cuts a message for the wire (a close reason has at most 123 bytes).
+func short(s string) string {
+	if len(s) > 120 {
+		return s[:117] + "..."
+	}
+	return s
+}
+
+// Goodbye implements bridge.Goodbyer: a close the server starts (a
+// worker's close, credentials expired) reaches every socket as a
+// DISCONNECT, which the client takes as "io server disconnect" and does
+// not reconnect from; a shutdown says nothing, so the client reconnects,
+// to another gateway.
+func (c *conn) Goodbye(ci bridge.CloseInfo) *bridge.Frame {
+	if c.quiet.Swap(true) || ci.Code == bridge.CloseGoingAway {
+		return nil
+	}
+	c.mu.Lock()
+	var last []byte
+	for ns := range c.sockets {
+		if last != nil {
+			_ = c.send(last)
+		}
+		last = AppendPacket(nil, Disconnect, 0, ns, 0, false, nil)
+	}
+	c.mu.Unlock()
+	if last == nil {
+		return nil
+	}
+	return bridge.TextFrame(last)
+}
+
+// OnClose implements bridge.Closer: the heartbeat walker forgets the
+// connection and workers waiting for its acknowledgements are told. The
+// bridge has ended every subscription.
+func (c *conn) OnClose(bridge.CloseInfo) {
+	c.closed.Store(true)
+	c.p.hb.remove(c)
+	c.mu.Lock()
+	acks := c.acks
+	c.acks, c.sockets = nil, map[string]*socket{}
+	c.mu.Unlock()
+	for _, a := range acks {
+		c.answerWorker(a.reply, "disconnected", nil, false)
+	}
+}

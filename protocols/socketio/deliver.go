@@ -1,0 +1,174 @@
+package socketio
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wsgate/wsgate/bridge"
+)
+
+// frameKey names the EVENT frame of a NATS message in one namespace: every
+// local socket of that namespace receiving it shares one frame, encoded
+// once.
+type frameKey struct{ ns string }
+
+// deliverer returns the delivery callback of a socket's room and namespace
+// subscriptions. It runs on a hub dispatcher: it never blocks. A message
+// published by this connection itself, or naming it in Socketio-Except,
+// is not delivered to it: broadcast to all but the sender.
+func (c *conn) deliverer(sk *socket) func(*bridge.Delivery) {
+	key := frameKey{sk.ns}
+	id := c.s.ID()
+	return func(d *bridge.Delivery) {
+		h := d.Msg.Header
+		if h.Get(bridge.HeaderConnectionID) == id || h.Get(HeaderExcept) == id {
+			return
+		}
+		f, err := d.Frame(key, func(m *bridge.Message) (*bridge.Frame, error) {
+			return bridge.TextFrame(eventPacket(key.ns, m, 0, false)), nil
+		})
+		if err == nil {
+			_ = d.Send(c.s, f)
+		}
+	}
+}
+
+// eventPacket encodes a NATS message as an EVENT in namespace ns: the
+// event name from Socketio-Event (default "message"), the arguments from
+// the body.
+func eventPacket(ns string, m *bridge.Message, id uint64, hasID bool) []byte {
+	name := m.Header.Get(HeaderEvent)
+	if name == "" {
+		name = defaultEvent
+	}
+	data := make([]byte, 0, len(name)+len(m.Data)+8)
+	data = append(data, '[')
+	data = appendString(data, name)
+	if args := appendArgs(nil, m.Data, m.Header.Get(HeaderSpread) == "true"); len(args) > 0 {
+		data = append(data, ',')
+		data = append(data, args...)
+	}
+	data = append(data, ']')
+	return AppendPacket(make([]byte, 0, len(data)+len(ns)+24), Event, 0, ns, id, hasID, data)
+}
+
+// Push implements bridge.Handler: a worker's message to this connection
+// (wsgate.conn.<id>.send, POST /@connections/<id>) is an EVENT in the
+// namespace of its Socketio-Namespace header (default /), named by
+// Socketio-Event (default "message"). A namespace the client has not
+// joined gets nothing.
+func (c *conn) Push(m *bridge.Message) {
+	ns := m.Header.Get(HeaderNamespace)
+	if ns == "" {
+		ns = "/"
+	}
+	if c.closed.Load() || c.socketOf(ns) == nil {
+		return
+	}
+	_ = c.send(eventPacket(ns, m, 0, false))
+}
+
+// controlRequest is the body of join and leave on the connection API.
+type controlRequest struct {
+	Namespace string `json:"namespace"`
+	Room      string `json:"room"`
+}
+
+// Control implements bridge.Controller: the Socket.IO verbs of the
+// connection API.
+//
+//	<prefix>.conn.<id>.join   {"room":"r1","namespace":"/shop"}  puts the socket in a room
+//	<prefix>.conn.<id>.leave  {"room":"r1","namespace":"/shop"}  takes it out
+//	<prefix>.conn.<id>.emit   an EVENT as Push makes it; a request gets
+//	                          the client's acknowledgement as its reply
+func (c *conn) Control(verb string, m *bridge.Message) bool {
+	switch verb {
+	case "join", "leave":
+		var req controlRequest
+		if err := json.Unmarshal(m.Data, &req); err != nil || req.Room == "" {
+			c.controlReply(m, errors.New(`the body must be {"room":"...","namespace":"/..."}`))
+			return true
+		}
+		if req.Namespace == "" {
+			req.Namespace = "/"
+		}
+		sk := c.socketOf(req.Namespace)
+		if sk == nil {
+			c.controlReply(m, fmt.Errorf("the client is not connected to namespace %s", quote(req.Namespace)))
+			return true
+		}
+		var err error
+		if verb == "join" {
+			err = c.join(sk, req.Room)
+		} else {
+			err = c.leave(sk, req.Room)
+		}
+		c.controlReply(m, err)
+		return true
+	case "emit":
+		c.emitToClient(m)
+		return true
+	}
+	return false
+}
+
+// controlReply answers a connection API request: {"ok":true} or
+// {"error":"..."}.
+func (c *conn) controlReply(m *bridge.Message, err error) {
+	if m.Reply == "" {
+		return
+	}
+	body := []byte(`{"ok":true}`)
+	if err != nil {
+		body = appendString([]byte(`{"error":`), short(err.Error()))
+		body = append(body, '}')
+	}
+	_ = c.s.Respond(m, nil, body)
+}
+
+// ackTTL is how long a worker's emit waits for the client's
+// acknowledgement at most; a later one finds nobody (the worker's request
+// has timed out long before).
+const ackTTL = 5 * time.Minute
+
+// emitToClient delivers a worker's emit. A request (with a reply subject)
+// asks the client for an acknowledgement, whose arguments are the reply.
+func (c *conn) emitToClient(m *bridge.Message) {
+	ns := m.Header.Get(HeaderNamespace)
+	if ns == "" {
+		ns = "/"
+	}
+	if c.closed.Load() || c.socketOf(ns) == nil {
+		if m.Reply != "" {
+			c.answerWorker(m.Reply, "the client is not connected to namespace "+quote(ns), nil, false)
+		}
+		return
+	}
+	if m.Reply == "" {
+		_ = c.send(eventPacket(ns, m, 0, false))
+		return
+	}
+	now := time.Now()
+	c.mu.Lock()
+	if c.acks == nil {
+		c.acks = map[uint64]pendingAck{}
+	}
+	for id, a := range c.acks {
+		if now.Sub(a.at) > ackTTL {
+			delete(c.acks, id)
+		}
+	}
+	if len(c.acks) >= c.p.cfg.MaxPendingAcks {
+		c.mu.Unlock()
+		c.s.Metrics().LimitExceeded(Name, "max_pending_acks")
+		c.answerWorker(m.Reply, "too many acknowledgements pending", nil, false)
+		return
+	}
+	c.ackSeq++
+	id := c.ackSeq
+	c.acks[id] = pendingAck{reply: m.Reply, at: now}
+	c.mu.Unlock()
+	_ = c.send(eventPacket(ns, m, id, true))
+}
