@@ -1,0 +1,163 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/nats-io/nats.go"
+)
+
+// sioConfig is the gateway of the Socket.IO tests: routes for rooms, API
+// keys for the Socket.IO clients and the JSON client.
+func sioConfig(key, jsonKey string) string {
+	return `
+socketio:
+  routes:
+    join: {integration: join}
+    leave: {integration: leave}
+    say: {subject: "sio-room.{namespace}.{arg0}"}
+auth:
+  authenticators:
+    - type: api_keys
+      api_keys:
+        keys:
+          - id: sio-client
+            hash: "` + keyHash(key) + `"
+            permissions:
+              publish: {allow: ["sio.>", "sio-room.>"]}
+              subscribe: {allow: ["sio-room.>"]}
+          - id: json-client
+            hash: "` + keyHash(jsonKey) + `"
+            permissions:
+              publish: {allow: ["sio-room.>"]}
+              subscribe: {allow: ["sio.>"]}
+`
+}
+
+// sioWorkers are the NATS workers e2e/js/socketio.test.mjs calls.
+func sioWorkers(t *testing.T, nc *nats.Conn) {
+	t.Helper()
+	reply := func(subject string, fn func(m *nats.Msg)) {
+		sub, err := nc.Subscribe(subject, fn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sub.Unsubscribe() })
+	}
+	reply("sio._.add", func(m *nats.Msg) {
+		var args []float64
+		_ = json.Unmarshal(m.Data, &args)
+		sum := 0.0
+		for _, a := range args {
+			sum += a
+		}
+		m.Respond([]byte(strconv.FormatFloat(sum, 'f', -1, 64)))
+	})
+	reply("sio._.ask-me", func(m *nats.Msg) {
+		id := m.Header.Get("Wsgate-Connection-Id")
+		go func() {
+			q := nats.NewMsg("wsgate.conn." + id + ".emit")
+			q.Header.Set("Socketio-Event", "question")
+			q.Data = []byte(`"why?"`)
+			r, err := nc.RequestMsg(q, 5*time.Second)
+			if err != nil {
+				t.Errorf("emit to the client: %v", err)
+				return
+			}
+			m.Respond(r.Data)
+		}()
+	})
+	reply("sio._.vip", func(m *nats.Msg) {
+		id := m.Header.Get("Wsgate-Connection-Id")
+		go func() {
+			r, err := nc.Request("wsgate.conn."+id+".join", []byte(`{"room":"vip"}`), 5*time.Second)
+			if err != nil || string(r.Data) != `{"ok":true}` {
+				t.Errorf("join over the connection API: %v %v", err, r)
+				return
+			}
+			m.Respond([]byte(`"joined"`))
+			news := nats.NewMsg("sio-room._.vip")
+			news.Header.Set("Socketio-Event", "vip.news")
+			news.Data = []byte(`{"text":"for vips"}`)
+			nc.PublishMsg(news)
+		}()
+	})
+	reply("sio.shop.order.create", func(m *nats.Msg) {
+		var order struct{ SKU string }
+		_ = json.Unmarshal(m.Data, &order)
+		b, _ := json.Marshal(map[string]any{"ok": true, "sku": order.SKU, "namespace": m.Header.Get("Socketio-Namespace")})
+		m.Respond(b)
+	})
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sioJSONPeer is a JSON-protocol client that answers every Socket.IO
+// "chat" emit (subject sio._.chat) in room lobby with {"echo": <it>}.
+func sioJSONPeer(t *testing.T, g *gateway, key string) {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial(g.WS("/"), bearer(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	if err := ws.WriteJSON(map[string]any{"action": "subscribe", "subject": "sio._.chat"}); err != nil {
+		t.Fatal(err)
+	}
+	var first struct{ Type string }
+	if err := ws.ReadJSON(&first); err != nil || first.Type != "subscribed" {
+		t.Fatalf("JSON subscribe: %v %+v", err, first)
+	}
+	go func() {
+		for {
+			var m struct {
+				Type string
+				Data json.RawMessage
+			}
+			if err := ws.ReadJSON(&m); err != nil {
+				return
+			}
+			if m.Type == "message" {
+				_ = ws.WriteJSON(map[string]any{"action": "publish", "subject": "sio-room._.lobby", "data": map[string]any{"echo": m.Data}})
+			}
+		}
+	}()
+}
+
+// TestSocketIONode runs e2e/js/socketio.test.mjs (socket.io-client 4.8)
+// against a gateway with NATS workers and a JSON client: events and
+// acknowledgements both ways, rooms via a route and via a worker,
+// namespaces on one connection, authentication, cross-protocol. Each
+// subtest is one transport setting of the client.
+func TestSocketIONode(t *testing.T) {
+	long(t)
+	node, dir := nodeModules(t, "js", "socket.io-client")
+	key, jsonKey := newSecret(t), newSecret(t)
+	g := startGateway(t, gwOpts{Config: sioConfig(key, jsonKey)})
+	sioWorkers(t, natsConn(t, g.NATSURL))
+	sioJSONPeer(t, g, jsonKey)
+	for _, transports := range []string{"websocket"} {
+		t.Run(strings.ReplaceAll(transports, ",", "+"), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, node, "--test", "--test-timeout=60000", "socketio.test.mjs")
+			cmd.WaitDelay = 5 * time.Second
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "WSGATE_HTTP="+g.HTTP(""), "SIO_KEY="+key,
+				"SIO_BAD_KEY="+newSecret(t), "SIO_TRANSPORTS="+transports)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("node --test e2e/js/socketio.test.mjs: %v\n%s", err, out)
+			}
+			t.Logf("%s", out)
+		})
+	}
+}
