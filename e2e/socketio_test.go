@@ -136,7 +136,8 @@ func sioJSONPeer(t *testing.T, g *gateway, key string) {
 // against a gateway with NATS workers and a JSON client: events and
 // acknowledgements both ways, rooms via a route and via a worker,
 // namespaces on one connection, authentication, cross-protocol. Each
-// subtest is one transport setting of the client.
+// subtest is one transport setting of the client: websocket only, polling
+// only, and the default (polling, then the upgrade to a WebSocket).
 func TestSocketIONode(t *testing.T) {
 	long(t)
 	node, dir := nodeModules(t, "js", "socket.io-client")
@@ -144,7 +145,7 @@ func TestSocketIONode(t *testing.T) {
 	g := startGateway(t, gwOpts{Config: sioConfig(key, jsonKey)})
 	sioWorkers(t, natsConn(t, g.NATSURL))
 	sioJSONPeer(t, g, jsonKey)
-	for _, transports := range []string{"websocket"} {
+	for _, transports := range []string{"websocket", "polling", "polling,websocket"} {
 		t.Run(strings.ReplaceAll(transports, ",", "+"), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()

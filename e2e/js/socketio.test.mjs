@@ -15,7 +15,8 @@
 //
 // Env: WSGATE_HTTP (http://host:port), SIO_KEY (an API key with the
 // permissions), SIO_BAD_KEY (one the gateway refuses), SIO_TRANSPORTS
-// (comma-separated, the client's transports option).
+// (comma-separated, the client's transports option: websocket, polling,
+// or polling,websocket, the client's default, polling then the upgrade).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { io, Manager } from "socket.io-client";
@@ -46,6 +47,10 @@ function once(s, event, ms = 5000) {
 test("events and acknowledgements both ways", async () => {
   const s = await connect();
   try {
+    // The client's default starts polling and upgrades to a WebSocket.
+    if (transports.length > 1 && s.io.engine.transport.name !== "websocket") {
+      await new Promise((resolve) => s.io.engine.once("upgrade", resolve));
+    }
     assert.equal(s.io.engine.transport.name, transports[transports.length - 1]);
     assert.deepEqual(await s.timeout(5000).emitWithAck("add", 2, 3), 5);
     // The worker asks the client, the client's ack is the worker's reply,

@@ -91,14 +91,18 @@ func newConn(p *Protocol, s *bridge.Session) *conn {
 
 // sendOpen sends the Engine.IO open packet: "the server MUST send an open
 // packet" first, with the session id and the heartbeat settings
-// [Engine.IO v4 "Handshake"]. Only the websocket transport is served, so
-// there is nothing to upgrade to.
+// [Engine.IO v4 "Handshake"]. A polling session may upgrade to a
+// WebSocket; a WebSocket has nothing to upgrade to.
 func (c *conn) sendOpen() {
 	b := make([]byte, 0, 128)
 	b = append(b, eioOpen)
 	b = append(b, `{"sid":`...)
 	b = appendString(b, c.s.ID())
-	b = append(b, `,"upgrades":[],"pingInterval":`...)
+	if c.s.Virtual() {
+		b = append(b, `,"upgrades":["websocket"],"pingInterval":`...)
+	} else {
+		b = append(b, `,"upgrades":[],"pingInterval":`...)
+	}
 	b = strconv.AppendInt(b, c.p.cfg.PingInterval.Milliseconds(), 10)
 	b = append(b, `,"pingTimeout":`...)
 	b = strconv.AppendInt(b, c.p.cfg.PingTimeout.Milliseconds(), 10)
@@ -136,6 +140,7 @@ func (c *conn) HandleMessage(text bool, data []byte) error {
 	case eioClose:
 		c.quiet.Store(true)
 		c.closed.Store(true)
+		c.closing()
 		c.s.Close(bridge.CloseNormal, "client closed")
 		return nil
 	case eioNoop:
@@ -198,6 +203,7 @@ func (c *conn) violation(err error) error {
 	c.s.Metrics().ProtocolError(Name, errorKind(err))
 	c.quiet.Store(true)
 	c.closed.Store(true)
+	c.closing()
 	code := bridge.CloseProtocolError
 	if errors.Is(err, ErrTooLarge) {
 		code = bridge.CloseTooBig
@@ -219,6 +225,7 @@ func short(s string) string {
 // not reconnect from; a shutdown says nothing, so the client reconnects,
 // to another gateway.
 func (c *conn) Goodbye(ci bridge.CloseInfo) *bridge.Frame {
+	c.closing()
 	if c.quiet.Swap(true) || ci.Code == bridge.CloseGoingAway {
 		return nil
 	}
@@ -237,12 +244,23 @@ func (c *conn) Goodbye(ci bridge.CloseInfo) *bridge.Frame {
 	return bridge.TextFrame(last)
 }
 
+// closing is called when the server ends the connection: a polling
+// session's pipe is drained if its client does not poll.
+func (c *conn) closing() {
+	if c.s.Virtual() {
+		c.p.polls.closing(c.s.ID())
+	}
+}
+
 // OnClose implements bridge.Closer: the heartbeat walker forgets the
 // connection and workers waiting for its acknowledgements are told. The
 // bridge has ended every subscription.
 func (c *conn) OnClose(bridge.CloseInfo) {
 	c.closed.Store(true)
 	c.p.hb.remove(c)
+	if c.s.Virtual() {
+		c.p.polls.remove(c.s.ID())
+	}
 	c.mu.Lock()
 	acks := c.acks
 	c.acks, c.sockets = nil, map[string]*socket{}

@@ -92,6 +92,7 @@ func (c *conn) beat(h *heartbeats, now int64) {
 			h.remove(c)
 			c.s.Metrics().ProtocolError(Name, "ping_timeout")
 			c.quiet.Store(true)
+			c.closing()
 			c.s.Close(bridge.ClosePolicy, "ping timeout: no pong for "+h.timeout.String())
 		}
 		return

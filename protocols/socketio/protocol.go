@@ -16,7 +16,7 @@ type Protocol struct {
 	cfg    Config
 	routes map[string]*route
 	hb     heartbeats
-	open   []byte // the Engine.IO open packet, but for the sid
+	polls  pollTable
 }
 
 var (
@@ -62,6 +62,7 @@ func (p *Protocol) AuthenticatesInBand() bool { return true }
 const (
 	eioErrTransportUnknown = 0
 	eioErrSessionUnknown   = 1
+	eioErrBadHandshake     = 2
 	eioErrBadRequest       = 3
 	eioErrUnsupportedProto = 5
 )
@@ -69,6 +70,7 @@ const (
 var eioErrMessages = map[int]string{
 	eioErrTransportUnknown: "Transport unknown",
 	eioErrSessionUnknown:   "Session ID unknown",
+	eioErrBadHandshake:     "Bad handshake method",
 	eioErrBadRequest:       "Bad request",
 	eioErrUnsupportedProto: "Unsupported protocol version",
 }
@@ -78,9 +80,10 @@ func eioError(code int) string {
 	return fmt.Sprintf(`{"code":%d,"message":%q}`, code, eioErrMessages[code])
 }
 
-// Admit implements bridge.Admitter: only Engine.IO v4 (EIO=4) over the
-// websocket transport is spoken; an Engine.IO v3 client (socket.io-client
-// 2.x) is refused with the code engine.io itself uses.
+// Admit implements bridge.Admitter: only Engine.IO v4 (EIO=4) is spoken,
+// over the websocket or the polling transport (ServeHTTP sends the upgrade
+// of a polling session elsewhere); an Engine.IO v3 client
+// (socket.io-client 2.x) is refused with the code engine.io itself uses.
 func (p *Protocol) Admit(_ context.Context, c *bridge.ConnectRequest) (map[string]string, error) {
 	q := c.Request.URL.Query()
 	refuse := func(code int) error {
@@ -90,11 +93,11 @@ func (p *Protocol) Admit(_ context.Context, c *bridge.ConnectRequest) (map[strin
 	if q.Get("EIO") != "4" {
 		return nil, refuse(eioErrUnsupportedProto)
 	}
-	if t := q.Get("transport"); t != "websocket" {
+	if t := q.Get("transport"); t != "websocket" && t != "polling" {
 		return nil, refuse(eioErrTransportUnknown)
 	}
 	if q.Get("sid") != "" {
-		// An upgrade of a polling session: polling is not served.
+		// A session's later requests never open another.
 		return nil, refuse(eioErrSessionUnknown)
 	}
 	return nil, nil

@@ -35,7 +35,8 @@ func TestHandshake(t *testing.T) {
 	for _, tc := range []struct{ query, body string }{
 		{"EIO=3&transport=websocket", `{"code":5,"message":"Unsupported protocol version"}`},
 		{"transport=websocket", `{"code":5,"message":"Unsupported protocol version"}`},
-		{"EIO=4&transport=polling", `{"code":0,"message":"Transport unknown"}`},
+		{"EIO=4&transport=polling", `{"code":3,"message":"Bad request"}`},
+		{"EIO=4&transport=carrier-pigeon", `{"code":0,"message":"Transport unknown"}`},
 		{"EIO=4&transport=websocket&sid=abc", `{"code":1,"message":"Session ID unknown"}`},
 	} {
 		_, resp, err := websocket.DefaultDialer.Dial(e.url(tc.query), nil)
@@ -47,7 +48,7 @@ func TestHandshake(t *testing.T) {
 			t.Errorf("%s: body %s", tc.query, b)
 		}
 	}
-	if n := e.metric("wsgate_protocol_errors_total", `protocol="socketio"`, `kind="handshake"`); n != 4 {
+	if n := e.metric("wsgate_protocol_errors_total", `protocol="socketio"`, `kind="polling"`); n != 5 {
 		t.Errorf("handshake errors counted %v", n)
 	}
 }
