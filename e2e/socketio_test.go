@@ -89,6 +89,13 @@ func sioWorkers(t *testing.T, nc *nats.Conn) {
 			nc.PublishMsg(news)
 		}()
 	})
+	reply("sio._.echo", func(m *nats.Msg) { m.Respond(m.Data) })
+	reply("sio._.echo-bin", func(m *nats.Msg) {
+		if m.Header.Get("Socketio-Binary") != "true" {
+			t.Errorf("echo-bin without Socketio-Binary: %v", m.Header)
+		}
+		m.Respond(m.Data)
+	})
 	reply("sio.shop.order.create", func(m *nats.Msg) {
 		var order struct{ SKU string }
 		_ = json.Unmarshal(m.Data, &order)
@@ -135,7 +142,8 @@ func sioJSONPeer(t *testing.T, g *gateway, key string) {
 // TestSocketIONode runs e2e/js/socketio.test.mjs (socket.io-client 4.8)
 // against a gateway with NATS workers and a JSON client: events and
 // acknowledgements both ways, rooms via a route and via a worker,
-// namespaces on one connection, authentication, cross-protocol. Each
+// namespaces on one connection, binary attachments, authentication,
+// cross-protocol. Each
 // subtest is one transport setting of the client: websocket only, polling
 // only, and the default (polling, then the upgrade to a WebSocket).
 func TestSocketIONode(t *testing.T) {

@@ -9,6 +9,7 @@
 //   sio._.vip              joins the connection to room vip over the connection
 //                          API, replies "joined", then publishes "vip.news" to it
 //   sio.shop.order.create  replies {"ok":true,"sku":...,"namespace":...}
+//   sio._.echo, echo-bin   reply with the request's body
 //
 // and a JSON-protocol client that echoes every "chat" emit into room lobby
 // as {"echo": <the emit's argument>}.
@@ -115,6 +116,20 @@ test("namespaces on one connection", async () => {
 test("authentication refused", async () => {
   await assert.rejects(connect("/", process.env.SIO_BAD_KEY), { message: "unauthorized" });
   await assert.rejects(connect("/", ""), { message: "unauthorized" });
+});
+
+test("binary both ways", async () => {
+  const s = await connect();
+  try {
+    const bytes = Buffer.from([0, 1, 2, 255]);
+    const back = await s.timeout(5000).emitWithAck("echo-bin", bytes);
+    assert.ok(Buffer.isBuffer(back), "a Buffer comes back");
+    assert.deepEqual([...back], [...bytes]);
+    // Nested in JSON, an attachment reaches NATS as base64.
+    assert.deepEqual(await s.timeout(5000).emitWithAck("echo", { file: Buffer.from("hi") }), { file: "aGk=" });
+  } finally {
+    s.close();
+  }
 });
 
 test("cross-protocol: a JSON client hears an emit and answers in a room", async () => {

@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -52,8 +53,14 @@ type conn struct {
 	waiting atomic.Bool  // a ping is out and its pong has not come
 
 	// Reader-owned.
-	authed bool
-	token  string // the token of the first CONNECT, if any
+	authed  bool
+	token   string         // the token of the first CONNECT, if any
+	pending *pendingBinary // a binary packet waiting for its attachments
+
+	// sendMu keeps a binary packet and its attachment together: frames
+	// are queued from the reader, hub dispatchers, the control dispatcher
+	// and replies at once.
+	sendMu sync.Mutex
 
 	mu      sync.Mutex
 	sockets map[string]*socket // by namespace
@@ -109,7 +116,7 @@ func (c *conn) sendOpen() {
 	b = append(b, `,"maxPayload":`...)
 	b = strconv.AppendInt(b, int64(c.p.cfg.MaxPayload), 10)
 	b = append(b, '}')
-	_ = c.s.Send(bridge.TextFrame(b))
+	_ = c.send(b)
 }
 
 // HandleMessage implements bridge.Handler: one WebSocket message is one
@@ -123,7 +130,7 @@ func (c *conn) HandleMessage(text bool, data []byte) error {
 		return c.violation(fmt.Errorf("%w: %d bytes, max_payload is %d", ErrTooLarge, len(data), c.p.cfg.MaxPayload))
 	}
 	if !text {
-		return c.violation(fmt.Errorf("%w: binary attachments are not supported", ErrMalformed))
+		return c.onAttachment(data)
 	}
 	if len(data) == 0 {
 		return c.violation(fmt.Errorf("%w: empty Engine.IO packet", ErrMalformed))
@@ -151,6 +158,10 @@ func (c *conn) HandleMessage(text bool, data []byte) error {
 
 // onPacket handles one Socket.IO packet.
 func (c *conn) onPacket(b []byte) error {
+	if c.pending != nil {
+		// socket.io-parser: "got plaintext data when reconstructing a packet".
+		return c.violation(fmt.Errorf("%w: a packet while %d attachments are due", ErrMalformed, c.pending.pk.Attachments-len(c.pending.atts)))
+	}
 	pk, err := DecodePacket(b, c.p.cfg.MaxAttachments)
 	if err != nil {
 		return c.violation(err)
@@ -160,12 +171,30 @@ func (c *conn) onPacket(b []byte) error {
 		c.onConnect(pk)
 	case Disconnect:
 		c.onDisconnect(pk.Namespace)
-	case Event:
-		c.onEvent(pk)
-	case Ack:
-		c.onAck(pk)
+	case BinaryEvent, BinaryAck:
+		if pk.Attachments > 0 {
+			pk.Data = bytes.Clone(pk.Data) // the reader's buffer is reused
+			c.pending = &pendingBinary{pk: pk}
+			return nil
+		}
+		return c.dispatch(pk, nil)
 	default:
-		return c.violation(fmt.Errorf("%w: binary attachments are not supported", ErrMalformed))
+		return c.dispatch(pk, nil)
+	}
+	return nil
+}
+
+// dispatch handles an EVENT or ACK, binary ones with their attachments.
+func (c *conn) dispatch(pk *Packet, atts [][]byte) error {
+	var err error
+	switch pk.Type {
+	case Event, BinaryEvent:
+		err = c.onEvent(pk, atts)
+	case Ack, BinaryAck:
+		err = c.onAck(pk, atts)
+	}
+	if err != nil {
+		return c.violation(err)
 	}
 	return nil
 }
@@ -178,7 +207,20 @@ func (c *conn) socketOf(ns string) *socket {
 }
 
 // send queues one Engine.IO text packet.
-func (c *conn) send(b []byte) error { return c.s.Send(bridge.TextFrame(b)) }
+func (c *conn) send(b []byte) error {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	return c.s.Send(bridge.TextFrame(b))
+}
+
+// sendPair queues a binary packet and its attachment, nothing between.
+func (c *conn) sendPair(packet []byte, attachment []byte) {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	if c.s.Send(bridge.TextFrame(packet)) == nil {
+		_ = c.s.Send(bridge.BinaryFrame(attachment))
+	}
+}
 
 // errorKind is the metrics label of a protocol error.
 func errorKind(err error) string {
@@ -266,6 +308,6 @@ func (c *conn) OnClose(bridge.CloseInfo) {
 	c.acks, c.sockets = nil, map[string]*socket{}
 	c.mu.Unlock()
 	for _, a := range acks {
-		c.answerWorker(a.reply, "disconnected", nil, false)
+		c.answerWorker(a.reply, "disconnected", nil, false, false)
 	}
 }

@@ -27,13 +27,28 @@ func (c *conn) deliverer(sk *socket) func(*bridge.Delivery) {
 			return
 		}
 		f, err := d.Frame(key, func(m *bridge.Message) (*bridge.Frame, error) {
+			if isBinary(m) {
+				d.Keep(attachmentKey{}, bridge.BinaryFrame(m.Data))
+				return bridge.TextFrame(binaryEventPacket(key.ns, m, 0, false)), nil
+			}
 			return bridge.TextFrame(eventPacket(key.ns, m, 0, false)), nil
 		})
-		if err == nil {
-			_ = d.Send(c.s, f)
+		if err != nil {
+			return
 		}
+		c.sendMu.Lock()
+		if d.Send(c.s, f) == nil {
+			if a, ok := d.Cached(attachmentKey{}); ok {
+				_ = d.Send(c.s, a)
+			}
+		}
+		c.sendMu.Unlock()
 	}
 }
+
+// attachmentKey names the binary frame of a binary message, the attachment
+// of its BINARY_EVENT in every namespace.
+type attachmentKey struct{}
 
 // eventPacket encodes a NATS message as an EVENT in namespace ns: the
 // event name from Socketio-Event (default "message"), the arguments from
@@ -67,7 +82,7 @@ func (c *conn) Push(m *bridge.Message) {
 	if c.closed.Load() || c.socketOf(ns) == nil {
 		return
 	}
-	_ = c.send(eventPacket(ns, m, 0, false))
+	c.sendEvent(ns, m, 0, false)
 }
 
 // controlRequest is the body of join and leave on the connection API.
@@ -142,12 +157,12 @@ func (c *conn) emitToClient(m *bridge.Message) {
 	}
 	if c.closed.Load() || c.socketOf(ns) == nil {
 		if m.Reply != "" {
-			c.answerWorker(m.Reply, "the client is not connected to namespace "+quote(ns), nil, false)
+			c.answerWorker(m.Reply, "the client is not connected to namespace "+quote(ns), nil, false, false)
 		}
 		return
 	}
 	if m.Reply == "" {
-		_ = c.send(eventPacket(ns, m, 0, false))
+		c.sendEvent(ns, m, 0, false)
 		return
 	}
 	now := time.Now()
@@ -163,12 +178,12 @@ func (c *conn) emitToClient(m *bridge.Message) {
 	if len(c.acks) >= c.p.cfg.MaxPendingAcks {
 		c.mu.Unlock()
 		c.s.Metrics().LimitExceeded(Name, "max_pending_acks")
-		c.answerWorker(m.Reply, "too many acknowledgements pending", nil, false)
+		c.answerWorker(m.Reply, "too many acknowledgements pending", nil, false, false)
 		return
 	}
 	c.ackSeq++
 	id := c.ackSeq
 	c.acks[id] = pendingAck{reply: m.Reply, at: now}
 	c.mu.Unlock()
-	_ = c.send(eventPacket(ns, m, id, true))
+	c.sendEvent(ns, m, id, true)
 }

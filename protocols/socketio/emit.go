@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -11,15 +12,23 @@ import (
 // a route it publishes to the event's subject; with an acknowledgement
 // callback it is a NATS request whose reply is the ACK. A route may send
 // it elsewhere, or make it a join or leave.
-func (c *conn) onEvent(pk *Packet) {
+func (c *conn) onEvent(pk *Packet, atts [][]byte) error {
 	sk := c.socketOf(pk.Namespace)
 	if sk == nil {
 		// socket.io ignores a packet for a namespace the client has not
 		// joined; it is counted.
 		c.s.Metrics().ProtocolError(Name, "not_connected")
-		return
+		return nil
 	}
 	name, rest, _ := splitEvent(pk.Data) // checked by the decoder
+	body, spread := argsBody(rest)
+	binary := false
+	if atts != nil {
+		var err error
+		if body, spread, binary, rest, err = attachArgs(rest, atts); err != nil {
+			return err
+		}
+	}
 	r := c.p.routes[name]
 	fail := func(err error) { c.refuse(sk, pk, name, err) }
 	if r != nil && (r.integration == integrationJoin || r.integration == integrationLeave) {
@@ -33,28 +42,30 @@ func (c *conn) onEvent(pk *Packet) {
 		}
 		if err != nil {
 			fail(err)
-			return
+			return nil
 		}
 		if pk.HasID {
 			_ = c.send(AppendPacket(nil, Ack, 0, sk.ns, pk.ID, true, []byte("[]")))
 		}
-		return
+		return nil
 	}
 	subject, routeKey, err := c.emitSubject(r, sk, name, rest)
 	if err != nil {
 		fail(err)
-		return
+		return nil
 	}
-	body, spread := argsBody(rest)
 	hdr := bridge.Header{HeaderNamespace: {sk.ns}, HeaderEvent: {name}}
-	if spread {
+	switch {
+	case binary:
+		hdr[HeaderBinary] = []string{"true"}
+	case spread:
 		hdr[HeaderSpread] = []string{"true"}
 	}
 	if !pk.HasID && (r == nil || r.integration == integrationPublish) {
 		if err := c.s.Publish(subject, routeKey, hdr, body); err != nil && bridge.KindOf(err) != bridge.KindClosed {
 			fail(err)
 		}
-		return
+		return nil
 	}
 	timeout := c.p.cfg.RequestTimeout
 	if r != nil && r.timeout > 0 {
@@ -69,11 +80,12 @@ func (c *conn) onEvent(pk *Packet) {
 			c.sendAck(ns, id, errorArg(err))
 			return
 		}
-		c.sendAck(ns, id, replyArgs(m))
+		c.sendReply(ns, id, m)
 	})
 	if err != nil && bridge.KindOf(err) != bridge.KindClosed {
 		fail(err)
 	}
+	return nil
 }
 
 // emitSubject is where an emit goes: its route's subject, or the event's.
@@ -151,7 +163,7 @@ func (c *conn) sendAck(ns string, id uint64, args []byte) {
 
 // onAck handles the client's ACK of a worker's emit: its arguments are
 // the worker's reply.
-func (c *conn) onAck(pk *Packet) {
+func (c *conn) onAck(pk *Packet, atts [][]byte) error {
 	c.mu.Lock()
 	a, ok := c.acks[pk.ID]
 	if ok {
@@ -160,19 +172,39 @@ func (c *conn) onAck(pk *Packet) {
 	c.mu.Unlock()
 	if !ok {
 		c.s.Metrics().ProtocolError(Name, "unknown_ack")
-		return
+		return nil
 	}
 	body, spread := ackBody(pk.Data)
-	c.answerWorker(a.reply, "", body, spread)
+	binary := false
+	if atts != nil {
+		var err error
+		if body, spread, binary, _, err = attachArgs(ackInner(pk.Data), atts); err != nil {
+			return err
+		}
+	}
+	c.answerWorker(a.reply, "", body, spread, binary)
+	return nil
+}
+
+// ackInner is the raw elements of an ACK's argument array.
+func ackInner(arr []byte) []byte {
+	i := skipSpace(arr, 0)
+	end := bytes.LastIndexByte(arr, ']')
+	if i >= len(arr) || end <= i {
+		return nil
+	}
+	return bytes.TrimSpace(arr[i+1 : end])
 }
 
 // answerWorker replies to a worker's emit request: the client's ACK
 // arguments, or, with errMsg, an empty body and Socketio-Error.
-func (c *conn) answerWorker(reply, errMsg string, body []byte, spread bool) {
+func (c *conn) answerWorker(reply, errMsg string, body []byte, spread, binary bool) {
 	hdr := bridge.Header{}
 	switch {
 	case errMsg != "":
 		hdr[HeaderError] = []string{errMsg}
+	case binary:
+		hdr[HeaderBinary] = []string{"true"}
 	case spread:
 		hdr[HeaderSpread] = []string{"true"}
 	}

@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"os"
 	"strings"
@@ -177,6 +178,37 @@ func FuzzDecodePacket(f *testing.F) {
 			if args := appendArgs(nil, body, spread); !validJSON(append(append([]byte("["), args...), ']')) {
 				t.Fatalf("args %q of %q", args, b)
 			}
+		}
+	})
+}
+
+// FuzzAttachArgs checks that filling placeholders never panics and gives
+// JSON, or the bytes of one attachment.
+func FuzzAttachArgs(f *testing.F) {
+	f.Add([]byte(`{"_placeholder":true,"num":0}`), []byte{1})
+	f.Add([]byte(`{"a":[{"_placeholder":true,"num":1}]},{"_placeholder":true,"num":0}`), []byte("xy"))
+	f.Add([]byte(`{"_placeholder":true,"num":-1}`), []byte{})
+	f.Add([]byte(`{"_placeholder":true,"num":"0"}`), []byte{})
+	f.Fuzz(func(t *testing.T, rest, att []byte) {
+		arr := append(append([]byte{'['}, rest...), ']')
+		if !validJSON(arr) {
+			return
+		}
+		body, spread, binary, filled, err := attachArgs(rest, [][]byte{att, att})
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error of no kind: %v", err)
+			}
+			return
+		}
+		if binary {
+			if !bytes.Equal(body, att) || spread {
+				t.Fatalf("binary body %q", body)
+			}
+			return
+		}
+		if !validJSON(body) || !validJSON(append(append([]byte{'['}, filled...), ']')) {
+			t.Fatalf("body %q filled %q", body, filled)
 		}
 	})
 }

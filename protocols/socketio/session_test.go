@@ -321,12 +321,15 @@ func TestBadInput(t *testing.T) {
 		{`44{"message":"x"}`, bridge.CloseProtocolError},
 		{`9`, bridge.CloseProtocolError},
 		{`3probe`, bridge.CloseProtocolError},
-		{`451-["x",{"_placeholder":true,"num":0}]`, bridge.CloseProtocolError},
+		{`451-["x",{"_placeholder":true,"num":0}]` + "\x00" + `42["text instead of the attachment"]`, bridge.CloseProtocolError},
+		{`4511-["x",{"_placeholder":true,"num":0}]`, bridge.CloseTooBig},
 		{`42["big","` + strings.Repeat("x", 1000) + `"]`, bridge.CloseTooBig},
 	} {
 		c := e.dial(t)
 		other := e.connect(t, "/", "")
-		c.send(tc.in)
+		for part := range strings.SplitSeq(tc.in, "\x00") {
+			c.send(part)
+		}
 		if code, reason := c.closeCode(); code != tc.code || reason == "" {
 			t.Errorf("%.20q: close %d %q", tc.in, code, reason)
 		}
