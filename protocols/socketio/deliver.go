@@ -26,25 +26,40 @@ func (c *conn) deliverer(sk *socket) func(*bridge.Delivery) {
 		if h.Get(bridge.HeaderConnectionID) == id || h.Get(HeaderExcept) == id {
 			return
 		}
-		f, err := d.Frame(key, func(m *bridge.Message) (*bridge.Frame, error) {
-			if isBinary(m) {
-				d.Keep(attachmentKey{}, bridge.BinaryFrame(m.Data))
-				return bridge.TextFrame(binaryEventPacket(key.ns, m, 0, false)), nil
+		f, ok := d.Cached(key) // the frame of the first socket of ns, for the others
+		if !ok {
+			var err error
+			f, err = d.Frame(key, func(m *bridge.Message) (*bridge.Frame, error) {
+				if reservedEvent(m.Header.Get(HeaderEvent)) {
+					return nil, errReservedEvent
+				}
+				if isBinary(m) {
+					return bridge.TextFrame(binaryEventPacket(key.ns, m, 0, false)), nil
+				}
+				return bridge.TextFrame(eventPacket(key.ns, m, 0, false)), nil
+			})
+			if err != nil {
+				return
 			}
-			return bridge.TextFrame(eventPacket(key.ns, m, 0, false)), nil
-		})
-		if err != nil {
-			return
+		}
+		var a *bridge.Frame
+		if p := f.Payload(); len(p) > 1 && p[1] == '0'+byte(BinaryEvent) {
+			if a, ok = d.Cached(attachmentKey{}); !ok {
+				a = bridge.BinaryFrame(d.Msg.Data)
+				d.Keep(attachmentKey{}, a)
+			}
 		}
 		c.sendMu.Lock()
-		if d.Send(c.s, f) == nil {
-			if a, ok := d.Cached(attachmentKey{}); ok {
-				_ = d.Send(c.s, a)
-			}
+		if d.Send(c.s, f) == nil && a != nil {
+			_ = d.Send(c.s, a)
 		}
 		c.sendMu.Unlock()
 	}
 }
+
+// errReservedEvent refuses a delivery named by a reserved event name: no
+// client gets it.
+var errReservedEvent = errors.New("socketio: reserved event name")
 
 // attachmentKey names the binary frame of a binary message, the attachment
 // of its BINARY_EVENT in every namespace.
@@ -79,7 +94,7 @@ func (c *conn) Push(m *bridge.Message) {
 	if ns == "" {
 		ns = "/"
 	}
-	if c.closed.Load() || c.socketOf(ns) == nil {
+	if c.closed.Load() || c.socketOf(ns) == nil || reservedEvent(m.Header.Get(HeaderEvent)) {
 		return
 	}
 	c.sendEvent(ns, m, 0, false)
@@ -158,6 +173,12 @@ func (c *conn) emitToClient(m *bridge.Message) {
 	if c.closed.Load() || c.socketOf(ns) == nil {
 		if m.Reply != "" {
 			c.answerWorker(m.Reply, "the client is not connected to namespace "+quote(ns), nil, false, false)
+		}
+		return
+	}
+	if ev := m.Header.Get(HeaderEvent); reservedEvent(ev) {
+		if m.Reply != "" {
+			c.answerWorker(m.Reply, quote(ev)+" is a reserved event name", nil, false, false)
 		}
 		return
 	}

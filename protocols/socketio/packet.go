@@ -163,8 +163,12 @@ func (p *Packet) check() error {
 		if first != '[' {
 			return fmt.Errorf("%w: %s payload must be an array", ErrMalformed, p.Type)
 		}
-		if _, _, err := splitEvent(d); err != nil {
+		name, _, err := splitEvent(d)
+		if err != nil {
 			return err
+		}
+		if reservedEvent(name) {
+			return fmt.Errorf("%w: %q is a reserved event name", ErrMalformed, name)
 		}
 	case Ack, BinaryAck:
 		if first != '[' {
@@ -175,6 +179,17 @@ func (p *Packet) check() error {
 		}
 	}
 	return nil
+}
+
+// reservedEvent reports an event name Socket.IO keeps for itself, which
+// no EVENT may carry [socket.io-parser RESERVED_EVENTS]: a client's
+// decoder refuses an EVENT named so, and closes its connection.
+func reservedEvent(name string) bool {
+	switch name {
+	case "connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener":
+		return true
+	}
+	return false
 }
 
 func digits(b []byte) bool {

@@ -404,3 +404,37 @@ func TestHeartbeat(t *testing.T) {
 		t.Errorf("good client: %s", got)
 	}
 }
+
+// TestReservedEvents: an EVENT with a name Socket.IO keeps for itself is
+// malformed from a client, and never delivered to one (its decoder would
+// drop the connection).
+func TestReservedEvents(t *testing.T) {
+	e := newEnv(t, Config{}, nil)
+	w := e.worker()
+	c := e.connect(t, "/", "")
+	var o struct{ SID string }
+	_ = json.Unmarshal([]byte(c.open[1:]), &o)
+	for _, name := range []string{"connect", "disconnect", "connect_error"} {
+		m := nats.NewMsg("sio-room._")
+		m.Header.Set(HeaderEvent, name)
+		m.Data = []byte(`1`)
+		w.PublishMsg(m)
+		m = nats.NewMsg("wsgate.conn." + o.SID + ".send")
+		m.Header.Set(HeaderEvent, name)
+		w.PublishMsg(m)
+		m = nats.NewMsg("wsgate.conn." + o.SID + ".emit")
+		m.Header.Set(HeaderEvent, name)
+		r, err := w.RequestMsg(m, 5*time.Second)
+		if err != nil || r.Header.Get(HeaderError) == "" {
+			t.Fatalf("emit %s: %v %v", name, err, r)
+		}
+	}
+	w.Publish("sio-room._", []byte(`"after"`))
+	if got := c.next(); got != `42["message","after"]` {
+		t.Fatalf("got %q", got)
+	}
+	c.send(`42["disconnect"]`)
+	if code, _ := c.closeCode(); code != bridge.CloseProtocolError {
+		t.Fatalf("reserved from the client: %d", code)
+	}
+}
