@@ -34,6 +34,9 @@ func skipValue(d []byte, i int) int {
 		case '[', '{':
 			depth++
 		case ']', '}':
+			if depth == 0 {
+				return i // the end of the array holding a scalar
+			}
 			depth--
 			if depth == 0 {
 				return i + 1

@@ -212,3 +212,27 @@ func FuzzAttachArgs(f *testing.F) {
 		}
 	})
 }
+
+func TestElements(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{`[]`, nil},
+		{`[1]`, []string{`1`}},
+		{`[1,"a",true,null]`, []string{`1`, `"a"`, `true`, `null`}},
+		{`[ {"a":[1,"]"]} , [2] ,-3.5e2 ]`, []string{`{"a":[1,"]"]}`, `[2]`, `-3.5e2`}},
+		{`["x\"y",{}]`, []string{`"x\"y"`, `{}`}},
+	} {
+		got := elements([]byte(tc.in), -1)
+		if len(got) != len(tc.want) {
+			t.Errorf("%s: %q", tc.in, got)
+			continue
+		}
+		for i := range got {
+			if string(got[i]) != tc.want[i] {
+				t.Errorf("%s: element %d %q, want %s", tc.in, i, got[i], tc.want[i])
+			}
+		}
+	}
+}
