@@ -3,6 +3,7 @@ package socketio
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"strings"
@@ -235,4 +236,27 @@ func TestElements(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzElements checks the array splitter against encoding/json.
+func FuzzElements(f *testing.F) {
+	for _, s := range []string{`[]`, `[1,"a",true,null]`, `[ {"a":[1,"]"]} , [2] ,-3.5e2 ]`, `["x\"y",{}]`, `[[[]],{"":{}}]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var want []json.RawMessage
+		if json.Unmarshal(b, &want) != nil || firstByte(b) != '[' {
+			return
+		}
+		got := elements(b, -1)
+		if len(got) != len(want) {
+			t.Fatalf("%q: %d elements, want %d", b, len(got), len(want))
+		}
+		for i := range got {
+			var g, w bytes.Buffer
+			if json.Compact(&g, got[i]) != nil || json.Compact(&w, want[i]) != nil || g.String() != w.String() {
+				t.Fatalf("%q: element %d %q, want %q", b, i, got[i], want[i])
+			}
+		}
+	})
 }
