@@ -42,6 +42,12 @@ type Config struct {
 	// one more is answered with CONNECT_ERROR. Default 16.
 	MaxNamespaces int `yaml:"max_namespaces"`
 
+	// CheckSessionIP refuses a polling request, or an upgrade, from another
+	// address than the session's handshake came from (Session ID unknown).
+	// Default false: clients whose address changes (mobile networks,
+	// proxies) would lose their sessions.
+	CheckSessionIP bool `yaml:"check_session_ip"`
+
 	// RequestTimeout bounds an emit with an acknowledgement (a NATS
 	// request): with no reply in time the ACK carries a timeout error.
 	// Default 30s.

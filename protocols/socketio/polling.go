@@ -50,6 +50,7 @@ type pollConn struct {
 	s    *bridge.Session
 	conn net.Conn // the client end of the pipe
 	br   *bufio.Reader
+	ip   string // the handshake's client address
 
 	wmu    sync.Mutex // frames written into the pipe (POSTs, pongs, the spliced WebSocket)
 	readMu sync.Mutex // held by the one GET reading the pipe, and for good by the upgrade
@@ -144,7 +145,7 @@ func (p *Protocol) ServeHTTP(w http.ResponseWriter, r *http.Request, o *bridge.O
 		o.Upgrade(w, r)
 	case q.Get("transport") == "websocket":
 		pc := p.polls.get(sid)
-		if pc == nil {
+		if pc == nil || !p.sameClient(pc, r) {
 			p.refuse(w, m, eioErrSessionUnknown)
 			return
 		}
@@ -162,7 +163,7 @@ func (p *Protocol) ServeHTTP(w http.ResponseWriter, r *http.Request, o *bridge.O
 	default:
 		pc := p.polls.get(sid)
 		switch {
-		case pc == nil:
+		case pc == nil || !p.sameClient(pc, r):
 			p.refuse(w, m, eioErrSessionUnknown)
 		case r.Method == http.MethodGet:
 			pc.poll(w, r)
@@ -172,6 +173,21 @@ func (p *Protocol) ServeHTTP(w http.ResponseWriter, r *http.Request, o *bridge.O
 			p.refuse(w, m, eioErrBadRequest)
 		}
 	}
+}
+
+// sameClient reports whether r may use pc's session: from the handshake's
+// address, when check_session_ip asks for it.
+func (p *Protocol) sameClient(pc *pollConn, r *http.Request) bool {
+	return !p.cfg.CheckSessionIP || remoteIP(r) == pc.ip
+}
+
+// remoteIP is the client address of r, without its port.
+func remoteIP(r *http.Request) string {
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return ip
 }
 
 // refuse answers a request with 400 and the Engine.IO error, counted.
@@ -192,7 +208,7 @@ func (p *Protocol) handshake(w http.ResponseWriter, r *http.Request, o *bridge.O
 		_ = server.Close()
 		return
 	}
-	pc := &pollConn{p: p, s: s, conn: client, br: bufio.NewReaderSize(client, bufferSize)}
+	pc := &pollConn{p: p, s: s, conn: client, br: bufio.NewReaderSize(client, bufferSize), ip: remoteIP(r)}
 	p.polls.put(pc)
 	select {
 	case <-s.Done():

@@ -215,3 +215,21 @@ func TestPollingUpgrade(t *testing.T) {
 		t.Fatalf("unknown sid: %v", err)
 	}
 }
+
+// TestPollingSessionIP: with check_session_ip, a session's requests from
+// another address are refused as an unknown session.
+func TestPollingSessionIP(t *testing.T) {
+	p := &Protocol{cfg: Config{CheckSessionIP: true}}
+	pc := &pollConn{ip: "192.0.2.1"}
+	r, _ := http.NewRequest(http.MethodGet, "/socket.io/", nil)
+	for addr, want := range map[string]bool{"192.0.2.1:4000": true, "192.0.2.2:4000": false, "[2001:db8::1]:1": false} {
+		r.RemoteAddr = addr
+		if got := p.sameClient(pc, r); got != want {
+			t.Errorf("%s: %v", addr, got)
+		}
+	}
+	p.cfg.CheckSessionIP = false
+	if !p.sameClient(pc, r) {
+		t.Error("without check_session_ip any address is the client's")
+	}
+}
