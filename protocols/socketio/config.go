@@ -63,7 +63,8 @@ type Config struct {
 
 	// Routes map event names onto integrations, as the JSON protocol's
 	// routes map actions. An event without a route publishes to its own
-	// subject (a request with an acknowledgement). Default none.
+	// subject (a request with an acknowledgement). The route $connect, a
+	// request, admits or refuses each namespace CONNECT. Default none.
 	Routes map[string]RouteConfig `yaml:"routes"`
 }
 
@@ -86,6 +87,9 @@ type RouteConfig struct {
 	// Timeout bounds a request. Default request_timeout.
 	Timeout time.Duration `yaml:"timeout"`
 }
+
+// routeConnect is the route a CONNECT runs, if configured.
+const routeConnect = "$connect"
 
 // Route integrations.
 const (

@@ -29,6 +29,8 @@ func TestConfigValidate(t *testing.T) {
 		{Config{Routes: map[string]RouteConfig{"x": {Integration: "join", Room: "{arg0"}}}, "routes.x: room:"},
 		{Config{Routes: map[string]RouteConfig{"x": {Integration: "join", Subject: "a"}}}, "routes.x: subject: not for join"},
 		{Config{Routes: map[string]RouteConfig{"x": {Room: "r"}}}, "routes.x: room: only for join and leave"},
+		{Config{Routes: map[string]RouteConfig{"$connect": {Subject: "a"}}}, "routes.$connect: integration:"},
+		{Config{Routes: map[string]RouteConfig{"$connect": {Integration: "request"}}}, "routes.$connect: integration:"},
 	} {
 		err := tc.cfg.Validate()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -62,6 +62,10 @@ func (c *conn) onConnect(pk *Packet) {
 		c.connectError(ns, "limit", "too many namespaces on this connection")
 		return
 	}
+	if msg := c.admitConnect(ns, pk.Data); msg != "" {
+		c.connectError(ns, "refused", msg)
+		return
+	}
 	sk := &socket{ns: ns, tok: tok, sid: newSocketID(), rooms: map[string]*bridge.Subscription{}}
 	// Everyone in the namespace, if the principal may hear it.
 	if sub := namespaceSubject(c.p.cfg.RoomPrefix, tok); c.s.CheckSubscribe(sub) == nil {

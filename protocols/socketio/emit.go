@@ -30,6 +30,9 @@ func (c *conn) onEvent(pk *Packet, atts [][]byte) error {
 		}
 	}
 	r := c.p.routes[name]
+	if name == routeConnect {
+		r = nil // a CONNECT's route, not an event's
+	}
 	fail := func(err error) { c.refuse(sk, pk, name, err) }
 	if r != nil && (r.integration == integrationJoin || r.integration == integrationLeave) {
 		room, err := r.room.expand(func(v string) (string, bool) { return c.lookup(sk.tok, rest, v) })

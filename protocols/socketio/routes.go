@@ -47,6 +47,9 @@ func compileRoute(key string, rc RouteConfig) (*route, error) {
 		}
 		return t, nil
 	}
+	if key == routeConnect && (rc.Integration != integrationRequest || rc.Subject == "") {
+		return nil, errors.New("integration: $connect is a request, with a subject")
+	}
 	var err error
 	switch r.integration {
 	case integrationPublish, integrationRequest:

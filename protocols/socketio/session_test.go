@@ -438,3 +438,50 @@ func TestReservedEvents(t *testing.T) {
 		t.Fatalf("reserved from the client: %d", code)
 	}
 }
+
+// TestConnectRoute: the $connect route admits or refuses each namespace
+// CONNECT with the worker's words, and fails closed.
+func TestConnectRoute(t *testing.T) {
+	e := newEnv(t, Config{Routes: map[string]RouteConfig{
+		"$connect": {Integration: "request", Subject: "app.connect.{namespace}", Timeout: time.Second},
+	}}, tokens{})
+	w := e.worker()
+	events := make(chan ConnectEvent, 4)
+	s, _ := w.Subscribe("app.connect.*", func(m *nats.Msg) {
+		var ev ConnectEvent
+		_ = json.Unmarshal(m.Data, &ev)
+		events <- ev
+		switch ev.Namespace {
+		case "/":
+			m.Respond(nil)
+		case "/banned":
+			m.Respond([]byte(`{"statusCode":403,"body":"banned"}`))
+		case "/ok":
+			m.Respond([]byte(`{"statusCode":200}`))
+		}
+	})
+	defer s.Unsubscribe()
+	w.Flush()
+	c := e.connect(t, "/", `{"token":"good","room":"r1"}`)
+	if ev := <-events; ev.Principal != "ada" || string(ev.Auth["room"]) != `"r1"` || ev.Auth["token"] != nil || ev.ConnectionID == "" {
+		t.Fatalf("event %+v", ev)
+	}
+	c.send(`40/banned,`)
+	if got := c.next(); got != `44/banned,{"message":"banned"}` {
+		t.Fatalf("banned: %q", got)
+	}
+	<-events
+	c.join("/ok", "")
+	<-events
+	// No answer: refused, the connection goes on.
+	c.send(`40/silent,`)
+	if got := c.next(); got != `44/silent,{"message":"connect integration failed"}` {
+		t.Fatalf("silent: %q", got)
+	}
+	// An event named $connect is an event.
+	ch := sub(t, w, "sio._.$connect")
+	c.send(`42["$connect",1]`)
+	if m := recv(t, ch); string(m.Data) != "1" {
+		t.Fatalf("$connect event %q", m.Data)
+	}
+}
