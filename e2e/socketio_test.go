@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"os"
@@ -168,5 +169,68 @@ func TestSocketIONode(t *testing.T) {
 			}
 			t.Logf("%s", out)
 		})
+	}
+}
+
+// TestSocketIORecovery: with socketio.recovery, socket.io-client keeps
+// its socket id and rooms across a restart of the gateway, and gets the
+// room message published while it was away (e2e/js/socketio.recovery.mjs).
+func TestSocketIORecovery(t *testing.T) {
+	long(t)
+	node, dir := nodeModules(t, "js", "socket.io-client")
+	data := t.TempDir()
+	opts := gwOpts{DataDir: data, Args: []string{"--listen", freeAddr(t)}, Config: `
+socketio:
+  recovery: {window: 2m}
+  routes:
+    join: {integration: join}
+`}
+	g := startGateway(t, opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "socketio.recovery.mjs")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "WSGATE_HTTP="+g.HTTP(""))
+	cmd.WaitDelay = 5 * time.Second
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(out)
+	expect := func(want string) {
+		t.Helper()
+		for lines.Scan() {
+			if lines.Text() == want {
+				return
+			}
+			t.Logf("node: %s", lines.Text())
+		}
+		_ = cmd.Wait()
+		t.Fatalf("the client never got to %s", want)
+	}
+	news := func(g *gateway, text string) {
+		t.Helper()
+		nc := natsConn(t, g.NATSURL)
+		m := nats.NewMsg("sio-room._.lobby")
+		m.Header.Set("Socketio-Event", "news")
+		m.Data = []byte(`"` + text + `"`)
+		if err := nc.PublishMsg(m); err != nil {
+			t.Fatal(err)
+		}
+		nc.Flush()
+	}
+	expect("JOINED")
+	news(g, "one")
+	expect("GOT_ONE")
+	g.stop()
+	g2 := startGateway(t, opts)
+	news(g2, "two")
+	expect("OK")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("node socketio.recovery.mjs: %v", err)
 	}
 }

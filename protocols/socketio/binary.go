@@ -145,13 +145,17 @@ func isBinary(m *bridge.Message) bool {
 
 // binaryEventPacket is the BINARY_EVENT of a binary message: the event
 // name and a placeholder, to be followed by the attachment.
-func binaryEventPacket(ns string, m *bridge.Message, id uint64, hasID bool) []byte {
+func binaryEventPacket(ns string, m *bridge.Message, id uint64, hasID bool, offset string) []byte {
 	name := m.Header.Get(HeaderEvent)
 	if name == "" {
 		name = defaultEvent
 	}
 	data := append(appendString([]byte{'['}, name), ',')
-	data = append(append(data, placeholderArg...), ']')
+	data = append(data, placeholderArg...)
+	if offset != "" {
+		data = appendString(append(data, ','), offset)
+	}
+	data = append(data, ']')
 	return AppendPacket(nil, BinaryEvent, 1, ns, id, hasID, data)
 }
 
@@ -159,10 +163,10 @@ func binaryEventPacket(ns string, m *bridge.Message, id uint64, hasID bool) []by
 // attachment.
 func (c *conn) sendEvent(ns string, m *bridge.Message, id uint64, hasID bool) {
 	if isBinary(m) {
-		c.sendPair(binaryEventPacket(ns, m, id, hasID), m.Data)
+		c.sendPair(binaryEventPacket(ns, m, id, hasID, ""), m.Data)
 		return
 	}
-	_ = c.send(eventPacket(ns, m, id, hasID))
+	_ = c.send(eventPacket(ns, m, id, hasID, ""))
 }
 
 // sendReply acknowledges an emit with a worker's reply: an ACK, or a

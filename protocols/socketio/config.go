@@ -61,6 +61,10 @@ type Config struct {
 	// acknowledgement; one more is answered with an error. Default 64.
 	MaxPendingAcks int `yaml:"max_pending_acks"`
 
+	// Recovery is connection state recovery (socket.io's
+	// connectionStateRecovery), off by default.
+	Recovery RecoveryConfig `yaml:"recovery"`
+
 	// Routes map event names onto integrations, as the JSON protocol's
 	// routes map actions. An event without a route publishes to its own
 	// subject (a request with an acknowledgement). The route $connect, a
@@ -133,6 +137,7 @@ func (c Config) withDefaults() Config {
 	if c.MaxPendingAcks == 0 {
 		c.MaxPendingAcks = 64
 	}
+	c.Recovery = c.Recovery.withDefaults()
 	return c
 }
 
@@ -173,6 +178,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: must not be negative", n.key))
 		}
 	}
+	errs = append(errs, c.Recovery.validate()...)
 	for _, key := range slices.Sorted(maps.Keys(c.Routes)) {
 		if _, err := compileRoute(key, c.Routes[key]); err != nil {
 			errs = append(errs, fmt.Errorf("routes.%s: %w", key, err))

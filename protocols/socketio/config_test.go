@@ -30,6 +30,9 @@ func TestConfigValidate(t *testing.T) {
 		{Config{Routes: map[string]RouteConfig{"x": {Integration: "join", Subject: "a"}}}, "routes.x: subject: not for join"},
 		{Config{Routes: map[string]RouteConfig{"x": {Room: "r"}}}, "routes.x: room: only for join and leave"},
 		{Config{Routes: map[string]RouteConfig{"$connect": {Subject: "a"}}}, "routes.$connect: integration:"},
+		{Config{Recovery: RecoveryConfig{Window: time.Millisecond}}, "recovery.window:"},
+		{Config{Recovery: RecoveryConfig{Stream: "a.b"}}, "recovery.stream:"},
+		{Config{Recovery: RecoveryConfig{Bucket: "a b"}}, "recovery.bucket:"},
 		{Config{Routes: map[string]RouteConfig{"$connect": {Integration: "request"}}}, "routes.$connect: integration:"},
 	} {
 		err := tc.cfg.Validate()

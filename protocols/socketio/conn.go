@@ -46,8 +46,9 @@ type conn struct {
 	p *Protocol
 	s *bridge.Session
 
-	closed atomic.Bool
-	quiet  atomic.Bool // the client already has our last word
+	closed     atomic.Bool
+	quiet      atomic.Bool // the client already has our last word
+	noRecovery atomic.Bool // ended on purpose: its sockets are not kept
 
 	pingAt  atomic.Int64 // unix nanoseconds of the last ping (or the open)
 	waiting atomic.Bool  // a ping is out and its pong has not come
@@ -73,6 +74,7 @@ type socket struct {
 	ns    string
 	tok   string // the namespace's subject token
 	sid   string
+	pid   string                          // private id, for recovery; "" without it
 	bcast *bridge.Subscription            // everyone in the namespace; nil if not permitted
 	rooms map[string]*bridge.Subscription // by room name
 }
@@ -147,6 +149,7 @@ func (c *conn) HandleMessage(text bool, data []byte) error {
 	case eioClose:
 		c.quiet.Store(true)
 		c.closed.Store(true)
+		c.noRecovery.Store(true)
 		c.closing()
 		c.s.Close(bridge.CloseNormal, "client closed")
 		return nil
@@ -268,6 +271,9 @@ func short(s string) string {
 // to another gateway.
 func (c *conn) Goodbye(ci bridge.CloseInfo) *bridge.Frame {
 	c.closing()
+	if ci.Code != bridge.CloseGoingAway {
+		c.noRecovery.Store(true) // the client is told not to come back
+	}
 	if c.quiet.Swap(true) || ci.Code == bridge.CloseGoingAway {
 		return nil
 	}
@@ -305,8 +311,13 @@ func (c *conn) OnClose(bridge.CloseInfo) {
 	}
 	c.mu.Lock()
 	acks := c.acks
+	socks := make([]*socket, 0, len(c.sockets))
+	for _, sk := range c.sockets {
+		socks = append(socks, sk)
+	}
 	c.acks, c.sockets = nil, map[string]*socket{}
 	c.mu.Unlock()
+	c.saveSockets(socks)
 	for _, a := range acks {
 		c.answerWorker(a.reply, "disconnected", nil, false, false)
 	}

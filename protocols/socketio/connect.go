@@ -17,6 +17,9 @@ const authTimeout = 10 * time.Second
 // connectAuth is the part of CONNECT's auth object the gateway reads.
 type connectAuth struct {
 	Token string `json:"token"`
+	// PID and Offset ask for the recovery of a socket (recovery.go).
+	PID    string `json:"pid"`
+	Offset string `json:"offset"`
 }
 
 // onConnect handles CONNECT: the namespace, the credentials of its auth
@@ -67,6 +70,14 @@ func (c *conn) onConnect(pk *Packet) {
 		return
 	}
 	sk := &socket{ns: ns, tok: tok, sid: newSocketID(), rooms: map[string]*bridge.Subscription{}}
+	var restored *savedSocket
+	if c.p.cfg.Recovery.Window > 0 {
+		if restored = c.restore(a.PID, ns); restored != nil {
+			sk.sid, sk.pid = restored.SID, a.PID
+		} else {
+			sk.pid = newPID()
+		}
+	}
 	// Everyone in the namespace, if the principal may hear it.
 	if sub := namespaceSubject(c.p.cfg.RoomPrefix, tok); c.s.CheckSubscribe(sub) == nil {
 		bs, err := c.s.Subscribe(sub, "", c.deliverer(sk))
@@ -79,13 +90,39 @@ func (c *conn) onConnect(pk *Packet) {
 	c.mu.Lock()
 	c.sockets[ns] = sk
 	c.mu.Unlock()
+	if restored != nil {
+		c.recovered(sk, restored, a.Offset)
+		return
+	}
 	c.flush()
 	c.sendConnected(sk)
 }
 
-// sendConnected answers CONNECT: 0/ns,{"sid":"..."}.
+// recovered gives a recovered socket its rooms back (those its principal
+// may still join), answers the CONNECT, and replays what it missed.
+func (c *conn) recovered(sk *socket, sv *savedSocket, offset string) {
+	var subs []string
+	if sk.bcast != nil {
+		subs = append(subs, sk.bcast.Pattern())
+	}
+	for _, room := range sv.Rooms {
+		if c.join(sk, room) == nil {
+			subject, _ := roomSubject(c.p.cfg.RoomPrefix, sk.tok, room)
+			subs = append(subs, subject)
+		}
+	}
+	c.flush()
+	c.sendConnected(sk)
+	c.replay(sk, subs, parseOffset(offset), time.Unix(0, sv.Closed), sv.Conn)
+}
+
+// sendConnected answers CONNECT: 0/ns,{"sid":"..."}, with "pid" when the
+// socket may be recovered.
 func (c *conn) sendConnected(sk *socket) {
 	data := appendString([]byte(`{"sid":`), sk.sid)
+	if sk.pid != "" {
+		data = appendString(append(data, `,"pid":`...), sk.pid)
+	}
 	data = append(data, '}')
 	_ = c.send(AppendPacket(nil, Connect, 0, sk.ns, 0, false, data))
 }

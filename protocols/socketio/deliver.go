@@ -21,6 +21,7 @@ type frameKey struct{ ns string }
 func (c *conn) deliverer(sk *socket) func(*bridge.Delivery) {
 	key := frameKey{sk.ns}
 	id := c.s.ID()
+	offsets := c.p.cfg.Recovery.Window > 0
 	return func(d *bridge.Delivery) {
 		h := d.Msg.Header
 		if h.Get(bridge.HeaderConnectionID) == id || h.Get(HeaderExcept) == id {
@@ -33,10 +34,14 @@ func (c *conn) deliverer(sk *socket) func(*bridge.Delivery) {
 				if reservedEvent(m.Header.Get(HeaderEvent)) {
 					return nil, errReservedEvent
 				}
-				if isBinary(m) {
-					return bridge.TextFrame(binaryEventPacket(key.ns, m, 0, false)), nil
+				offset := ""
+				if offsets {
+					offset = offsetNow(m)
 				}
-				return bridge.TextFrame(eventPacket(key.ns, m, 0, false)), nil
+				if isBinary(m) {
+					return bridge.TextFrame(binaryEventPacket(key.ns, m, 0, false, offset)), nil
+				}
+				return bridge.TextFrame(eventPacket(key.ns, m, 0, false, offset)), nil
 			})
 			if err != nil {
 				return
@@ -67,8 +72,8 @@ type attachmentKey struct{}
 
 // eventPacket encodes a NATS message as an EVENT in namespace ns: the
 // event name from Socketio-Event (default "message"), the arguments from
-// the body.
-func eventPacket(ns string, m *bridge.Message, id uint64, hasID bool) []byte {
+// the body, and the offset, if any, last (recovery.go).
+func eventPacket(ns string, m *bridge.Message, id uint64, hasID bool, offset string) []byte {
 	name := m.Header.Get(HeaderEvent)
 	if name == "" {
 		name = defaultEvent
@@ -79,6 +84,9 @@ func eventPacket(ns string, m *bridge.Message, id uint64, hasID bool) []byte {
 	if args := appendArgs(nil, m.Data, m.Header.Get(HeaderSpread) == "true"); len(args) > 0 {
 		data = append(data, ',')
 		data = append(data, args...)
+	}
+	if offset != "" {
+		data = appendString(append(data, ','), offset)
 	}
 	data = append(data, ']')
 	return AppendPacket(make([]byte, 0, len(data)+len(ns)+24), Event, 0, ns, id, hasID, data)

@@ -17,6 +17,7 @@ type Protocol struct {
 	routes map[string]*route
 	hb     heartbeats
 	polls  pollTable
+	rec    recovery
 }
 
 var (
