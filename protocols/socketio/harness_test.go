@@ -31,6 +31,12 @@ type env struct {
 
 func newEnv(t *testing.T, cfg Config, authn auth.Authenticator) *env {
 	t.Helper()
+	return newEnvGateway(t, bridge.Config{}, cfg, authn)
+}
+
+// newEnvGateway is newEnv with a gateway config.
+func newEnvGateway(t *testing.T, gcfg bridge.Config, cfg Config, authn auth.Authenticator) *env {
+	t.Helper()
 	emb, err := bridge.StartEmbedded(bridge.EmbeddedConfig{Listen: "-", DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -46,6 +52,7 @@ func newEnv(t *testing.T, cfg Config, authn auth.Authenticator) *env {
 		t.Fatal(err)
 	}
 	gw, err := bridge.New(bridge.Options{
+		Config:        gcfg,
 		NATS:          nc,
 		Authenticator: authn,
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),

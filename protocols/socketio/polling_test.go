@@ -10,6 +10,8 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats.go"
+
+	"github.com/wsgate/wsgate/bridge"
 )
 
 // poller is a raw Engine.IO long-polling client.
@@ -231,5 +233,53 @@ func TestPollingSessionIP(t *testing.T) {
 	p.cfg.CheckSessionIP = false
 	if !p.sameClient(pc, r) {
 		t.Error("without check_session_ip any address is the client's")
+	}
+}
+
+// TestPollingSlowConsumer: a polling client that stops polling fills its
+// session's outbound queue, bounded as every session's, and is
+// disconnected as a slow consumer; the room goes on for the others.
+func TestPollingSlowConsumer(t *testing.T) {
+	e := newEnvGateway(t, bridge.Config{MaxQueuedBytes: 16 << 10}, Config{Routes: map[string]RouteConfig{"join": {Integration: "join"}}}, nil)
+	w := e.worker()
+	p, _ := e.openPolling(t)
+	p.post("40")
+	p.get()
+	p.post(`421["join","flood"]`)
+	if got := p.get(); len(got) != 1 || got[0] != "431[]" {
+		t.Fatalf("join %q", got)
+	}
+	big := `"` + strings.Repeat("x", 1024) + `"`
+	for range 32 {
+		w.Publish("sio-room._.flood", []byte(big))
+	}
+	w.Flush()
+	deadline := time.Now().Add(10 * time.Second)
+	for e.metric("wsgate_slow_consumer_disconnects_total", `protocol="socketio"`) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the polling client was not disconnected as a slow consumer")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Its session is gone.
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		status, body := httpDo(t, http.MethodGet, e.pollURL(p.sid), "")
+		if status == http.StatusBadRequest && body == `{"code":1,"message":"Session ID unknown"}` {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the slow consumer: %d %.60q", status, body)
+		}
+	}
+	// The room goes on for the others.
+	ws := e.connect(t, "/", "")
+	ws.send(`421["join","flood"]`)
+	if got := ws.next(); got != "431[]" {
+		t.Fatalf("join %q", got)
+	}
+	w.Publish("sio-room._.flood", []byte(`"after"`))
+	if got := ws.next(); got != `42["message","after"]` {
+		t.Fatalf("after %q", got)
 	}
 }
