@@ -176,10 +176,19 @@ func appendQuoted(dst, s []byte) []byte {
 	return append(dst, b...)
 }
 
-// appendString appends s as a JSON string.
+// appendString appends s as a JSON string: as it is when it needs no
+// escaping (the common case, without allocating), else through
+// encoding/json.
 func appendString(dst []byte, s string) []byte {
-	b, _ := json.Marshal(s)
-	return append(dst, b...)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			b, _ := json.Marshal(s)
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }
 
 // appendBase64 appends the standard base64 of b.

@@ -78,18 +78,18 @@ func eventPacket(ns string, m *bridge.Message, id uint64, hasID bool, offset str
 	if name == "" {
 		name = defaultEvent
 	}
-	data := make([]byte, 0, len(name)+len(m.Data)+8)
-	data = append(data, '[')
-	data = appendString(data, name)
-	if args := appendArgs(nil, m.Data, m.Header.Get(HeaderSpread) == "true"); len(args) > 0 {
-		data = append(data, ',')
-		data = append(data, args...)
+	b := make([]byte, 0, len(ns)+len(name)+len(m.Data)+len(offset)+32)
+	b = AppendPacket(b, Event, 0, ns, id, hasID, nil)
+	b = appendString(append(b, '['), name)
+	n := len(b)
+	b = appendArgs(append(b, ','), m.Data, m.Header.Get(HeaderSpread) == "true")
+	if len(b) == n+1 {
+		b = b[:n] // no arguments
 	}
 	if offset != "" {
-		data = appendString(append(data, ','), offset)
+		b = appendString(append(b, ','), offset)
 	}
-	data = append(data, ']')
-	return AppendPacket(make([]byte, 0, len(data)+len(ns)+24), Event, 0, ns, id, hasID, data)
+	return append(b, ']')
 }
 
 // Push implements bridge.Handler: a worker's message to this connection

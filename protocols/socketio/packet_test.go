@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/wsgate/wsgate/bridge"
 )
 
 func TestDecodePacket(t *testing.T) {
@@ -259,4 +261,32 @@ func FuzzElements(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkEmitDecode is the per-message path of a client's emit up to the
+// publish: decode, split, subject, body.
+func BenchmarkEmitDecode(b *testing.B) {
+	in := []byte(`2/shop,["order.create",{"sku":"A1","qty":2}]`)
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := DecodePacket(in, 10)
+		if err != nil {
+			b.Fatal(err)
+		}
+		name, rest, _ := splitEvent(p.Data)
+		if _, err := eventSubject("sio", "shop", name); err != nil {
+			b.Fatal(err)
+		}
+		argsBody(rest)
+	}
+}
+
+// BenchmarkEventEncode is the encoding of a delivery, done once per
+// namespace for every local receiver.
+func BenchmarkEventEncode(b *testing.B) {
+	m := &bridge.Message{Subject: "sio-room.shop.r1", Header: bridge.Header{HeaderEvent: {"news"}}, Data: []byte(`{"text":"hello, room"}`)}
+	b.ReportAllocs()
+	for b.Loop() {
+		eventPacket("/shop", m, 0, false, "")
+	}
 }
