@@ -278,18 +278,18 @@ func (c *conn) Goodbye(ci bridge.CloseInfo) *bridge.Frame {
 		return nil
 	}
 	c.mu.Lock()
-	var last []byte
+	nss := make([]string, 0, len(c.sockets))
 	for ns := range c.sockets {
-		if last != nil {
-			_ = c.send(last)
-		}
-		last = AppendPacket(nil, Disconnect, 0, ns, 0, false, nil)
+		nss = append(nss, ns)
 	}
-	c.mu.Unlock()
-	if last == nil {
+	c.mu.Unlock() // c.send takes sendMu, which is never held around c.mu
+	if len(nss) == 0 {
 		return nil
 	}
-	return bridge.TextFrame(last)
+	for _, ns := range nss[1:] {
+		_ = c.send(AppendPacket(nil, Disconnect, 0, ns, 0, false, nil))
+	}
+	return bridge.TextFrame(AppendPacket(nil, Disconnect, 0, nss[0], 0, false, nil))
 }
 
 // closing is called when the server ends the connection: a polling

@@ -267,6 +267,17 @@ func TestConnectionAPI(t *testing.T) {
 	if got := c.next(); got != `42["push","p"]` {
 		t.Fatalf("push %q", got)
 	}
+	// A worker's close: every namespace is told DISCONNECT (socket.io's
+	// "io server disconnect": the client does not come back), then the
+	// WebSocket closes.
+	w.Publish(api+"close", []byte(`{"code":4001,"reason":"bye"}`))
+	got1, got2 := c.next(), c.next()
+	if !(got1 == "41" && got2 == "41/shop," || got1 == "41/shop," && got2 == "41") {
+		t.Fatalf("goodbye %q %q", got1, got2)
+	}
+	if code, reason := c.closeCode(); code != 4001 || reason != "bye" {
+		t.Fatalf("close %d %q", code, reason)
+	}
 }
 
 func TestAuth(t *testing.T) {
