@@ -80,9 +80,10 @@ func validName(s string) bool {
 
 // recovery is the protocol's JetStream state, made on first use.
 type recovery struct {
-	mu sync.Mutex
-	kv *bridge.KV
-	js *bridge.JetStream
+	mu    sync.Mutex
+	kv    *bridge.KV
+	js    *bridge.JetStream
+	retry time.Time // after a failure, no new try before this
 }
 
 // store returns the bucket, making the stream and the bucket the first
@@ -98,9 +99,10 @@ func (p *Protocol) store(s *bridge.Session) (*bridge.KV, *bridge.JetStream) {
 		return r.kv, r.js
 	}
 	js := s.JetStream()
-	if js == nil {
+	if js == nil || time.Now().Before(r.retry) {
 		return nil, nil
 	}
+	r.retry = time.Now().Add(10 * time.Second) // until it works
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	rc := p.cfg.Recovery
@@ -113,7 +115,7 @@ func (p *Protocol) store(s *bridge.Session) (*bridge.KV, *bridge.JetStream) {
 		s.Logger().Warn("socketio recovery bucket", "bucket", rc.Bucket, "err", err)
 		return nil, nil
 	}
-	r.kv, r.js = kv, js
+	r.kv, r.js, r.retry = kv, js, time.Time{}
 	return kv, js
 }
 
@@ -215,7 +217,7 @@ func (c *conn) replay(sk *socket, subjects []string, off offset, closed time.Tim
 		since = time.Unix(0, off.nanos)
 	}
 	stream := c.p.cfg.Recovery.Stream
-	err := c.s.Beside(1, func(ctx context.Context) {
+	err := c.s.Beside(c.p.cfg.MaxInflight, func(ctx context.Context) {
 		var mu sync.Mutex
 		var got []*bridge.DurableMessage
 		var n, pending atomic.Uint64
