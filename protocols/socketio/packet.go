@@ -35,6 +35,7 @@ const (
 
 var typeNames = [...]string{"CONNECT", "DISCONNECT", "EVENT", "ACK", "CONNECT_ERROR", "BINARY_EVENT", "BINARY_ACK"}
 
+// String is the type's name in the specification ("BINARY_EVENT").
 func (t PacketType) String() string {
 	if int(t) < len(typeNames) {
 		return typeNames[t]

@@ -303,6 +303,7 @@ type offset struct {
 
 func (o offset) valid() bool { return o.nanos > 0 }
 
+// String is the offset as the client keeps it.
 func (o offset) String() string { return strconv.FormatInt(o.nanos, 10) + "-" + o.digest }
 
 // parseOffset reads a client's offset; a bad one is none.
