@@ -147,6 +147,27 @@ func (c *control) handle(m *nats.Msg) {
 	case "info":
 		b, _ := json.Marshal(s.info())
 		respond(m, b)
+	default:
+		c.other(s, verb, m)
+	}
+}
+
+// other hands a verb of its own to a live connection's Controller.
+// Connections without one ignore it, as they always have.
+func (c *control) other(s *Session, verb string, m *nats.Msg) {
+	s.earlyMu.Lock()
+	h, live := s.handler, s.live
+	s.earlyMu.Unlock()
+	ctl, ok := h.(Controller)
+	if !ok {
+		return
+	}
+	if !live {
+		respond(m, []byte(`{"error":"the connection is not up yet"}`))
+		return
+	}
+	if !ctl.Control(verb, &Message{Subject: m.Subject, Reply: m.Reply, Header: Header(m.Header), Data: m.Data}) {
+		respond(m, []byte(`{"error":"unknown verb"}`))
 	}
 }
 

@@ -221,3 +221,39 @@ func TestHealthAndMetrics(t *testing.T) {
 		}
 	}
 }
+
+// controlProto is testProto whose handlers answer the verb "echo" of the
+// connection API as a Controller.
+type controlProto struct{ *testProto }
+
+type controlHandler struct{ *testHandler }
+
+func (p controlProto) Open(s *Session) Handler {
+	return controlHandler{p.testProto.Open(s).(*testHandler)}
+}
+
+func (h controlHandler) Control(verb string, m *Message) bool {
+	if verb != "echo" {
+		return false
+	}
+	_ = h.s.Respond(m, Header{"Echo": {"1"}}, m.Data)
+	return true
+}
+
+// TestControlVerbsOfTheProtocol: a handler that is a Controller answers
+// verbs of its own; one it does not know gets an error; a connection
+// whose handler is no Controller still ignores them.
+func TestControlVerbsOfTheProtocol(t *testing.T) {
+	e := newEnv(t, Config{}, controlProto{newTestProto()})
+	w := e.worker()
+	c := e.dial("/", nil, nil)
+	subj := func(verb string) string { return "wsgate.conn." + c.id + "." + verb }
+	m, err := w.Request(subj("echo"), []byte("hi"), 5*time.Second)
+	if err != nil || string(m.Data) != "hi" || m.Header.Get("Echo") != "1" || m.Header.Get(HeaderConnectionID) != c.id {
+		t.Fatalf("echo: %v %v", err, m)
+	}
+	m, err = w.Request(subj("frobnicate"), nil, 5*time.Second)
+	if err != nil || string(m.Data) != `{"error":"unknown verb"}` {
+		t.Fatalf("unknown verb: %v %v", err, m)
+	}
+}

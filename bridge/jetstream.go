@@ -228,8 +228,11 @@ type ConsumerConfig struct {
 	// ephemeral one.
 	Durable        string
 	FilterSubjects []string
-	// DeliverPolicy is "all" (default), "new" or "last_per_subject".
+	// DeliverPolicy is "all" (default), "new", "last_per_subject" or
+	// "by_start_time" (the messages stored after StartTime).
 	DeliverPolicy string
+	// StartTime is where "by_start_time" starts.
+	StartTime time.Time
 	// AckWait is how long a delivery may stay unacknowledged before it is
 	// redelivered. Default 30s.
 	AckWait time.Duration
@@ -282,10 +285,11 @@ func (m *DurableMessage) InProgress() error { return m.m.InProgress() }
 
 // Consumer is a running consumption of a stream.
 type Consumer struct {
-	js     *JetStream
-	cfg    jetstream.ConsumerConfig
-	stream string
-	name   string
+	js      *JetStream
+	cfg     jetstream.ConsumerConfig
+	stream  string
+	name    string
+	pending uint64 // messages matching it when it was created
 
 	mu      sync.Mutex
 	cc      jetstream.ConsumeContext // the running consumption (repull.go)
@@ -296,6 +300,10 @@ type Consumer struct {
 
 // Name is the consumer's name (its durable name, or a generated one).
 func (c *Consumer) Name() string { return c.name }
+
+// Pending is how many messages the consumer had to deliver when it was
+// created: a replay of what is stored stops after them.
+func (c *Consumer) Pending() uint64 { return c.pending }
 
 // Stop stops delivering at once; messages already received and not yet
 // handed to deliver are dropped (and come back after AckWait). A durable
@@ -353,6 +361,10 @@ func (j *JetStream) Consume(ctx context.Context, c ConsumerConfig, deliver func(
 		cfg.DeliverPolicy = jetstream.DeliverNewPolicy
 	case "last_per_subject":
 		cfg.DeliverPolicy = jetstream.DeliverLastPerSubjectPolicy
+	case "by_start_time":
+		cfg.DeliverPolicy = jetstream.DeliverByStartTimePolicy
+		t := c.StartTime
+		cfg.OptStartTime = &t
 	default:
 		return nil, fmt.Errorf("consumer %s: unknown deliver policy %q", c.Durable, c.DeliverPolicy)
 	}
@@ -367,7 +379,7 @@ func (j *JetStream) Consume(ctx context.Context, c ConsumerConfig, deliver func(
 		return nil, fmt.Errorf("consumer %s on %s: %w", c.Durable, c.Stream, err)
 	}
 	info := cons.CachedInfo()
-	consumer := &Consumer{js: j, cfg: info.Config, stream: c.Stream, name: info.Name}
+	consumer := &Consumer{js: j, cfg: info.Config, stream: c.Stream, name: info.Name, pending: info.NumPending}
 	err = consumer.start(cons, func(m jetstream.Msg) {
 		dm := &DurableMessage{Message: Message{Subject: m.Subject(), Reply: m.Reply(), Header: Header(m.Headers()), Data: m.Data()}, m: m}
 		if md, err := m.Metadata(); err == nil {

@@ -208,3 +208,60 @@ func TestJetStreamPublishOnce(t *testing.T) {
 		t.Errorf("gave up after %s, ctx allowed 500ms", d)
 	}
 }
+
+// TestJetStreamByStartTime: a consumer from a time gets the messages
+// stored after it, and says how many it had when it was made.
+func TestJetStreamByStartTime(t *testing.T) {
+	e := newEnv(t, Config{})
+	js := e.gw.js
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := js.EnsureStream(ctx, StreamConfig{Name: "T_TIME", Subjects: []string{"tt.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, "tt.a", nil, []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{"one", "two"} {
+		if _, err := js.Publish(ctx, "tt.a", nil, []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Start just before "one": the stream's times, not ours, decide, so
+	// take the first message's stored time.
+	got := make(chan string, 4)
+	var first time.Time
+	probe, err := js.Consume(ctx, ConsumerConfig{Stream: "T_TIME", FilterSubjects: []string{"tt.a"}}, func(m *DurableMessage) {
+		if string(m.Data) == "one" {
+			first = m.Time
+			got <- "probe"
+		}
+		_ = m.Ack()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-got
+	probe.Stop()
+	c, err := js.Consume(ctx, ConsumerConfig{Stream: "T_TIME", FilterSubjects: []string{"tt.a"}, DeliverPolicy: "by_start_time", StartTime: first}, func(m *DurableMessage) {
+		got <- string(m.Data)
+		_ = m.Ack()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	if c.Pending() != 2 {
+		t.Errorf("pending %d, want 2", c.Pending())
+	}
+	for _, want := range []string{"one", "two"} {
+		select {
+		case g := <-got:
+			if g != want {
+				t.Fatalf("got %q, want %q", g, want)
+			}
+		case <-ctx.Done():
+			t.Fatal("nothing")
+		}
+	}
+}

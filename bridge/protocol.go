@@ -71,6 +71,17 @@ type Goodbyer interface {
 	Goodbye(c CloseInfo) *Frame
 }
 
+// Controller is implemented by handlers that answer connection API verbs
+// of their own on <prefix>.conn.<id>.<verb> besides send, close and info
+// (Socket.IO's join, leave and emit). Control runs on the control
+// dispatcher goroutine, only once the connection is live: it must not
+// block. It answers a request itself (Session.Respond to m.Reply), now or
+// later, and reports whether it knows the verb; an unknown verb is
+// answered with an error.
+type Controller interface {
+	Control(verb string, m *Message) bool
+}
+
 // ConnectRequest is what an Admitter sees of a connection being upgraded.
 type ConnectRequest struct {
 	ConnID   string

@@ -45,6 +45,7 @@ type Session struct {
 	proto     Protocol
 	subproto  string
 	netConn   net.Conn
+	virtual   bool // netConn is no socket of ours (Opener.Virtual)
 	principal atomic.Pointer[auth.Principal]
 	hdrs      atomic.Pointer[headerCache] // made by the first publish
 	creds     *auth.Credentials           // the upgrade's, kept for in-band authentication only

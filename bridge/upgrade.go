@@ -38,14 +38,30 @@ func (noWriteBuffers) Put(any)  {}
 // origin, authenticates, lets the protocol admit it, upgrades, and starts the
 // session.
 func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
+	// The stage first: a protocol's HTTP handler (Socket.IO's polling)
+	// sees the path without the stage's prefix, as the upgrades do.
+	st, sr := g.stageOf(r)
+	if h, p := g.httpHandler(sr); h != nil && (st != nil || g.stages == nil) {
+		h.ServeHTTP(w, sr, &Opener{g: g, p: p, st: st})
+		return
+	}
 	if !websocket.IsWebSocketUpgrade(r) {
 		g.serveNonWS(w, r)
 		return
 	}
-	st, r := g.stageOf(r)
 	if st == nil && g.stages != nil {
 		g.metrics.connects.WithLabelValues("none", "no_stage").Inc()
 		http.Error(w, "no stage at this host and path; the stages are at "+g.stageList(), http.StatusNotFound)
+		return
+	}
+	g.serveUpgrade(w, sr, st)
+}
+
+// serveUpgrade upgrades r, a request of stage st (nil: none), to a
+// session of the protocol it picks.
+func (g *Gateway) serveUpgrade(w http.ResponseWriter, r *http.Request, st *stage) {
+	if !websocket.IsWebSocketUpgrade(r) {
+		g.serveNonWS(w, r)
 		return
 	}
 	p, token, offered := g.pick(r)
@@ -53,11 +69,30 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		g.refuseProtocol(w, r, offered)
 		return
 	}
+	g.serveSession(w, r, p, token, st, func(*Session) (net.Conn, bool) {
+		var hdr http.Header
+		if token != "" {
+			hdr = http.Header{"Sec-Websocket-Protocol": {token}}
+		}
+		conn, err := upgrader.Upgrade(w, r, hdr)
+		if err != nil {
+			return nil, false // gorilla has answered the client with an HTTP error
+		}
+		return conn.NetConn(), true
+	})
+}
+
+// serveSession admits a connection of protocol p and runs its session over
+// the connection connect makes (a WebSocket upgrade, or a virtual
+// connection): it checks the origin, authenticates, lets the protocol
+// admit it, and starts the session. A refusal is answered on w, and nil
+// returned.
+func (g *Gateway) serveSession(w http.ResponseWriter, r *http.Request, p Protocol, token string, st *stage, connect func(*Session) (net.Conn, bool)) *Session {
 	pm := g.metrics.connects
 	if !g.originAllowed(r) {
 		pm.WithLabelValues(p.Name(), "forbidden_origin").Inc()
 		http.Error(w, "origin not allowed", http.StatusForbidden)
-		return
+		return nil
 	}
 	creds := g.credentialsFrom(r, p.Name())
 	s := g.newSession(p, token, r, st)
@@ -65,7 +100,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		g.metrics.limited.WithLabelValues(p.Name(), limit).Inc()
 		pm.WithLabelValues(p.Name(), "limited").Inc()
 		http.Error(w, "connection refused: "+limit+" exceeded", status)
-		return
+		return nil
 	}
 	admitted := false
 	defer func() {
@@ -87,7 +122,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		// RFC 9110 section 11.6.1: a 401 names the scheme that would do.
 		w.Header().Set("WWW-Authenticate", `Bearer realm="wsgate"`)
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
-		return
+		return nil
 	}
 	s.setPrincipal(principal)
 
@@ -98,7 +133,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		g.unregister(s)
 		g.log.Error("control subscription failed", "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
+		return nil
 	}
 	defer func() {
 		if !admitted {
@@ -120,7 +155,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 				body = http.StatusText(status)
 			}
 			http.Error(w, body, status)
-			return
+			return nil
 		}
 		// Each context key also becomes a Wsgate-Context-<key> header.
 		s.context = mergeContext(s.context, ctx)
@@ -130,25 +165,21 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	if g.draining.Load() {
 		g.mu.Unlock()
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
-		return
+		return nil
 	}
 	g.wg.Add(1) // done when the session finishes
 	g.mu.Unlock()
 
-	var hdr http.Header
-	if token != "" {
-		hdr = http.Header{"Sec-Websocket-Protocol": {token}}
-	}
-	conn, err := upgrader.Upgrade(w, r, hdr)
-	if err != nil {
-		// gorilla has answered the client with an HTTP error.
+	conn, ok := connect(s)
+	if !ok {
 		g.wg.Done()
 		pm.WithLabelValues(p.Name(), "error").Inc()
-		return
+		return nil
 	}
 	admitted = true // released when the session finishes
 	s.attach(conn)
 	pm.WithLabelValues(p.Name(), "ok").Inc()
+	return s
 }
 
 // pick chooses the protocol: the first offered subprotocol token that a
@@ -282,12 +313,12 @@ func noCRLF(r rune) rune {
 
 // attach binds the upgraded connection and makes the session live:
 // registered, reachable on its control subjects, announced, read.
-func (s *Session) attach(conn *websocket.Conn) {
+func (s *Session) attach(conn net.Conn) {
 	g := s.gw
 	// gorilla did the handshake; from here on the bridge reads and writes
 	// frames itself (wsread.go, writer.go), and gorilla's Conn, with its
 	// buffers, is dropped.
-	s.netConn = conn.NetConn()
+	s.netConn = conn
 	s.handler = s.proto.Open(s)
 	s.initReader()
 	s.m.connections.Inc()

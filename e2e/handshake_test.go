@@ -27,7 +27,7 @@ func TestHandshakeRefusals(t *testing.T) {
 		{"only a credential token", "/", []string{"bearer.s3cret-token"}, http.StatusBadRequest,
 			[]string{"(bearer.…)", "wsgate.json"}, "s3cret-token"},
 		{"no protocol at the path", "/nothing", nil, http.StatusNotFound,
-			[]string{"use one of /, /mqtt, /stomp", "/ws,", "wsgate.json"}, ""},
+			[]string{"use one of /, /mqtt, /socket.io/, /stomp", "/ws,", "wsgate.json"}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"github.com/wsgate/wsgate/bridge"
 	"github.com/wsgate/wsgate/protocols/jsonws"
 	"github.com/wsgate/wsgate/protocols/mqtt"
+	"github.com/wsgate/wsgate/protocols/socketio"
 	"github.com/wsgate/wsgate/protocols/stomp"
 	"github.com/wsgate/wsgate/protocols/wamp"
 )
@@ -58,6 +59,8 @@ type config struct {
 	STOMP stomp.Config `yaml:"stomp"`
 	// WAMP configures WAMP v2 (wamp.2.json/msgpack/cbor, /wamp).
 	WAMP wamp.Config `yaml:"wamp"`
+	// SocketIO configures Socket.IO v4 (Engine.IO v4, /socket.io/).
+	SocketIO socketio.Config `yaml:"socketio"`
 	// Auth configures authentication; without authenticators the gateway
 	// runs in dev mode (everyone admitted, said loudly in the log).
 	Auth auth.Config `yaml:"auth"`

@@ -23,6 +23,7 @@ const (
 	stompDefaultFrame  = 1 << 20
 	mqttDefaultPacket  = 1 << 20
 	wampDefaultMessage = 1 << 20
+	sioDefaultPayload  = 1000000
 	natsDefaultPayload = 1 << 20 // nats-server's max_payload
 )
 
@@ -53,6 +54,8 @@ func (c *config) clientLimits() []clientLimit {
 			func(n int64) { c.MQTT.MaxPacketSize = int(n) }),
 		l("wamp.max_message_bytes", int64(c.WAMP.MaxMessageBytes), wampDefaultMessage,
 			func(n int64) { c.WAMP.MaxMessageBytes = int(n) }),
+		l("socketio.max_payload", int64(c.SocketIO.MaxPayload), sioDefaultPayload,
+			func(n int64) { c.SocketIO.MaxPayload = int(n) }),
 	}
 }
 

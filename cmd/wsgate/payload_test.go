@@ -13,7 +13,7 @@ func TestEmbeddedPayload(t *testing.T) {
 		want int32
 	}{
 		{"", 1<<20 + headerRoom},
-		{"gateway:\n  max_message_bytes: 1024\nstomp:\n  max_frame_bytes: 1024\nmqtt:\n  max_packet_size: 1024\nwamp:\n  max_message_bytes: 1024\n", 1 << 20}, // never below nats-server's default
+		{"gateway:\n  max_message_bytes: 1024\nstomp:\n  max_frame_bytes: 1024\nmqtt:\n  max_packet_size: 1024\nwamp:\n  max_message_bytes: 1024\nsocketio:\n  max_payload: 1024\n", 1 << 20}, // never below nats-server's default
 		{"mqtt:\n  max_packet_size: 4194304\n", 4<<20 + headerRoom},
 		{"stomp:\n  max_frame_bytes: 3000000\n", 3000000 + headerRoom},
 	} {
@@ -45,7 +45,7 @@ func TestFitPayload(t *testing.T) {
 		{"two set limits", "stomp:\n  max_frame_bytes: 2000000\nmqtt:\n  max_packet_size: 3000000\n", mib,
 			[]string{"stomp.max_frame_bytes (2000000), mqtt.max_packet_size (3000000)", "at least 3065536"}, 0, 0, 0, false},
 		{"no room at all", "", 32 << 10,
-			[]string{"max_payload is 32768 bytes", "gateway.max_message_bytes (1048576), stomp.max_frame_bytes (1048576), mqtt.max_packet_size (1048576), wamp.max_message_bytes (1048576)", "at least 1114112"}, 0, 0, 0, false},
+			[]string{"max_payload is 32768 bytes", "gateway.max_message_bytes (1048576), stomp.max_frame_bytes (1048576), mqtt.max_packet_size (1048576), wamp.max_message_bytes (1048576), socketio.max_payload (1000000)", "at least 1114112"}, 0, 0, 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := checkConfig(t, tc.yaml)

@@ -22,6 +22,7 @@ import (
 	"github.com/wsgate/wsgate/bridge"
 	"github.com/wsgate/wsgate/protocols/jsonws"
 	"github.com/wsgate/wsgate/protocols/mqtt"
+	"github.com/wsgate/wsgate/protocols/socketio"
 	"github.com/wsgate/wsgate/protocols/stomp"
 	"github.com/wsgate/wsgate/protocols/wamp"
 )
@@ -151,6 +152,10 @@ func run(s *settings) error {
 	if err != nil {
 		return err
 	}
+	sio, err := socketio.New(c.SocketIO)
+	if err != nil {
+		return err
+	}
 	authn, err := auth.New(c.Auth, auth.Deps{Requester: bridge.NATSRequester(nc), Logger: log})
 	if err != nil {
 		return err
@@ -168,7 +173,7 @@ func run(s *settings) error {
 		HubNATS:        hubNC,
 		Authenticator:  authn,
 		Logger:         log,
-		Protocols:      []bridge.Protocol{jp, sp, mqtt.New(c.MQTT), wp},
+		Protocols:      []bridge.Protocol{jp, sp, mqtt.New(c.MQTT), wp, sio},
 		StreamReplicas: c.NATS.StreamReplicas,
 		Stages:         c.stages(stageLogs),
 	})

@@ -32,6 +32,7 @@ func (c *config) validate() error {
 	prefixed("stomp", c.STOMP.Validate())
 	prefixed("mqtt", c.MQTT.Validate())
 	prefixed("wamp", c.WAMP.Validate())
+	prefixed("socketio", c.SocketIO.Validate())
 	if err := c.Auth.Validate(); err != nil {
 		errs = append(errs, unjoin(err)...) // auth's errors name their keys from auth.
 	}

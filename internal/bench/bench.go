@@ -47,7 +47,7 @@ func Run(args []string) error {
 	o := Options{Out: os.Stdout}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	scen := fs.String("scenarios", "fanout,idle,connect", "comma-separated: fanout, pairs, idle, connect, crowd, qos1, qos2 (MQTT targets), calls (wsgate-wamp, wsgate)")
-	targets := fs.String("targets", "wsgate,nats-server", "servers to measure side by side: wsgate (JSON), wsgate-stomp, wsgate-mqtt, wsgate-wamp, wsgate-wamp-msgpack, nats-server (NATS protocol), nats-server-mqtt, rabbitmq (Web-STOMP, already running)")
+	targets := fs.String("targets", "wsgate,nats-server", "servers to measure side by side: wsgate (JSON), wsgate-stomp, wsgate-mqtt, wsgate-wamp, wsgate-wamp-msgpack, wsgate-socketio, nats-server (NATS protocol), nats-server-mqtt, rabbitmq (Web-STOMP, already running)")
 	fs.IntVar(&o.Subscribers, "subscribers", 1000, "fan-out subscribers on one subject")
 	fs.IntVar(&o.Size, "size", 64, "payload bytes (at least 34)")
 	fs.IntVar(&o.Publishers, "publishers", 200, "pairs: publishers, each on a subject of its own")
@@ -65,7 +65,7 @@ func Run(args []string) error {
 	fs.IntVar(&o.Concurrency, "concurrency", 64, "connections dialled at once")
 	fs.StringVar(&o.URL, "url", "", "measure the running gateway at this ws:// `URL` (target \"external\")")
 	fs.StringVar(&o.RabbitURL, "rabbitmq-url", "ws://127.0.0.1:15674/ws", "Web-STOMP `URL` of the rabbitmq target")
-	fs.StringVar(&o.Kind, "kind", "json", "client protocol for --url: json, stomp, mqtt, wamp, wamp-msgpack or nats")
+	fs.StringVar(&o.Kind, "kind", "json", "client protocol for --url: json, stomp, mqtt, wamp, wamp-msgpack, socketio (a ws:// URL with /socket.io/?EIO=4&transport=websocket) or nats")
 	fs.StringVar(&o.NATSURL, "nats", "", "NATS `URL` of the external gateway")
 	fs.IntVar(&o.PID, "pid", 0, "process id of the external gateway, for its CPU and memory")
 	fs.DurationVar(&o.Hold, "hold", 0, "hold idle connections open this long before closing (for profiling)")
@@ -174,6 +174,13 @@ func (o *Options) runOne(scenario, targetName string) (result, error) {
 		if t, err = startWsgate(dir, nil); err == nil {
 			t.name, t.kind, t.wsURL = "wsgate-wamp-msgpack", kindWAMPMsgpack, t.wsURL+"wamp"
 		}
+	case "wsgate-socketio":
+		dir, derr := os.MkdirTemp("", "wsgate-bench")
+		if derr != nil {
+			return result{}, derr
+		}
+		defer os.RemoveAll(dir)
+		t, err = startSocketIO(dir)
 	case "nats-server-mqtt":
 		if t, err = startNATSReference(); err == nil {
 			t.name, t.kind, t.wsURL = "nats-server-mqtt", "mqtt", t.wsURL+"mqtt"
@@ -342,7 +349,7 @@ func printRatios(w io.Writer, rs []result) {
 			by[k][r.target] = f.value
 		}
 	}
-	for _, pair := range [][2]string{{"wsgate", "nats-server"}, {"wsgate-mqtt", "nats-server-mqtt"}, {"wsgate-stomp", "wsgate"}, {"wsgate-wamp", "wsgate"}, {"wsgate-wamp-msgpack", "wsgate"}, {"wsgate-stomp", "rabbitmq"}} {
+	for _, pair := range [][2]string{{"wsgate", "nats-server"}, {"wsgate-mqtt", "nats-server-mqtt"}, {"wsgate-stomp", "wsgate"}, {"wsgate-wamp", "wsgate"}, {"wsgate-wamp-msgpack", "wsgate"}, {"wsgate-socketio", "wsgate"}, {"wsgate-stomp", "rabbitmq"}} {
 		header := false
 		for _, r := range rs {
 			if r.target != pair[0] {

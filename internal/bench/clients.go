@@ -73,6 +73,8 @@ func dialMQTT(ctx context.Context, t *target, connect []byte) (*conn, error) {
 		err = c.wampJoin()
 	case kindWAMPMsgpack:
 		err = c.msgpackJoin()
+	case "socketio":
+		err = c.sioConnect()
 	}
 	if err != nil {
 		ws.Close()
@@ -149,6 +151,8 @@ func (c *conn) subscribe(subject string) error {
 		return c.wampExchange(`[32,1,{},"`+subject+`"]`, "[33,")
 	case kindWAMPMsgpack:
 		return c.msgpackSubscribe(subject)
+	case "socketio":
+		return c.sioJoin(subject)
 	}
 	if err := c.ws.WriteMessage(websocket.TextMessage, []byte(`{"action":"subscribe","subject":"`+subject+`"}`)); err != nil {
 		return err
@@ -208,6 +212,23 @@ func (c *conn) readPayloads(onPayload func([]byte)) error {
 				return err
 			}
 			if p, ok := wampPayload(b); ok {
+				onPayload(p)
+			}
+		}
+	}
+	if c.kind == "socketio" {
+		for {
+			_, b, err := c.ws.ReadMessage()
+			if err != nil {
+				return err
+			}
+			p, pong, ok := sioPayload(b)
+			if pong {
+				if err := c.write(websocket.TextMessage, []byte("3")); err != nil {
+					return err
+				}
+			}
+			if ok {
 				onPayload(p)
 			}
 		}

@@ -156,6 +156,13 @@ func (o *Options) publisher(t *target, subject string) (send func([]byte) error,
 			nc.Close()
 			return err
 		}
+		if t.kind == "socketio" {
+			// The subscribers are in the room named subject.
+			if subject, err = sioRoomSubject(subject); err != nil {
+				nc.Close()
+				return nil, "", nil, err
+			}
+		}
 		return func(p []byte) error { return nc.Publish(subject, p) }, "nats", stop, nil
 	}
 	c, err := dial(context.Background(), t)

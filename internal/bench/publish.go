@@ -20,6 +20,7 @@ import (
 //	json   {"action":"publish","subject":<subject>,"data":<payload>}  (the built-in routes)
 //	stomp  SEND, destination:/topic/<subject>, content-length
 //	mqtt   PUBLISH at QoS 0 on the topic <subject> with "." as "/"
+//	socketio  EVENT say(<subject>, <payload>), which a route publishes to the room <subject>
 //	nats   PUB <subject> <n>\r\n<payload>\r\n
 //
 // Payloads are JSON strings (makePayload), so the json kind carries them
@@ -52,6 +53,8 @@ func appendPublish(dst []byte, kind, subject string, payload []byte) (int, []byt
 		dst = append(dst, "\n\n"...)
 		dst = append(dst, payload...)
 		return websocket.TextMessage, append(dst, 0)
+	case "socketio":
+		return websocket.TextMessage, appendSIOEmit(dst, subject, payload)
 	case "mqtt":
 		// PUBLISH, QoS 0: the topic, no packet identifier, the payload.
 		topic := strings.ReplaceAll(subject, ".", "/")
@@ -141,6 +144,15 @@ func (c *conn) drain(echoes *atomic.Uint64) error {
 		case c.kind == "json" && bytes.Contains(b, []byte(`"type":"error"`)):
 			return fmt.Errorf("json: %s", b)
 		case c.kind == "json" && bytes.Contains(b, []byte(`"type":"message"`)):
+			echoes.Add(1)
+		case c.kind == "socketio" && string(b) == "2":
+			if err := c.write(websocket.TextMessage, []byte("3")); err != nil {
+				return err
+			}
+		case c.kind == "socketio" && bytes.HasPrefix(b, []byte("42")):
+			if bytes.HasPrefix(b, []byte(`42["wsgate:error"`)) {
+				return fmt.Errorf("socketio: %s", b)
+			}
 			echoes.Add(1)
 		}
 	}
