@@ -52,6 +52,9 @@ type APIKey struct {
 	Claims map[string]any `yaml:"claims"`
 	// Permissions are this key's. Default: auth.default_permissions.
 	Permissions *Permissions `yaml:"permissions"`
+	// WAMPCRA, when set, lets a WAMP client with this key's id as its
+	// authid prove it holds the key by WAMP-CRA (see WAMPCRA).
+	WAMPCRA *WAMPCRA `yaml:"wampcra"`
 }
 
 // hashPrefix starts every key hash; it names the algorithm so that another
@@ -77,6 +80,7 @@ type apiKeys struct {
 type apiKey struct {
 	sum [sha256.Size]byte
 	p   *Principal
+	cra *WAMPCRA // with defaults; nil without one
 }
 
 var _ Authenticator = (*apiKeys)(nil)
@@ -107,8 +111,14 @@ func newAPIKeys(c APIKeysConfig, prefix string) (*apiKeys, []error) {
 			byHash[sum] = k.ID
 		}
 		errs = append(errs, k.Permissions.validate(key+".permissions", principalPlaceholders)...)
+		var cra *WAMPCRA
+		if k.WAMPCRA != nil {
+			errs = append(errs, k.WAMPCRA.validate(key+".wampcra")...)
+			d := k.WAMPCRA.withDefaults()
+			cra = &d
+		}
 		a.byID[k.ID] = len(a.keys)
-		a.keys = append(a.keys, apiKey{sum: sum, p: &Principal{
+		a.keys = append(a.keys, apiKey{sum: sum, cra: cra, p: &Principal{
 			ID:          k.ID,
 			Claims:      k.Claims,
 			Permissions: k.Permissions.clone(),
@@ -153,6 +163,16 @@ func (a *apiKeys) Authenticate(_ context.Context, c *Credentials) (*Principal, e
 		if k := a.find(c.Token); k != nil {
 			return k.p.clone(), nil
 		}
+	}
+	if c.CRA != nil {
+		i, ok := a.byID[c.Username]
+		if !ok {
+			return nil, ErrNoCredentials
+		}
+		if !a.keys[i].checkCRA(c.CRA) {
+			return nil, denied("api key %q: wrong WAMP-CRA signature", c.Username)
+		}
+		return a.keys[i].p.clone(), nil
 	}
 	if c.Password == "" && c.Username == "" {
 		return nil, ErrNoCredentials

@@ -27,6 +27,9 @@ type Credentials struct {
 	// Username and Password come from protocol CONNECT frames.
 	Username string
 	Password string
+	// CRA is a WAMP-CRA answer (with the authid as Username): only
+	// api_keys with a wampcra block check it.
+	CRA *CRAProof
 	// Headers, Query and Cookies are the upgrade request's, for authorizers.
 	Headers map[string][]string
 	Query   map[string][]string

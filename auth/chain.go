@@ -41,6 +41,9 @@ func (c *chain) Authenticate(ctx context.Context, cr *Credentials) (*Principal, 
 		cr = &Credentials{}
 	}
 	for _, l := range c.links {
+		if _, holds := l.a.(CRAKeyring); cr.CRA != nil && !holds {
+			continue // a WAMP-CRA answer is only for those holding its key
+		}
 		p, err := l.a.Authenticate(ctx, cr)
 		switch {
 		case errors.Is(err, ErrNoCredentials):

@@ -164,6 +164,10 @@ func (s *Session) Authenticate(ctx context.Context, in *auth.Credentials) (*auth
 	if in.Username != "" || in.Password != "" {
 		c.Username, c.Password = in.Username, in.Password
 	}
+	if in.CRA != nil {
+		// A WAMP-CRA answer stands alone: no upgrade token beside it.
+		c.Token, c.CRA = "", in.CRA
+	}
 	// The upgrade's credentials served their purpose: an idle connection
 	// does not keep its request headers.
 	s.creds = nil
@@ -571,4 +575,10 @@ func (s *Session) Metrics() Metrics { return Metrics{s.gw.metrics} }
 // after it, from any connection.
 func (s *Session) FlushSubscriptions(ctx context.Context) error {
 	return s.gw.hub.nc.FlushWithContext(ctx)
+}
+
+// CRAParams are the WAMP-CRA parameters of authid's key, if the gateway's
+// authenticators hold one (auth.WAMPCRA).
+func (s *Session) CRAParams(authid string) (auth.CRAParams, bool) {
+	return auth.LookupCRA(s.gw.auth, authid)
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,14 +26,21 @@ func hashKeyCommand() *command {
 		about: `Prints the sha256:<hex> form of KEY, for auth.authenticators[].api_keys.keys[].hash
 or gateway.admin.token_hash. Without KEY it reads one line from standard
 input, which keeps the key out of the shell history. A key that starts
-with '-' goes after '--': wsgate hash-key -- -key.`,
+with '-' goes after '--': wsgate hash-key -- -key.
+
+With --wampcra it also prints the key's wampcra block (a fresh random
+salt, PBKDF2-HMAC-SHA256), which lets WAMP clients authenticate with the
+key by WAMP-CRA.`,
 		define: func(fs *flag.FlagSet) func(io.Writer) error {
-			return func(stdout io.Writer) error { return hashKey(fs.Args(), stdout) }
+			cra := fs.Bool("wampcra", false, "also print a wampcra block for the key")
+			iterations := fs.Int("iterations", 1000, "PBKDF2 iterations of the wampcra key")
+			keyLen := fs.Int("keylen", 32, "length in bytes of the wampcra key")
+			return func(stdout io.Writer) error { return hashKey(fs.Args(), stdout, *cra, *iterations, *keyLen) }
 		},
 	}
 }
 
-func hashKey(args []string, stdout io.Writer) error {
+func hashKey(args []string, stdout io.Writer, cra bool, iterations, keyLen int) error {
 	var key string
 	switch len(args) {
 	case 0:
@@ -48,6 +57,20 @@ func hashKey(args []string, stdout io.Writer) error {
 	if len(key) < 32 {
 		fmt.Fprintln(os.Stderr, "wsgate: warning: keys should be random and at least 32 characters long (try: openssl rand -base64 32)")
 	}
-	fmt.Fprintln(stdout, auth.HashKey(key))
+	if !cra {
+		fmt.Fprintln(stdout, auth.HashKey(key))
+		return nil
+	}
+	salt := make([]byte, 12)
+	if _, err := rand.Read(salt); err != nil {
+		return fmt.Errorf("hash-key: %w", err)
+	}
+	c := auth.WAMPCRA{Salt: base64.RawURLEncoding.EncodeToString(salt), Iterations: iterations, KeyLen: keyLen}
+	derived, err := auth.DeriveCRAKey(key, c.Salt, iterations, keyLen)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	fmt.Fprintf(stdout, "hash: %q\nwampcra: {salt: %s, iterations: %d, keylen: %d, key: %q}\n",
+		auth.HashKey(key), c.Salt, iterations, keyLen, derived)
 	return nil
 }

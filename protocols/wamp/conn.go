@@ -56,6 +56,7 @@ type conn struct {
 
 	// Reader-owned, fixed once established.
 	hello       *Hello // kept while a challenge is out
+	challenge   string // the WAMP-CRA challenge that is out
 	prefix      string // the realm's subject prefix
 	realm       string
 	session     uint64

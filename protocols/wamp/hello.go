@@ -54,13 +54,19 @@ func (c *conn) onHello(m *Hello) error {
 	}
 	c.realm = m.Realm
 	methods := authMethods(m.Details)
-	if slices.Contains(methods, "ticket") {
-		// "the Router [...] sends a CHALLENGE" and the client answers with
-		// its ticket in AUTHENTICATE [WAMP "Ticket-based Authentication"].
-		c.hello = m
-		c.state.Store(stateChallenged)
-		c.send(&Challenge{AuthMethod: "ticket", Extra: Dict{}})
-		return nil
+	for _, method := range methods {
+		switch method {
+		case "ticket":
+			// "the Router [...] sends a CHALLENGE" and the client answers
+			// with its ticket in AUTHENTICATE [WAMP "Ticket-based
+			// Authentication"].
+			c.hello = m
+			c.state.Store(stateChallenged)
+			c.send(&Challenge{AuthMethod: "ticket", Extra: Dict{}})
+			return nil
+		case "wampcra":
+			return c.challengeCRA(m)
+		}
 	}
 	// No in-band secret: the credentials of the upgrade request, or
 	// anonymous access if the gateway allows it.
@@ -70,6 +76,11 @@ func (c *conn) onHello(m *Hello) error {
 // onAuthenticate handles the ticket.
 func (c *conn) onAuthenticate(m *Authenticate) error {
 	authid := dictString(c.hello.Details, "authid")
+	if c.challenge != "" {
+		creds := &auth.Credentials{Username: authid, CRA: &auth.CRAProof{Challenge: c.challenge, Signature: m.Signature}}
+		c.hello, c.challenge = nil, ""
+		return c.authenticate(creds, []string{"wampcra"}, "wampcra")
+	}
 	creds := &auth.Credentials{Username: authid, Password: m.Signature}
 	if looksLikeJWT(m.Signature) {
 		creds = &auth.Credentials{Token: m.Signature}
@@ -100,7 +111,9 @@ func (c *conn) authenticate(creds *auth.Credentials, methods []string, method st
 		// token, a cookie, a client certificate).
 		c.authmethod = "token"
 	}
-	c.session = newID()
+	if c.session == 0 {
+		c.session = newID()
+	}
 	c.sessionText = strconv.FormatUint(c.session, 10)
 	// The session's maps are made on first use: an idle session has none.
 	c.state.Store(stateEstablished)
