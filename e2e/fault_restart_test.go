@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"errors"
-	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -57,22 +55,11 @@ func TestFaultClusterRestart(t *testing.T) {
 	restarted := time.Now()
 	// The gateways stop before the nodes do (cleanups run last first).
 	t.Cleanup(func() { a.stop(); b.stop() })
-	ready := func(g *gateway) error {
-		resp, err := http.Get(g.HTTP("/readyz"))
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("%s /readyz: %d", g.Addr, resp.StatusCode)
-		}
-		return nil
-	}
 	eventually(t, 60*time.Second, func() error {
-		if err := ready(a); err != nil {
+		if err := getOK(a.HTTP("/readyz")); err != nil {
 			return err
 		}
-		return ready(b)
+		return getOK(b.HTTP("/readyz"))
 	})
 	readyAfter := time.Since(restarted)
 	// The first store after the restart: it may wait for stream leaders.

@@ -296,15 +296,7 @@ func startNATSCluster(t *testing.T, n int) []*natsNode {
 	for _, nd := range nodes {
 		eventually(t, 30*time.Second, func() error {
 			nd.proc.running(t)
-			resp, err := http.Get(nd.monitor + "/healthz")
-			if err != nil {
-				return err
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("%s healthz: %d", nd.name, resp.StatusCode)
-			}
-			return nil
+			return getOK(nd.monitor + "/healthz")
 		})
 	}
 	// A stream created while the meta group is still settling may get no
@@ -344,6 +336,19 @@ func startNATSCluster(t *testing.T, n int) []*natsNode {
 		return nil
 	})
 	return nodes
+}
+
+// getOK GETs url and wants 200.
+func getOK(url string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return nil
 }
 
 // getJSON GETs a monitoring endpoint into v.

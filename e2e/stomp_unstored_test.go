@@ -12,11 +12,8 @@ import (
 // protocol error: the frame was fine.
 func TestSTOMPDurableNotStored(t *testing.T) {
 	long(t)
-	bin := goBuild(t, t.TempDir(), "nats-server", "github.com/nats-io/nats-server/v2")
-	addr := freeAddr(t)
-	nats := startProcess(t, "nats-server", bin, []string{"--addr", "127.0.0.1", "--port", port(t, addr),
-		"--jetstream", "--store_dir", t.TempDir()}, os.Interrupt)
-	g := startGateway(t, gwOpts{NATSURL: "nats://" + addr, Config: `
+	nats, url := startNATSServer(t)
+	g := startGateway(t, gwOpts{NATSURL: url, Config: `
 stomp:
   durable_queues: ["/queue/kept"]
   request_timeout: 1s
@@ -40,4 +37,15 @@ stomp:
 	if code := r.closeCode; code != 1013 {
 		t.Errorf("close code %d, want 1013", code)
 	}
+}
+
+// startNATSServer runs one nats-server process with JetStream (built from
+// go.mod's module) and returns it with its client URL.
+func startNATSServer(t *testing.T) (*process, string) {
+	t.Helper()
+	bin := goBuild(t, t.TempDir(), "nats-server", "github.com/nats-io/nats-server/v2")
+	addr := freeAddr(t)
+	p := startProcess(t, "nats-server", bin, []string{"--addr", "127.0.0.1", "--port", port(t, addr),
+		"--jetstream", "--store_dir", t.TempDir()}, os.Interrupt)
+	return p, "nats://" + addr
 }

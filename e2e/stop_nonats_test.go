@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"os"
 	"testing"
 	"time"
 
@@ -14,11 +13,8 @@ import (
 // and a JSON client connected.
 func TestGatewayStopsWithoutNATS(t *testing.T) {
 	long(t)
-	bin := goBuild(t, t.TempDir(), "nats-server", "github.com/nats-io/nats-server/v2")
-	addr := freeAddr(t)
-	nats := startProcess(t, "nats-server", bin, []string{"--addr", "127.0.0.1", "--port", port(t, addr),
-		"--jetstream", "--store_dir", t.TempDir()}, os.Interrupt)
-	g := startGateway(t, gwOpts{NATSURL: "nats://" + addr, Config: `
+	nats, url := startNATSServer(t)
+	g := startGateway(t, gwOpts{NATSURL: url, Config: `
 gateway:
   shutdown_timeout: 5s
 stomp:
