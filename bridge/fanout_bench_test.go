@@ -4,7 +4,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -43,23 +42,7 @@ func BenchmarkFanOut(b *testing.B) {
 // always takes everything, but has no raw descriptor, so writeLoop, which
 // returns once the queue is empty, stands in for writeInline.
 func writeAll(kick []*Session) {
-	const inline = 64
-	if len(kick) <= inline {
-		for _, s := range kick {
-			s.writeLoop()
-		}
-		return
-	}
-	n := min(runtime.GOMAXPROCS(0), (len(kick)+inline-1)/inline)
-	chunk := (len(kick) + n - 1) / n
-	for i := 0; i < len(kick); i += chunk {
-		part := append([]*Session(nil), kick[i:min(i+chunk, len(kick))]...)
-		go func() {
-			for _, s := range part {
-				s.writeLoop()
-			}
-		}()
-	}
+	spread(kick, (*Session).writeLoop)
 }
 
 func benchFanOut(b *testing.B, n int) {

@@ -223,11 +223,15 @@ const dispatchBatch = 64
 // crowd is handed to one goroutine per core, not one per session, and the
 // dispatcher goes on meanwhile, so that the next messages join the queues
 // of writers not yet run and leave with them in one writev.
-func kickAll(kick []*Session) {
+func kickAll(kick []*Session) { spread(kick, (*Session).kick) }
+
+// spread runs start for every session: inline up to 64 of them, else on
+// one goroutine per core, without waiting for them.
+func spread(kick []*Session, start func(*Session)) {
 	const inline = 64
 	if len(kick) <= inline {
 		for _, s := range kick {
-			s.kick()
+			start(s)
 		}
 		return
 	}
@@ -237,7 +241,7 @@ func kickAll(kick []*Session) {
 		part := append([]*Session(nil), kick[i:min(i+chunk, len(kick))]...)
 		go func() {
 			for _, s := range part {
-				s.kick()
+				start(s)
 			}
 		}()
 	}
