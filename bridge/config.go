@@ -63,7 +63,7 @@ type Config struct {
 
 	// GhostTimeout is how long a gateway that dies without closing its
 	// connections (SIGKILL, power loss) stays presumed alive: within
-	// about 1.33 times this, another gateway on the same NATS — or this
+	// about 1.67 times this, another gateway on the same NATS — or this
 	// one when it comes back — publishes their disconnect events, runs
 	// their $disconnect routes and fires their MQTT wills (peers.go). It
 	// must be the same on every gateway. Default 15s; negative turns

@@ -71,6 +71,7 @@ type peers struct {
 	markRev  uint64          // revision of g.<self>
 	live     []string        // gateway ids, as of the last beat
 	cleaning map[string]bool // dead gateways this one is cleaning up
+	absent   map[string]bool // marks without their gateway at the last sweep (run's own)
 	failing  bool            // the last attempt to open failed (logged once)
 	presumed func(*Gateway)  // fencing action; closeGhosted unless a test sets it
 	wg       sync.WaitGroup  // clean-ups running
@@ -222,9 +223,18 @@ func (p *peers) Live() []string {
 // sweep claims the clean-up of every gateway that has a mark but is not
 // live.
 func (p *peers) sweep(ctx context.Context, marks, live []string) {
+	// A gateway is taken for dead only when two sweeps in a row, a
+	// heartbeat apart, find its mark without it: one listing that misses
+	// it (a gateway starting, a slow heartbeat) claims nothing.
+	absent := map[string]bool{}
+	defer func() { p.absent = absent }()
 	for _, k := range marks {
 		dead := strings.TrimPrefix(k, "g.")
 		if dead == p.g.id || slices.Contains(live, dead) {
+			continue
+		}
+		absent[dead] = true
+		if !p.absent[dead] {
 			continue
 		}
 		p.mu.Lock()

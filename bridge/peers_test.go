@@ -34,7 +34,7 @@ func (p *peers) resume() {
 }
 
 // TestGhosts: when a gateway stops beating, another one on the same NATS
-// ends its connections within about 1.33 x GhostTimeout: one disconnect
+// ends its connections within about 1.67 x GhostTimeout: one disconnect
 // event each, and its protocol's Ghost with the connection's last words;
 // when the presumed dead gateway comes back, it closes those connections
 // with 1012 and no second event. A connection that closes normally, and a

@@ -139,7 +139,7 @@ func TestCLIHelp(t *testing.T) {
 		{"validate", []string{"Usage: wsgate validate", "--config FILE"}, []string{"--listen", "--nats-url", "--nats-listen", "--data-dir", "--log-level", "--log-format"}},
 		{"healthcheck", []string{"Usage: wsgate healthcheck", "--config FILE", "--listen ADDRESS", "--timeout DURATION"}, []string{"--nats-url", "--data-dir"}},
 		{"version", []string{"Usage: wsgate version\n"}, []string{"Flags:"}},
-		{"hash-key", []string{"Usage: wsgate hash-key [KEY]"}, []string{"Flags:"}},
+		{"hash-key", []string{"Usage: wsgate hash-key [--wampcra] [KEY]", "--wampcra", "--iterations INT", "--keylen INT"}, []string{"--listen", "--nats-url"}},
 		{"bench", []string{"Usage: wsgate bench"}, nil},
 		{"help", []string{"Usage: wsgate help [COMMAND]"}, []string{"Flags:"}},
 	}

@@ -24,7 +24,7 @@ json:
 
 // TestGatewayKilled: a gateway is SIGKILLed with a JSON connection, MQTT
 // connections with an immediate and a delayed will and a persistent MQTT
-// session on it. Within about 1.33 x gateway.ghost_timeout the other
+// session on it. Within about 1.67 x gateway.ghost_timeout the other
 // gateway on the same NATS publishes the JSON connection's disconnect
 // event and runs its $disconnect route, once each, and fires the
 // immediate will once; the delayed will's client comes back to the

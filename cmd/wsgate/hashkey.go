@@ -14,14 +14,14 @@ import (
 	"github.com/wsgate/wsgate/auth"
 )
 
-// hashKeyCommand is `wsgate hash-key [KEY]`: it prints the sha256:<hex>
+// hashKeyCommand is `wsgate hash-key [--wampcra] [KEY]`: it prints the sha256:<hex>
 // form of an API key or admin token for the config file. Without an
 // argument it reads the key from standard input, so it stays out of the
 // shell history.
 func hashKeyCommand() *command {
 	return &command{
 		name:     "hash-key",
-		synopsis: "hash-key [KEY]",
+		synopsis: "hash-key [--wampcra] [KEY]",
 		summary:  "print the sha256: hash of an API key or admin token",
 		about: `Prints the sha256:<hex> form of KEY, for auth.authenticators[].api_keys.keys[].hash
 or gateway.admin.token_hash. Without KEY it reads one line from standard

@@ -6,7 +6,7 @@
 //	wsgate validate [--config F]  check the configuration and say what is wrong
 //	wsgate healthcheck            exit 0 if the gateway here is ready (containers)
 //	wsgate bench [flags]          load-test a gateway (see README)
-//	wsgate hash-key [KEY]         the sha256:<hex> of an API key or admin token
+//	wsgate hash-key [--wampcra] [KEY] the sha256:<hex> (and wampcra block) of an API key
 //	wsgate version                print the version
 //	wsgate help [COMMAND]         list the commands, or one command's help
 package main
