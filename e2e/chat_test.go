@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -41,16 +42,30 @@ func TestChatExampleInChromium(t *testing.T) {
 		t.Fatal("the browsers did not exchange a message")
 	}
 	// ada's message went through NATS, as JSON from the page.
+	chatFromPage(t, lobby, "ada", "hello bob", "stomp")
+	chatFromNATS(t, nc, cmd, lines)
+}
+
+// chatFromPage waits for user's message on NATS and checks that it is the
+// page's JSON, sent over protocol.
+func chatFromPage(t *testing.T, lobby *nats.Subscription, user, text, protocol string) {
+	t.Helper()
 	for {
 		m := nextMsg(t, lobby)
 		var msg struct{ User, Text string }
-		if json.Unmarshal(m.Data, &msg) == nil && msg.User == "ada" {
-			if msg.Text != "hello bob" || m.Header.Get("Wsgate-Protocol") != "stomp" {
-				t.Errorf("NATS got %q with headers %v", m.Data, m.Header)
+		if json.Unmarshal(m.Data, &msg) == nil && msg.User == user {
+			if msg.Text != text || m.Header.Get("Wsgate-Protocol") != protocol {
+				t.Errorf("NATS got %q with headers %v, want %s's %q over %s", m.Data, m.Header, user, text, protocol)
 			}
-			break
+			return
 		}
 	}
+}
+
+// chatFromNATS publishes "from nats" in the lobby and waits for the
+// browser script, which ends with "OK" once every page shows it.
+func chatFromNATS(t *testing.T, nc *nats.Conn, cmd *exec.Cmd, lines *bufio.Scanner) {
+	t.Helper()
 	if err := nc.Publish("chat.rooms.lobby", []byte(`{"user":"ops","text":"from nats"}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -121,20 +136,6 @@ func TestChatSocketIOAndSTOMPInChromium(t *testing.T) {
 	startChatWorker(t, nc, g.NATSURL)
 
 	cmd, lines := startBrowserScript(t, node, js, "chat.socketio.browser.mjs", chromium, "CHAT_URL="+g.HTTP("/"))
-	// fromPage waits for user's message on NATS and checks what it carries.
-	fromPage := func(user, text, protocol string) {
-		t.Helper()
-		for {
-			m := nextMsg(t, lobby)
-			var msg struct{ User, Text string }
-			if json.Unmarshal(m.Data, &msg) == nil && msg.User == user {
-				if msg.Text != text || m.Header.Get("Wsgate-Protocol") != protocol {
-					t.Errorf("NATS got %q with headers %v, want %s's %q over %s", m.Data, m.Header, user, text, protocol)
-				}
-				return
-			}
-		}
-	}
 	for _, step := range []struct{ line, user, text, protocol string }{
 		{"BOB_SENT", "bob", "hello ada", "socketio"},
 		{"ADA_SENT", "ada", "hello bob", "stomp"},
@@ -150,16 +151,7 @@ func TestChatSocketIOAndSTOMPInChromium(t *testing.T) {
 			_ = cmd.Wait()
 			t.Fatalf("the pages did not exchange a message: no %s", step.line)
 		}
-		fromPage(step.user, step.text, step.protocol)
+		chatFromPage(t, lobby, step.user, step.text, step.protocol)
 	}
-	if err := nc.Publish("chat.rooms.lobby", []byte(`{"user":"ops","text":"from nats"}`)); err != nil {
-		t.Fatal(err)
-	}
-	rest := ""
-	for lines.Scan() {
-		rest += lines.Text() + "\n"
-	}
-	if err := cmd.Wait(); err != nil || !strings.Contains(rest, "OK") {
-		t.Fatalf("browser script: %v, output %q", err, rest)
-	}
+	chatFromNATS(t, nc, cmd, lines)
 }

@@ -10,31 +10,13 @@
 // Env: CHAT_URL (the site's root), CHROMIUM (browser path). Prints
 // "BOB_SENT" once bob's message is on ada's page, "ADA_SENT" once ada's is
 // on bob's, then waits for "from nats" on both pages and prints "OK".
-import { chromium } from "playwright-core";
+import { join, launch, timeout } from "./chat.pages.mjs";
 
 const url = process.env.CHAT_URL;
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const timeout = 15000;
+const browser = await launch();
 try {
-  const join = async (name, path) => {
-    const ctx = await browser.newContext();
-    const page = await ctx.newPage();
-    page.on("console", (m) => console.error(`[${name}] ${m.text()}`));
-    page.on("pageerror", (e) => console.error(`[${name}] page error: ${e.message}`));
-    await page.goto(new URL(path, url).href);
-    await page.fill("#name", name);
-    await page.fill("#room", "lobby");
-    await page.click("#join button");
-    await page.locator("#status.online").waitFor({ timeout });
-    await page.locator("#present li", { hasText: name }).waitFor({ timeout });
-    return page;
-  };
-  const ada = await join("ada", "index.html");
-  const bob = await join("bob", "socketio.html");
+  const ada = await join(browser, "ada", new URL("index.html", url).href);
+  const bob = await join(browser, "bob", new URL("socketio.html", url).href);
   await ada.locator("#present li", { hasText: "bob" }).waitFor({ timeout });
   await bob.locator("#present li", { hasText: "ada" }).waitFor({ timeout });
 

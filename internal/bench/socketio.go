@@ -1,11 +1,9 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -243,31 +241,10 @@ func startSocketIONode(dir string) (*target, error) {
 		return nil, err
 	}
 	cmd := exec.Command(node, script, addr)
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
+	if err := startReady(cmd, "socketio-node"); err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	t := &target{name: "socketio-node", kind: "socketio", wsURL: "ws://" + addr + "/socket.io/?EIO=4&transport=websocket", pid: cmd.Process.Pid, cmd: cmd}
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if sc.Text() == "ready" {
-				close(ready)
-			}
-		}
-	}()
-	select {
-	case <-ready:
-		return t, nil
-	case <-time.After(20 * time.Second):
-		t.stop()
-		return nil, errors.New("socketio-node did not get ready")
-	}
+	return &target{name: "socketio-node", kind: "socketio", wsURL: "ws://" + addr + "/socket.io/?EIO=4&transport=websocket", pid: cmd.Process.Pid, cmd: cmd}, nil
 }
 
 // socketIONodeDir is where the Node server lives in a wsgate checkout.
