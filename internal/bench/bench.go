@@ -341,6 +341,7 @@ func (o *Options) connect(t *target) ([]figure, error) {
 	}
 	time.Sleep(2 * time.Second) // let the server close the first batch
 	conns, elapsed, err = o.openConnsWith(dialSIOPolling, t, o.Connects, nil)
+	sioHTTP.CloseIdleConnections()
 	if err != nil {
 		return figs, fmt.Errorf("polling+upgrade: %w", err)
 	}

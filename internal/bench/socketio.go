@@ -136,7 +136,7 @@ func appendSIOEmit(dst []byte, subject string, payload []byte) []byte {
 // enough for every dialer at once.
 var sioHTTP = &http.Client{
 	Timeout:   30 * time.Second,
-	Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 0, IdleConnTimeout: 30 * time.Second},
+	Transport: &http.Transport{MaxIdleConnsPerHost: 1024, IdleConnTimeout: 30 * time.Second},
 }
 
 // dialSIOPolling opens a connection as socket.io-client does by default:
@@ -161,7 +161,12 @@ func dialSIOPolling(ctx context.Context, t *target) (*conn, error) {
 	} else if body != "ok" {
 		return nil, fmt.Errorf("socketio polling POST: %q", body)
 	}
-	for connected := false; !connected; {
+	// The CONNECT's answer comes in the first GET or, after a noop, a few
+	// later; the server's ping (hourly in the bench) does not come first.
+	for tries, connected := 0, false; !connected; tries++ {
+		if tries == 10 {
+			return nil, fmt.Errorf("socketio polling: no CONNECT answer in %d GETs", tries)
+		}
 		if body, err = sioPoll(ctx, http.MethodGet, url, ""); err != nil {
 			return nil, err
 		}
