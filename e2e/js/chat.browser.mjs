@@ -7,30 +7,13 @@
 // Env: CHAT_URL (the page), CHROMIUM (browser path), SCREENSHOT (optional
 // PNG path). Prints "ADA_SENT" once ada's message is visible to bob, then
 // waits for "from nats" on both pages.
-import { chromium } from "playwright-core";
+import { join, launch, timeout } from "./chat.pages.mjs";
 
 const url = process.env.CHAT_URL;
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const timeout = 15000;
+const browser = await launch();
 try {
-  const join = async (name) => {
-    const ctx = await browser.newContext();
-    const page = await ctx.newPage();
-    page.on("console", (m) => console.error(`[${name}] ${m.text()}`));
-    await page.goto(url);
-    await page.fill("#name", name);
-    await page.fill("#room", "lobby");
-    await page.click("#join button");
-    await page.locator("#status.online").waitFor({ timeout });
-    await page.locator("#present li", { hasText: name }).waitFor({ timeout });
-    return page;
-  };
-  const ada = await join("ada");
-  const bob = await join("bob");
+  const ada = await join(browser, "ada", url);
+  const bob = await join(browser, "bob", url);
   await ada.locator("#present li", { hasText: "bob" }).waitFor({ timeout });
 
   await ada.fill("#text", "hello bob");

@@ -31,6 +31,7 @@ type Options struct {
 	Crowd           int           // crowd: clients joining one subject
 	CrowdRate       int           // crowd: publishes per second while they join
 	Concurrency     int           // dialers at once
+	SIONodeDir      string        // socketio-node: the directory of its server.mjs; "": found from the working directory
 	Out             io.Writer
 
 	// An already running gateway to measure instead of starting one.
@@ -47,7 +48,7 @@ func Run(args []string) error {
 	o := Options{Out: os.Stdout}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	scen := fs.String("scenarios", "fanout,idle,connect", "comma-separated: fanout, pairs, idle, connect, crowd, qos1, qos2 (MQTT targets), calls (wsgate-wamp, wsgate)")
-	targets := fs.String("targets", "wsgate,nats-server", "servers to measure side by side: wsgate (JSON), wsgate-stomp, wsgate-mqtt, wsgate-wamp, wsgate-wamp-msgpack, wsgate-socketio, nats-server (NATS protocol), nats-server-mqtt, rabbitmq (Web-STOMP, already running)")
+	targets := fs.String("targets", "wsgate,nats-server", "servers to measure side by side: wsgate (JSON), wsgate-stomp, wsgate-mqtt, wsgate-wamp, wsgate-wamp-msgpack, wsgate-socketio, socketio-node (the Node socket.io server), nats-server (NATS protocol), nats-server-mqtt, rabbitmq (Web-STOMP, already running)")
 	fs.IntVar(&o.Subscribers, "subscribers", 1000, "fan-out subscribers on one subject")
 	fs.IntVar(&o.Size, "size", 64, "payload bytes (at least 34)")
 	fs.IntVar(&o.Publishers, "publishers", 200, "pairs: publishers, each on a subject of its own")
@@ -63,6 +64,7 @@ func Run(args []string) error {
 	fs.IntVar(&o.Crowd, "crowd", 10000, "crowd: clients that join one subject at once, then leave at once")
 	fs.IntVar(&o.CrowdRate, "crowd-rate", 10, "crowd: messages per second published while the crowd joins")
 	fs.IntVar(&o.Concurrency, "concurrency", 64, "connections dialled at once")
+	fs.StringVar(&o.SIONodeDir, "socketio-node-dir", "", "socketio-node: `directory` of server.mjs, with its node_modules (npm ci --prefix internal/bench/socketio-node); default: "+socketIONodeDir+" in the working directory or a parent")
 	fs.StringVar(&o.URL, "url", "", "measure the running gateway at this ws:// `URL` (target \"external\")")
 	fs.StringVar(&o.RabbitURL, "rabbitmq-url", "ws://127.0.0.1:15674/ws", "Web-STOMP `URL` of the rabbitmq target")
 	fs.StringVar(&o.Kind, "kind", "json", "client protocol for --url: json, stomp, mqtt, wamp, wamp-msgpack, socketio (a ws:// URL with /socket.io/?EIO=4&transport=websocket) or nats")
@@ -181,6 +183,8 @@ func (o *Options) runOne(scenario, targetName string) (result, error) {
 		}
 		defer os.RemoveAll(dir)
 		t, err = startSocketIO(dir)
+	case "socketio-node":
+		t, err = startSocketIONode(o.SIONodeDir)
 	case "nats-server-mqtt":
 		if t, err = startNATSReference(); err == nil {
 			t.name, t.kind, t.wsURL = "nats-server-mqtt", "mqtt", t.wsURL+"mqtt"
@@ -232,13 +236,18 @@ func (o *Options) runOne(scenario, targetName string) (result, error) {
 // openConns dials n connections, concurrency at a time, optionally
 // subscribing each.
 func (o *Options) openConns(t *target, n int, subject func(i int) string) ([]*conn, time.Duration, error) {
+	return o.openConnsWith(dial, t, n, subject)
+}
+
+// openConnsWith is openConns with the dial function dialFn.
+func (o *Options) openConnsWith(dialFn func(context.Context, *target) (*conn, error), t *target, n int, subject func(i int) string) ([]*conn, time.Duration, error) {
 	conns := make([]*conn, n)
 	g, ctx := errgroup.WithContext(context.Background())
 	g.SetLimit(o.Concurrency)
 	start := time.Now()
 	for i := range n {
 		g.Go(func() error {
-			c, err := dial(ctx, t)
+			c, err := dialFn(ctx, t)
 			if err != nil {
 				return fmt.Errorf("connection %d: %w", i, err)
 			}
@@ -313,17 +322,31 @@ func (o *Options) idle(t *target) ([]figure, error) {
 	return figs, nil
 }
 
-// connect measures how fast new connections are accepted.
+// connect measures how fast new connections are accepted. A Socket.IO
+// target is measured twice: over a WebSocket from the start, then as
+// socket.io-client connects by default, over HTTP long-polling upgraded to
+// a WebSocket (dialSIOPolling).
 func (o *Options) connect(t *target) ([]figure, error) {
 	conns, elapsed, err := o.openConns(t, o.Connects, nil)
 	if err != nil {
 		return nil, err
 	}
 	closeAll(conns)
-	return []figure{
+	figs := []figure{
 		{"connections", float64(o.Connects), ""},
 		{"connections/s", float64(o.Connects) / elapsed.Seconds(), ""},
-	}, nil
+	}
+	if t.kind != "socketio" {
+		return figs, nil
+	}
+	time.Sleep(2 * time.Second) // let the server close the first batch
+	conns, elapsed, err = o.openConnsWith(dialSIOPolling, t, o.Connects, nil)
+	sioHTTP.CloseIdleConnections()
+	if err != nil {
+		return figs, fmt.Errorf("polling+upgrade: %w", err)
+	}
+	closeAll(conns)
+	return append(figs, figure{"polling connections/s", float64(o.Connects) / elapsed.Seconds(), ""}), nil
 }
 
 func printResult(w io.Writer, r result) {
@@ -349,7 +372,7 @@ func printRatios(w io.Writer, rs []result) {
 			by[k][r.target] = f.value
 		}
 	}
-	for _, pair := range [][2]string{{"wsgate", "nats-server"}, {"wsgate-mqtt", "nats-server-mqtt"}, {"wsgate-stomp", "wsgate"}, {"wsgate-wamp", "wsgate"}, {"wsgate-wamp-msgpack", "wsgate"}, {"wsgate-socketio", "wsgate"}, {"wsgate-stomp", "rabbitmq"}} {
+	for _, pair := range [][2]string{{"wsgate", "nats-server"}, {"wsgate-mqtt", "nats-server-mqtt"}, {"wsgate-stomp", "wsgate"}, {"wsgate-wamp", "wsgate"}, {"wsgate-wamp-msgpack", "wsgate"}, {"wsgate-socketio", "wsgate"}, {"wsgate-socketio", "socketio-node"}, {"wsgate-stomp", "rabbitmq"}} {
 		header := false
 		for _, r := range rs {
 			if r.target != pair[0] {

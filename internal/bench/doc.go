@@ -9,7 +9,9 @@
 // nats-server module embedded in a hidden `wsgate bench-nats-server`
 // command), so both are measured side by side with the same client code in
 // one run. The client speaks the wsgate JSON protocol to wsgate and the NATS
-// text protocol to nats-server.
+// text protocol to nats-server. The socketio-node target is the Node
+// socket.io server (socketio-node/server.mjs, its dependencies installed
+// with npm ci), started the same way, beside wsgate's Socket.IO protocol.
 //
 // Fan-out is measured closed-loop: the publisher keeps a window of messages
 // in flight and sends the next only when every subscriber has received an

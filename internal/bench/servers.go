@@ -96,15 +96,24 @@ func startNATSReference() (*target, error) {
 		return nil, err
 	}
 	cmd := exec.Command(self, "bench-nats-server", "--listen", nt, "--ws", ws)
+	if err := startReady(cmd, "nats-server reference"); err != nil {
+		return nil, err
+	}
+	return &target{name: "nats-server", kind: "nats", wsURL: "ws://" + ws + "/", natsURL: "nats://" + nt, pid: cmd.Process.Pid, cmd: cmd}, nil
+}
+
+// startReady starts a peer server and waits, at most 20 s, for the line
+// "ready" on its standard output, its sign that it accepts connections.
+// Its standard error is ours.
+func startReady(cmd *exec.Cmd, name string) error {
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return err
 	}
-	t := &target{name: "nats-server", kind: "nats", wsURL: "ws://" + ws + "/", natsURL: "nats://" + nt, pid: cmd.Process.Pid, cmd: cmd}
 	ready := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -116,10 +125,10 @@ func startNATSReference() (*target, error) {
 	}()
 	select {
 	case <-ready:
-		return t, nil
+		return nil
 	case <-time.After(20 * time.Second):
-		t.stop()
-		return nil, errors.New("nats-server reference did not get ready")
+		(&target{cmd: cmd}).stop()
+		return errors.New(name + " did not get ready")
 	}
 }
 

@@ -2,10 +2,17 @@ package bench
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	neturl "net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -123,4 +130,145 @@ func appendSIOEmit(dst []byte, subject string, payload []byte) []byte {
 	dst = append(dst, ',')
 	dst = append(dst, payload...)
 	return append(dst, ']')
+}
+
+// sioHTTP is the polling clients' HTTP client: keep-alive connections
+// enough for every dialer at once.
+var sioHTTP = &http.Client{
+	Timeout:   30 * time.Second,
+	Transport: &http.Transport{MaxIdleConnsPerHost: 1024, IdleConnTimeout: 30 * time.Second},
+}
+
+// dialSIOPolling opens a connection as socket.io-client does by default:
+// the Engine.IO handshake and the namespace CONNECT over HTTP long-polling,
+// then the upgrade to a WebSocket (2probe, 3probe, 5). The connection
+// counts once it is upgraded; from then on it is a WebSocket like dial's.
+func dialSIOPolling(ctx context.Context, t *target) (*conn, error) {
+	base := "http" + strings.TrimPrefix(strings.Replace(t.wsURL, "transport=websocket", "transport=polling", 1), "ws")
+	body, err := sioPoll(ctx, http.MethodGet, base, "")
+	if err != nil {
+		return nil, err
+	}
+	var open struct {
+		SID string `json:"sid"`
+	}
+	if !strings.HasPrefix(body, "0") || json.Unmarshal([]byte(body[1:]), &open) != nil || open.SID == "" {
+		return nil, fmt.Errorf("socketio polling handshake: %q", body)
+	}
+	url := base + "&sid=" + neturl.QueryEscape(open.SID)
+	if body, err = sioPoll(ctx, http.MethodPost, url, "40"); err != nil {
+		return nil, err
+	} else if body != "ok" {
+		return nil, fmt.Errorf("socketio polling POST: %q", body)
+	}
+	// The CONNECT's answer comes in the first GET or, after a noop, a few
+	// later; the server's ping (hourly in the bench) does not come first.
+	for tries, connected := 0, false; !connected; tries++ {
+		if tries == 10 {
+			return nil, fmt.Errorf("socketio polling: no CONNECT answer in %d GETs", tries)
+		}
+		if body, err = sioPoll(ctx, http.MethodGet, url, ""); err != nil {
+			return nil, err
+		}
+		for _, p := range strings.Split(body, "\x1e") {
+			switch {
+			case strings.HasPrefix(p, "40"):
+				connected = true
+			case strings.HasPrefix(p, "44"):
+				return nil, fmt.Errorf("socketio: %s", p)
+			}
+		}
+	}
+	wsURL := strings.Replace(t.wsURL, "transport=websocket", "transport=websocket&sid="+neturl.QueryEscape(open.SID), 1)
+	ws, _, err := dialer.DialContext(ctx, wsURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	c := &conn{kind: t.kind, ws: ws}
+	if err := c.sioExchange("2probe", "3probe"); err != nil {
+		ws.Close()
+		return nil, fmt.Errorf("socketio upgrade: %w", err)
+	}
+	if err := c.write(websocket.TextMessage, []byte("5")); err != nil {
+		ws.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// sioPoll makes one polling request and returns its body.
+func sioPoll(ctx context.Context, method, url, body string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+	}
+	resp, err := sioHTTP.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("socketio polling %s: HTTP %d %s", method, resp.StatusCode, b)
+	}
+	return string(b), nil
+}
+
+// startSocketIONode runs the Node socket.io server script in dir
+// (server.mjs, see it for what it serves) on a free loopback port.
+func startSocketIONode(dir string) (*target, error) {
+	if dir == "" {
+		d, err := findSocketIONode()
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+	}
+	script := filepath.Join(dir, "server.mjs")
+	if _, err := os.Stat(script); err != nil {
+		return nil, fmt.Errorf("socketio-node: %w (set --socketio-node-dir to internal/bench/socketio-node of a wsgate checkout)", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "socket.io", "package.json")); err != nil {
+		return nil, fmt.Errorf("socketio-node: socket.io is not installed in %s: run `npm ci --prefix %s` first", dir, dir)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return nil, fmt.Errorf("socketio-node: %w (install Node.js 18 or later)", err)
+	}
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(node, script, addr)
+	if err := startReady(cmd, "socketio-node"); err != nil {
+		return nil, err
+	}
+	return &target{name: "socketio-node", kind: "socketio", wsURL: "ws://" + addr + "/socket.io/?EIO=4&transport=websocket", pid: cmd.Process.Pid, cmd: cmd}, nil
+}
+
+// socketIONodeDir is where the Node server lives in a wsgate checkout.
+const socketIONodeDir = "internal/bench/socketio-node"
+
+// findSocketIONode looks for socketIONodeDir in the working directory and
+// its parents, so that `wsgate bench` finds it anywhere in a checkout.
+func findSocketIONode() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := wd; ; d = filepath.Dir(d) {
+		p := filepath.Join(d, filepath.FromSlash(socketIONodeDir))
+		if _, err := os.Stat(filepath.Join(p, "server.mjs")); err == nil {
+			return p, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("socketio-node: no %s/server.mjs in %s or a parent: run the bench from a wsgate checkout or set --socketio-node-dir", socketIONodeDir, wd)
+		}
+	}
 }

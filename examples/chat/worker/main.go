@@ -1,6 +1,7 @@
 // Command worker is the backend of examples/chat, a plain NATS client: it
-// keeps each room's recent history and who is present, answers the page's
-// history request (STOMP SEND with reply-to /temp-queue/...), notices
+// keeps each room's recent history and who is present, answers the pages'
+// history request (STOMP SEND with reply-to /temp-queue/..., or a Socket.IO
+// emit with an ack, both a NATS request on chat.history), notices
 // departures from the gateway's disconnect events, and runs a small bot
 // that talks in the rooms like any other member.
 package main
