@@ -173,9 +173,9 @@ func (p *peers) beat() {
 		p.g.log.Warn("gateway heartbeat failed", "err", err)
 		return
 	}
-	if _, rev, err := p.words.Get(ctx, "g."+p.g.id); err == nil && rev != p.markRev || errors.Is(err, ErrNotFound) {
+	if by, ok := p.claimedBy(ctx); ok {
 		p.g.log.Error("this gateway was presumed dead and its connections cleaned up by another: closing them",
-			"timeout", p.timeout)
+			"timeout", p.timeout, "by", by)
 		p.presumed(p.g)
 		b, _ := json.Marshal(markRecord{Started: p.started})
 		if rev, err := p.words.Put(ctx, "g."+p.g.id, b); err == nil {
@@ -377,4 +377,32 @@ func (p *peers) record() []byte {
 	}
 	b, _ := json.Marshal(peerRecord{Started: p.started, Protocols: names})
 	return b
+}
+
+// claimedBy reports whether another gateway has claimed this one's mark
+// (its Cleaner) or, having cleaned up, deleted it: seen twice, so that
+// one read that misses the mark presumes nothing.
+func (p *peers) claimedBy(ctx context.Context) (string, bool) {
+	key := "g." + p.g.id
+	for look := 0; look < 2; look++ {
+		v, rev, err := p.words.Get(ctx, key)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			continue // deleted by a cleaner, if a second look agrees
+		case err != nil:
+			return "", false
+		case rev == p.markRev:
+			return "", false
+		}
+		var m markRecord
+		_ = json.Unmarshal(v, &m)
+		if m.Cleaner == "" || m.Cleaner == p.g.id {
+			p.mu.Lock()
+			p.markRev = rev // rewritten, not claimed
+			p.mu.Unlock()
+			return "", false
+		}
+		return m.Cleaner, true
+	}
+	return "a gateway that has cleaned up", true
 }
