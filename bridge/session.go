@@ -58,6 +58,9 @@ type Session struct {
 	handler   Handler
 	m         *protoMetrics
 	limiter   *rate.Limiter // messages per second; nil without a limit
+	// zmin and zmax bound the payloads sent compressed; zmax is 0 when
+	// permessage-deflate was not negotiated (deflate.go).
+	zmin, zmax int
 
 	lastRead  atomic.Int64 // unix nanoseconds of the last frame read
 	lastData  atomic.Int64 // ... of the last data message read
