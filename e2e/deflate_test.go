@@ -172,4 +172,3 @@ func TestDeflateNode(t *testing.T) {
 		})
 	}
 }
-
