@@ -373,8 +373,13 @@ func makePayloadFilled(size int, seq uint64, sent int64, fill []byte) []byte {
 	for i := 33; i < len(p)-1; i++ {
 		p[i] = 'x'
 	}
-	if len(fill) >= len(p)-34 {
-		copy(p[33:len(p)-1], fill)
+	if n := len(p) - 34; len(fill) >= n+fillerSlack {
+		// Each message its own stretch of the records, so that messages
+		// are alike in shape, as real ones are, but not copies of each
+		// other (which a server that compresses several in one frame
+		// would turn into almost nothing).
+		off := int(seq*7919) % fillerSlack
+		copy(p[33:len(p)-1], fill[off:off+n])
 	}
 	p[len(p)-1] = '"'
 	return p
@@ -403,8 +408,12 @@ func parsePayload(p []byte) (seq uint64, sent int64, ok bool) {
 	return seq, int64(u), true
 }
 
-// filler returns size bytes of payload padding of the --filler kind, nil
-// for "x". "records" is JSON-like records with random values and no quote
+// fillerSlack is how much longer than a payload filler's text is: the
+// offsets messages take their padding from.
+const fillerSlack = 32 << 10
+
+// filler returns padding of the --filler kind for payloads of size bytes
+// (size+fillerSlack bytes of it), nil for "x". "records" is JSON-like records with random values and no quote
 // characters (the payload is one JSON string), so that it compresses about
 // as real JSON does, not to nothing as a run of x's does.
 func filler(kind string, size int) []byte {
@@ -414,6 +423,7 @@ func filler(kind string, size int) []byte {
 	rng := rand.New(rand.NewPCG(7, 42))
 	sides := []string{"buy", "sell"}
 	var b []byte
+	size += fillerSlack
 	for len(b) < size {
 		b = fmt.Appendf(b, "{id:%d,sym:%c%c%c,px:%d.%02d,qty:%d,side:%s,ts:%d},",
 			rng.IntN(1_000_000), 'A'+rng.IntN(26), 'A'+rng.IntN(26), 'A'+rng.IntN(26),
