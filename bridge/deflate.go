@@ -59,13 +59,12 @@ func (g *Gateway) negotiateDeflate(offers []string) (string, *wire.Deflate) {
 // setDeflate makes the session compress and inflate as d says. It is
 // called before the session is reachable by anyone else.
 func (s *Session) setDeflate(d *wire.Deflate) {
-	s.zmin = s.gw.cfg.CompressionMinBytes
-	s.zmax = d.ServerWindow
+	// ServerWindow is at most 32 KiB; a threshold above it compresses
+	// nothing, as its cap does.
+	s.zmax = uint16(d.ServerWindow)
+	s.zmin = uint16(min(s.gw.cfg.CompressionMinBytes, d.ServerWindow+1))
 	s.r.fp.SetDeflate(*d)
 }
-
-// Compressed reports whether the session negotiated permessage-deflate.
-func (s *Session) Compressed() bool { return s.zmax > 0 }
 
 // deflated returns the frame to queue for f: its compressed twin, made
 // once per frame however many sessions it goes to (Frame.Deflated), when
@@ -75,7 +74,7 @@ func (s *Session) deflated(f *Frame) *Frame {
 	if f.Op() >= wire.OpClose {
 		return f // [RFC 7692 6.1] control frames are never compressed
 	}
-	if n := f.PayloadLen(); n < s.zmin || n > s.zmax {
+	if n := f.PayloadLen(); n < int(s.zmin) || n > int(s.zmax) {
 		return f
 	}
 	return f.Deflated()

@@ -98,7 +98,7 @@ func benchFanOut(b *testing.B, n int, data []byte, deflate bool) {
 	for i := range sessions {
 		s := &Session{gw: g, id: newID(12), proto: p, netConn: discardConn{}, done: make(chan struct{}), m: g.metrics.protocol(p.Name())}
 		if deflate {
-			s.zmin, s.zmax = cfg.CompressionMinBytes, 1<<15
+			s.zmin, s.zmax = uint16(cfg.CompressionMinBytes), 1<<15
 		}
 		sessions[i] = s
 		sub := &Subscription{s: s, pattern: hs.key.pattern, deliver: func(d *Delivery) {

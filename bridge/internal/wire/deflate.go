@@ -97,6 +97,7 @@ type inflateState struct {
 	context bool
 	window  int
 	dict    []byte
+	out     *[]byte // the inflated message being handled, pooled
 }
 
 // SetDeflate makes the parser accept compressed messages as d says.
@@ -154,7 +155,7 @@ func (r *inflateInput) ReadByte() (byte, error) {
 
 var inflatedPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
 
-// inflate decompresses a whole message into a pooled buffer (p.out, given
+// inflate decompresses a whole message into a pooled buffer (p.z.out, given
 // back by releaseInflated), stopping with 1009 as soon as the output passes
 // the message limit: a zip bomb costs at most Max bytes of memory.
 func (p *Parser) inflate(data []byte) ([]byte, error) {
@@ -168,8 +169,8 @@ func (p *Parser) inflate(data []byte) ([]byte, error) {
 	if err := z.r.(flate.Resetter).Reset(&z.in, dict); err != nil {
 		return nil, &CloseError{Code: CloseInvalidUTF8, Reason: "bad compressed data: " + err.Error()}
 	}
-	p.out = inflatedPool.Get().(*[]byte)
-	b := (*p.out)[:0]
+	p.z.out = inflatedPool.Get().(*[]byte)
+	b := (*p.z.out)[:0]
 	for {
 		if len(b) == cap(b) {
 			if int64(len(b)) > p.Max {
@@ -185,17 +186,17 @@ func (p *Parser) inflate(data []byte) ([]byte, error) {
 			break
 		}
 		if err == io.EOF {
-			*p.out = b
+			*p.z.out = b
 			p.remember(b)
 			return b, nil
 		}
 		if err != nil {
-			*p.out = b
+			*p.z.out = b
 			// [RFC 6455 7.4.1] 1007: data inconsistent with the message.
 			return nil, &CloseError{Code: CloseInvalidUTF8, Reason: "bad compressed data"}
 		}
 	}
-	*p.out = b
+	*p.z.out = b
 	return nil, &CloseError{Code: CloseTooBig, Reason: "message inflates to more than " + strconv.FormatInt(p.Max, 10) + " bytes"}
 }
 
@@ -222,14 +223,14 @@ func (p *Parser) remember(b []byte) {
 
 // releaseInflated gives the buffer of the last inflated message back.
 func (p *Parser) releaseInflated() {
-	if p.out == nil {
+	if p.z == nil || p.z.out == nil {
 		return
 	}
-	if cap(*p.out) <= 64<<10 {
-		*p.out = (*p.out)[:0]
-		inflatedPool.Put(p.out)
+	if cap(*p.z.out) <= 64<<10 {
+		*p.z.out = (*p.z.out)[:0]
+		inflatedPool.Put(p.z.out)
 	}
-	p.out = nil
+	p.z.out = nil
 }
 
 // compressedMax is the most compressed bytes a message within Max can

@@ -24,8 +24,7 @@ type Parser struct {
 	msgZ  bool   // it is compressed (RSV1 on its first frame)
 	valid int    // bytes of a fragmented text message known to be whole UTF-8
 
-	z   *inflateState // permessage-deflate, when negotiated (SetDeflate)
-	out *[]byte       // the inflated message being handled, pooled
+	z *inflateState // permessage-deflate, when negotiated (SetDeflate)
 }
 
 // CloseError ends a connection with a WebSocket close code and reason.
