@@ -58,6 +58,10 @@ func (g *Gateway) negotiateDeflate(offers []string) (string, *wire.Deflate) {
 
 // setDeflate makes the session compress and inflate as d says. It is
 // called before the session is reachable by anyone else.
+//
+// Session.zmin and zmax are 16-bit so that they fit in the padding after
+// Session.virtual: fields that moved the writer and the reader within the
+// Session made BenchmarkFanOut 1.6x slower without compression.
 func (s *Session) setDeflate(d *wire.Deflate) {
 	// ServerWindow is at most 32 KiB; a threshold above it compresses
 	// nothing, as its cap does.

@@ -40,29 +40,26 @@ const closeGrace = time.Second
 // messages with ReadMessage and act through Publish, Request, Subscribe and
 // Send; everything else is the bridge's.
 type Session struct {
-	gw       *Gateway
-	id       string
-	proto    Protocol
-	subproto string
-	netConn  net.Conn
-	virtual  bool // netConn is no socket of ours (Opener.Virtual)
-	// zmin and zmax bound the payloads sent compressed; zmax is 0 when
-	// permessage-deflate was not negotiated (deflate.go). They fit in the
-	// padding after virtual: a field that moved the writer and the reader
-	// in memory made BenchmarkFanOut 1.6x slower without compression.
-	zmin, zmax uint16
-	principal  atomic.Pointer[auth.Principal]
-	hdrs       atomic.Pointer[headerCache] // made by the first publish
-	creds      *auth.Credentials           // the upgrade's, kept for in-band authentication only
-	context    map[string]string
-	adapter    any    // the protocol adapter's, from Admit to Open (SetAdapterState)
-	stage      *stage // nil on a gateway without stages
-	sourceIP   string
-	userAgent  string
-	started    time.Time
-	handler    Handler
-	m          *protoMetrics
-	limiter    *rate.Limiter // messages per second; nil without a limit
+	gw        *Gateway
+	id        string
+	proto     Protocol
+	subproto  string
+	netConn   net.Conn
+	virtual   bool   // netConn is no socket of ours (Opener.Virtual)
+	zmin      uint16 // payloads of zmin to zmax bytes go compressed (deflate.go);
+	zmax      uint16 // zmax is 0 without permessage-deflate
+	principal atomic.Pointer[auth.Principal]
+	hdrs      atomic.Pointer[headerCache] // made by the first publish
+	creds     *auth.Credentials           // the upgrade's, kept for in-band authentication only
+	context   map[string]string
+	adapter   any    // the protocol adapter's, from Admit to Open (SetAdapterState)
+	stage     *stage // nil on a gateway without stages
+	sourceIP  string
+	userAgent string
+	started   time.Time
+	handler   Handler
+	m         *protoMetrics
+	limiter   *rate.Limiter // messages per second; nil without a limit
 
 	lastRead  atomic.Int64 // unix nanoseconds of the last frame read
 	lastData  atomic.Int64 // ... of the last data message read

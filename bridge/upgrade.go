@@ -72,7 +72,10 @@ func (g *Gateway) serveUpgrade(w http.ResponseWriter, r *http.Request, st *stage
 	}
 	answer, z := g.negotiateDeflate(r.Header.Values("Sec-Websocket-Extensions"))
 	g.serveSession(w, r, p, token, st, z, func(*Session) (net.Conn, bool) {
-		hdr := http.Header{}
+		var hdr http.Header
+		if token != "" || answer != "" {
+			hdr = http.Header{}
+		}
 		if token != "" {
 			hdr["Sec-Websocket-Protocol"] = []string{token}
 		}
