@@ -21,6 +21,21 @@ type Config struct {
 	// Default 4 MiB.
 	MaxQueuedBytes int `yaml:"max_queued_bytes"`
 
+	// Compression is how permessage-deflate (RFC 7692) offers are
+	// answered: "off" declines them; "no_context_takeover" (the default)
+	// accepts them, and neither side keeps a compression window between
+	// messages, so no connection holds compression state while idle; "on"
+	// lets a client that asks keep its window (better ratios for what it
+	// sends, at up to 32 KiB of gateway memory per such connection). The
+	// gateway never keeps its own window, so one compressed frame is
+	// shared by every subscriber of a message.
+	Compression string `yaml:"compression"`
+
+	// CompressionMinBytes is the smallest payload sent compressed to a
+	// connection that negotiated permessage-deflate; smaller ones gain
+	// too little for the CPU. Default 256.
+	CompressionMinBytes int `yaml:"compression_min_bytes"`
+
 	// PingInterval is how often the server pings a connection it has not
 	// heard from, however much it writes to it: the pong is what keeps a
 	// client that only listens within ReadTimeout. Default 30s; negative
@@ -155,6 +170,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxQueuedBytes == 0 {
 		c.MaxQueuedBytes = 4 << 20
+	}
+	if c.Compression == "" {
+		c.Compression = CompressionNoContextTakeover
+	}
+	if c.CompressionMinBytes == 0 {
+		c.CompressionMinBytes = 256
 	}
 	if c.PingInterval == 0 {
 		c.PingInterval = 30 * time.Second

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -32,7 +33,26 @@ var benchFrameKey = new(int)
 // built by hand around discardConn.
 func BenchmarkFanOut(b *testing.B) {
 	for _, n := range []int{1_000, 10_000, 100_000} {
-		b.Run(strconv.Itoa(n), func(b *testing.B) { benchFanOut(b, n) })
+		b.Run(strconv.Itoa(n), func(b *testing.B) { benchFanOut(b, n, benchMsg, false) })
+	}
+}
+
+// benchMsg is BenchmarkFanOut's message.
+var benchMsg = []byte(`{"user":"alice","room":"lobby","text":"hello, everyone!","n":42}`)
+
+// BenchmarkFanOutDeflate is BenchmarkFanOut with a 2 KiB JSON message to
+// sessions that all negotiated permessage-deflate, or (plain) none: the
+// message is compressed once per fan-out, not once per session.
+func BenchmarkFanOutDeflate(b *testing.B) {
+	var doc []byte
+	doc = append(doc, `{"quotes":[`...)
+	for i := 0; len(doc) < 2000; i++ {
+		doc = fmt.Appendf(doc, `{"id":%d,"symbol":"SYM%d","price":%d.%02d,"volume":%d,"side":"buy"},`, i, i%37, 100+i*7%91, i%100, 1000+i*13)
+	}
+	doc = append(doc, `{}]}`...)
+	for _, n := range []int{1_000, 10_000} {
+		b.Run(strconv.Itoa(n)+"/plain", func(b *testing.B) { benchFanOut(b, n, doc, false) })
+		b.Run(strconv.Itoa(n)+"/deflate", func(b *testing.B) { benchFanOut(b, n, doc, true) })
 	}
 }
 
@@ -45,7 +65,7 @@ func writeAll(kick []*Session) {
 	spread(kick, (*Session).writeLoop)
 }
 
-func benchFanOut(b *testing.B, n int) {
+func benchFanOut(b *testing.B, n int, data []byte, deflate bool) {
 	cfg := Config{MaxQueuedBytes: 1 << 30}.withDefaults() // never a slow consumer here
 	g := &Gateway{cfg: cfg, metrics: newMetrics(), log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	p := newTestProto()
@@ -60,6 +80,9 @@ func benchFanOut(b *testing.B, n int) {
 	var sendErrs int
 	for i := range sessions {
 		s := &Session{gw: g, id: newID(12), proto: p, netConn: discardConn{}, done: make(chan struct{}), m: g.metrics.protocol(p.Name())}
+		if deflate {
+			s.zmin, s.zmax = uint16(cfg.CompressionMinBytes), 1<<15
+		}
 		sessions[i] = s
 		sub := &Subscription{s: s, pattern: hs.key.pattern, deliver: func(d *Delivery) {
 			f, err := d.Frame(benchFrameKey, encode)
@@ -72,7 +95,7 @@ func benchFanOut(b *testing.B, n int) {
 		}}
 		hs.join(sub)
 	}
-	msg := &nats.Msg{Subject: "bench.fanout", Data: []byte(`{"user":"alice","room":"lobby","text":"hello, everyone!","n":42}`)}
+	msg := &nats.Msg{Subject: "bench.fanout", Data: data}
 
 	b.ReportAllocs()
 	b.ResetTimer()

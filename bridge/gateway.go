@@ -61,8 +61,9 @@ type Gateway struct {
 	metrics *metrics
 	hub     *hub
 	ctrl    *control
-	poll    *wire.Poller // nil: every connection has a reader goroutine
-	devMode bool         // no authenticator: every client admitted
+	poll    *wire.Poller     // nil: every connection has a reader goroutine
+	deflate wire.DeflateMode // how permessage-deflate offers are answered
+	devMode bool             // no authenticator: every client admitted
 	adm     *admission
 	js      *JetStream
 	peers   *peers // liveness and last words (peers.go)
@@ -107,6 +108,14 @@ func New(o Options) (*Gateway, error) {
 	}
 	if g.log == nil {
 		g.log = slog.Default()
+	}
+	mode, err := deflateMode(g.cfg.Compression)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
+	}
+	g.deflate = mode
+	if g.cfg.CompressionMinBytes < 0 {
+		return nil, fmt.Errorf("bridge: compression_min_bytes: %d must not be negative", g.cfg.CompressionMinBytes)
 	}
 	g.adm = newAdmission(g.cfg.Limits)
 	if len(o.Stages) > 0 {

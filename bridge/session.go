@@ -45,7 +45,9 @@ type Session struct {
 	proto     Protocol
 	subproto  string
 	netConn   net.Conn
-	virtual   bool // netConn is no socket of ours (Opener.Virtual)
+	virtual   bool   // netConn is no socket of ours (Opener.Virtual)
+	zmin      uint16 // payloads of zmin to zmax bytes go compressed (deflate.go);
+	zmax      uint16 // zmax is 0 without permessage-deflate
 	principal atomic.Pointer[auth.Principal]
 	hdrs      atomic.Pointer[headerCache] // made by the first publish
 	creds     *auth.Credentials           // the upgrade's, kept for in-band authentication only

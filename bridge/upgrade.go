@@ -15,6 +15,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/wsgate/wsgate/auth"
+	"github.com/wsgate/wsgate/bridge/internal/wire"
 )
 
 // upgrader does the RFC 6455 handshake, and only that: the bridge reads and
@@ -69,10 +70,17 @@ func (g *Gateway) serveUpgrade(w http.ResponseWriter, r *http.Request, st *stage
 		g.refuseProtocol(w, r, offered)
 		return
 	}
-	g.serveSession(w, r, p, token, st, func(*Session) (net.Conn, bool) {
+	answer, z := g.negotiateDeflate(r.Header.Values("Sec-Websocket-Extensions"))
+	g.serveSession(w, r, p, token, st, z, func(*Session) (net.Conn, bool) {
 		var hdr http.Header
+		if token != "" || answer != "" {
+			hdr = http.Header{}
+		}
 		if token != "" {
-			hdr = http.Header{"Sec-Websocket-Protocol": {token}}
+			hdr["Sec-Websocket-Protocol"] = []string{token}
+		}
+		if answer != "" {
+			hdr[extensionsHeader] = []string{answer}
 		}
 		conn, err := upgrader.Upgrade(w, r, hdr)
 		if err != nil {
@@ -86,8 +94,9 @@ func (g *Gateway) serveUpgrade(w http.ResponseWriter, r *http.Request, st *stage
 // the connection connect makes (a WebSocket upgrade, or a virtual
 // connection): it checks the origin, authenticates, lets the protocol
 // admit it, and starts the session. A refusal is answered on w, and nil
-// returned.
-func (g *Gateway) serveSession(w http.ResponseWriter, r *http.Request, p Protocol, token string, st *stage, connect func(*Session) (net.Conn, bool)) *Session {
+// returned. z, when not nil, is the permessage-deflate agreement that
+// connect's handshake answers.
+func (g *Gateway) serveSession(w http.ResponseWriter, r *http.Request, p Protocol, token string, st *stage, z *wire.Deflate, connect func(*Session) (net.Conn, bool)) *Session {
 	pm := g.metrics.connects
 	if !g.originAllowed(r) {
 		pm.WithLabelValues(p.Name(), "forbidden_origin").Inc()
@@ -96,6 +105,9 @@ func (g *Gateway) serveSession(w http.ResponseWriter, r *http.Request, p Protoco
 	}
 	creds := g.credentialsFrom(r, p.Name())
 	s := g.newSession(p, token, r, st)
+	if z != nil {
+		s.setDeflate(z) // before anyone can send to it
+	}
 	if status, limit := g.adm.admit(s.sourceIP); status != 0 {
 		g.metrics.limited.WithLabelValues(p.Name(), limit).Inc()
 		pm.WithLabelValues(p.Name(), "limited").Inc()

@@ -40,7 +40,7 @@ func (o *Opener) Upgrade(w http.ResponseWriter, r *http.Request) { o.g.serveUpgr
 // a refusal Virtual has answered w with the HTTP error and returns nil; on
 // success nothing is written to w.
 func (o *Opener) Virtual(w http.ResponseWriter, r *http.Request, conn net.Conn) *Session {
-	return o.g.serveSession(w, r, o.p, "", o.st, func(s *Session) (net.Conn, bool) {
+	return o.g.serveSession(w, r, o.p, "", o.st, nil, func(s *Session) (net.Conn, bool) {
 		s.virtual = true
 		return conn, true
 	})

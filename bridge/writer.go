@@ -110,6 +110,9 @@ func (s *Session) wrote(size, data int, now time.Time) {
 // caller must start it (s.kick()), now or once it has queued to every other
 // session it serves.
 func (s *Session) enqueueLater(f *Frame) (start bool, err error) {
+	if s.zmax > 0 {
+		f = s.deflated(f) // before the lock: the first session to send it compresses
+	}
 	w := &s.w
 	w.mu.Lock()
 	if w.closing || w.stopped {

@@ -97,6 +97,11 @@ func (c *config) validateStageUse() []error {
 func (c *config) validateGateway() []error {
 	var errs []error
 	g := c.Gateway
+	switch g.Compression {
+	case "", bridge.CompressionOff, bridge.CompressionOn, bridge.CompressionNoContextTakeover:
+	default:
+		errs = append(errs, fmt.Errorf("gateway.compression: %q is not off, on or no_context_takeover", g.Compression))
+	}
 	switch g.OnTokenExpiry {
 	case "", "close", "ignore":
 	default:
@@ -122,6 +127,7 @@ func (c *config) validateGateway() []error {
 	}{
 		{"gateway.max_message_bytes", float64(g.MaxMessageBytes)},
 		{"gateway.max_queued_bytes", float64(g.MaxQueuedBytes)},
+		{"gateway.compression_min_bytes", float64(g.CompressionMinBytes)},
 		{"gateway.limits.max_connections", float64(l.MaxConnections)},
 		{"gateway.limits.max_connections_per_ip", float64(l.MaxConnectionsPerIP)},
 		{"gateway.limits.connect_rate_per_ip", l.ConnectRatePerIP},

@@ -35,6 +35,8 @@ func TestValidate(t *testing.T) {
 		{"json http response status", "json:\n  routes:\n    x:\n      integration: http\n      url: http://h/x\n      proxy: false\n      responses: [{status: 4x}]\n", "json.routes.x.responses[0]: status: \"4x\""},
 		{"negative message size", "gateway:\n  max_message_bytes: -1\n", "gateway.max_message_bytes: -1 must not be negative"},
 		{"negative limit", "gateway:\n  limits:\n    max_connections: -1\n", "gateway.limits.max_connections: -1 must not be negative"},
+		{"compression mode", "gateway:\n  compression: maybe\n", "gateway.compression: \"maybe\" is not off, on or no_context_takeover"},
+		{"negative compression threshold", "gateway:\n  compression_min_bytes: -1\n", "gateway.compression_min_bytes: -1 must not be negative"},
 		{"negative rate", "gateway:\n  limits:\n    message_rate: -0.5\n", "gateway.limits.message_rate: -0.5 must not be negative"},
 		{"negative subscriptions", "gateway:\n  limits:\n    max_subscriptions: -3\n", "gateway.limits.max_subscriptions: -3 must not be negative"},
 		{"negative shutdown timeout", "gateway:\n  shutdown_timeout: -1s\n", "gateway.shutdown_timeout: -1s must not be negative"},

@@ -32,6 +32,8 @@ type Options struct {
 	CrowdRate       int           // crowd: publishes per second while they join
 	Concurrency     int           // dialers at once
 	SIONodeDir      string        // socketio-node: the directory of its server.mjs; "": found from the working directory
+	Compress        bool          // clients offer permessage-deflate; nats-server compresses too
+	Filler          string        // payload filler: "x" or "records" (see filler)
 	Out             io.Writer
 
 	// An already running gateway to measure instead of starting one.
@@ -65,6 +67,8 @@ func Run(args []string) error {
 	fs.IntVar(&o.CrowdRate, "crowd-rate", 10, "crowd: messages per second published while the crowd joins")
 	fs.IntVar(&o.Concurrency, "concurrency", 64, "connections dialled at once")
 	fs.StringVar(&o.SIONodeDir, "socketio-node-dir", "", "socketio-node: `directory` of server.mjs, with its node_modules (npm ci --prefix internal/bench/socketio-node); default: "+socketIONodeDir+" in the working directory or a parent")
+	fs.BoolVar(&o.Compress, "compress", false, "clients offer permessage-deflate (gorilla's EnableCompression), and nats-server's WebSocket compression is on")
+	fs.StringVar(&o.Filler, "filler", "x", "what pads a payload to --size: x (one letter, which compresses to nothing) or records (JSON-like records of random values, which compress about as real JSON does)")
 	fs.StringVar(&o.URL, "url", "", "measure the running gateway at this ws:// `URL` (target \"external\")")
 	fs.StringVar(&o.RabbitURL, "rabbitmq-url", "ws://127.0.0.1:15674/ws", "Web-STOMP `URL` of the rabbitmq target")
 	fs.StringVar(&o.Kind, "kind", "json", "client protocol for --url: json, stomp, mqtt, wamp, wamp-msgpack, socketio (a ws:// URL with /socket.io/?EIO=4&transport=websocket) or nats")
@@ -78,6 +82,9 @@ func Run(args []string) error {
 	o.Targets = strings.Split(*targets, ",")
 	if o.URL != "" {
 		o.Targets = []string{"external"}
+	}
+	if o.Filler != "x" && o.Filler != "records" {
+		return fmt.Errorf("--filler: %q is not x or records", o.Filler)
 	}
 	return o.run()
 }
@@ -186,7 +193,7 @@ func (o *Options) runOne(scenario, targetName string) (result, error) {
 	case "socketio-node":
 		t, err = startSocketIONode(o.SIONodeDir)
 	case "nats-server-mqtt":
-		if t, err = startNATSReference(); err == nil {
+		if t, err = startNATSReference(o.Compress); err == nil {
 			t.name, t.kind, t.wsURL = "nats-server-mqtt", "mqtt", t.wsURL+"mqtt"
 		}
 	case "rabbitmq":
@@ -197,7 +204,7 @@ func (o *Options) runOne(scenario, targetName string) (result, error) {
 		}
 		t = &target{name: "rabbitmq", kind: "stomp", wsURL: o.RabbitURL, pid: pid}
 	case "nats-server":
-		t, err = startNATSReference()
+		t, err = startNATSReference(o.Compress)
 	case "external":
 		t = &target{name: "external", kind: o.Kind, wsURL: o.URL, natsURL: o.NATSURL, pid: o.PID}
 	default:
@@ -207,6 +214,7 @@ func (o *Options) runOne(scenario, targetName string) (result, error) {
 		return result{}, err
 	}
 	defer t.stop()
+	t.compress = o.Compress
 	r := result{target: t.name, scenario: scenario}
 	switch scenario {
 	case "fanout":

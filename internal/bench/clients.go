@@ -6,11 +6,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -20,7 +22,35 @@ var dialer = &websocket.Dialer{
 	HandshakeTimeout: 30 * time.Second,
 	ReadBufferSize:   4096,
 	WriteBufferSize:  1024,
-	NetDialContext:   (&net.Dialer{Timeout: 30 * time.Second}).DialContext,
+	NetDialContext:   countingDial,
+}
+
+// compressingDialer is dialer with permessage-deflate offered (--compress).
+var compressingDialer = func() *websocket.Dialer {
+	d := *dialer
+	d.EnableCompression = true
+	return &d
+}()
+
+// wireBytesIn counts the bytes every benchmark client has read from its
+// socket: what the server put on the wire, compressed or not.
+var wireBytesIn atomic.Uint64
+
+// countingDial dials a TCP connection whose reads add to wireBytesIn.
+func countingDial(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := (&net.Dialer{Timeout: 30 * time.Second}).DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{c}, nil
+}
+
+type countingConn struct{ net.Conn }
+
+func (c countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	wireBytesIn.Add(uint64(n))
+	return n, err
 }
 
 // conn is one benchmark WebSocket client of either kind.
@@ -53,7 +83,11 @@ func dialMQTT(ctx context.Context, t *target, connect []byte) (*conn, error) {
 	case kindWAMPMsgpack:
 		hdr = http.Header{"Sec-Websocket-Protocol": {"wamp.2.msgpack"}}
 	}
-	ws, _, err := dialer.DialContext(ctx, t.wsURL, hdr)
+	d := dialer
+	if t.compress {
+		d = compressingDialer
+	}
+	ws, _, err := d.DialContext(ctx, t.wsURL, hdr)
 	if err != nil {
 		return nil, err
 	}
@@ -319,6 +353,12 @@ func (c *conn) natsParse(onMsg func([]byte), onLine func(string)) error {
 const minPayload = 34
 
 func makePayload(size int, seq uint64, sent int64) []byte {
+	return makePayloadFilled(size, seq, sent, nil)
+}
+
+// makePayloadFilled is makePayload padded with fill (from filler) instead
+// of x's where fill is long enough.
+func makePayloadFilled(size int, seq uint64, sent int64, fill []byte) []byte {
 	p := make([]byte, max(size, minPayload))
 	p[0] = '"'
 	var b [8]byte
@@ -332,6 +372,14 @@ func makePayload(size int, seq uint64, sent int64) []byte {
 	hex.Encode(p[17:33], b[:])
 	for i := 33; i < len(p)-1; i++ {
 		p[i] = 'x'
+	}
+	if n := len(p) - 34; len(fill) >= n+fillerSlack {
+		// Each message its own stretch of the records, so that messages
+		// are alike in shape, as real ones are, but not copies of each
+		// other (which a server that compresses several in one frame
+		// would turn into almost nothing).
+		off := int(seq*7919) % fillerSlack
+		copy(p[33:len(p)-1], fill[off:off+n])
 	}
 	p[len(p)-1] = '"'
 	return p
@@ -358,4 +406,28 @@ func parsePayload(p []byte) (seq uint64, sent int64, ok bool) {
 		u = u<<8 | uint64(x)
 	}
 	return seq, int64(u), true
+}
+
+// fillerSlack is how much longer than a payload filler's text is: the
+// offsets messages take their padding from.
+const fillerSlack = 32 << 10
+
+// filler returns padding of the --filler kind for payloads of size bytes
+// (size+fillerSlack bytes of it), nil for "x". "records" is JSON-like records with random values and no quote
+// characters (the payload is one JSON string), so that it compresses about
+// as real JSON does, not to nothing as a run of x's does.
+func filler(kind string, size int) []byte {
+	if kind != "records" {
+		return nil
+	}
+	rng := rand.New(rand.NewPCG(7, 42))
+	sides := []string{"buy", "sell"}
+	var b []byte
+	size += fillerSlack
+	for len(b) < size {
+		b = fmt.Appendf(b, "{id:%d,sym:%c%c%c,px:%d.%02d,qty:%d,side:%s,ts:%d},",
+			rng.IntN(1_000_000), 'A'+rng.IntN(26), 'A'+rng.IntN(26), 'A'+rng.IntN(26),
+			rng.IntN(1000), rng.IntN(100), rng.IntN(10_000), sides[rng.IntN(2)], 1_700_000_000_000+rng.Int64N(1_000_000_000))
+	}
+	return b[:size]
 }

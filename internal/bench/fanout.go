@@ -73,6 +73,7 @@ func (o *Options) fanout(t *target) ([]figure, string, error) {
 	stopPub = sync.OnceValue(stopPub)
 	defer stopPub()
 
+	fill := filler(o.Filler, o.Size)
 	var published uint64
 	var failure error
 	publish := func(until time.Time) {
@@ -91,7 +92,7 @@ func (o *Options) fanout(t *target) ([]figure, string, error) {
 				failure = fmt.Errorf("%w: no window slot freed for %s after %d messages", errStalled, stallTimeout, published)
 				return
 			}
-			if err := send(makePayload(o.Size, published, time.Now().UnixNano())); err != nil {
+			if err := send(makePayloadFilled(o.Size, published, time.Now().UnixNano(), fill)); err != nil {
 				failure = err
 				return
 			}
@@ -109,11 +110,11 @@ func (o *Options) fanout(t *target) ([]figure, string, error) {
 		return s
 	}
 	hist.reset()
-	d0, cpu0 := sum(), cpuOf(t)
+	d0, cpu0, w0 := sum(), cpuOf(t), wireBytesIn.Load()
 	start := time.Now()
 	publish(start.Add(o.Duration))
 	elapsed := time.Since(start)
-	d1, cpu1 := sum(), cpuOf(t)
+	d1, cpu1, w1 := sum(), cpuOf(t), wireBytesIn.Load()
 	// Let what is in flight arrive, then count losses.
 	deadline := time.Now().Add(stallTimeout)
 	for sum() < published*uint64(n) && time.Now().Before(deadline) {
@@ -130,6 +131,11 @@ func (o *Options) fanout(t *target) ([]figure, string, error) {
 		{"p50 latency", float64(hist.percentile(0.50).Microseconds()), "µs"},
 		{"p99 latency", float64(hist.percentile(0.99).Microseconds()), "µs"},
 		{"lost", float64(lost), "deliveries"},
+	}
+	if deliveries > 0 {
+		// What the subscribers' sockets read, frames and all, per
+		// delivery: compression shows here.
+		figs = append(figs, figure{"wire bytes/delivery", float64(w1-w0) / deliveries, "B"})
 	}
 	if cpu1 > 0 && deliveries > 0 {
 		figs = append(figs, figure{"server CPU/delivery", float64((cpu1 - cpu0).Nanoseconds()) / deliveries / 1000, "µs"})

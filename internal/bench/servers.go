@@ -20,12 +20,13 @@ import (
 
 // target is one server under test.
 type target struct {
-	name    string // "wsgate" or "nats-server"
-	kind    string // client protocol: "json" or "nats"
-	wsURL   string
-	natsURL string
-	pid     int // 0 when the server is not ours to measure
-	cmd     *exec.Cmd
+	name     string // "wsgate" or "nats-server"
+	kind     string // client protocol: "json" or "nats"
+	wsURL    string
+	natsURL  string
+	pid      int  // 0 when the server is not ours to measure
+	compress bool // clients offer permessage-deflate (--compress)
+	cmd      *exec.Cmd
 }
 
 func (t *target) stop() {
@@ -85,8 +86,9 @@ func startWsgate(dataDir string, extra []string) (*target, error) {
 }
 
 // startNATSReference runs this binary's hidden bench-nats-server command:
-// nats-server with its WebSocket listener, no TLS, no auth.
-func startNATSReference() (*target, error) {
+// nats-server with its WebSocket listener, no TLS, no auth; compress turns
+// its WebSocket compression on.
+func startNATSReference(compress bool) (*target, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -95,7 +97,11 @@ func startNATSReference() (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(self, "bench-nats-server", "--listen", nt, "--ws", ws)
+	args := []string{"bench-nats-server", "--listen", nt, "--ws", ws}
+	if compress {
+		args = append(args, "--compress")
+	}
+	cmd := exec.Command(self, args...)
 	if err := startReady(cmd, "nats-server reference"); err != nil {
 		return nil, err
 	}
@@ -157,6 +163,7 @@ func RunNATSReference(args []string) error {
 	fs := flag.NewFlagSet("bench-nats-server", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:4333", "client `address`")
 	ws := fs.String("ws", "127.0.0.1:8433", "WebSocket `address`")
+	compress := fs.Bool("compress", false, "answer permessage-deflate offers")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -188,6 +195,7 @@ func RunNATSReference(args []string) error {
 	opts.Websocket.Host = wsHost
 	opts.Websocket.Port, _ = strconv.Atoi(wsPort)
 	opts.Websocket.NoTLS = true
+	opts.Websocket.Compression = *compress
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		return err

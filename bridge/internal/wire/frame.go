@@ -3,6 +3,7 @@ package wire
 import (
 	"encoding/binary"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -41,6 +42,7 @@ const (
 // encoding a few lines.
 type Frame struct {
 	b []byte
+	z atomic.Pointer[Frame] // the permessage-deflate twin, once made (Deflated)
 }
 
 // TextFrame builds a text frame holding payload. The payload must be valid

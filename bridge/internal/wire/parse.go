@@ -21,7 +21,10 @@ type Parser struct {
 
 	msg   []byte // fragments of the data message being reassembled
 	msgOp byte   // its opcode; 0 when no message is in progress
+	msgZ  bool   // it is compressed (RSV1 on its first frame)
 	valid int    // bytes of a fragmented text message known to be whole UTF-8
+
+	z *inflateState // permessage-deflate, when negotiated (SetDeflate)
 }
 
 // CloseError ends a connection with a WebSocket close code and reason.
@@ -40,9 +43,10 @@ var errNeedMore = errors.New("bridge: need more bytes")
 
 // parsedFrame is one decoded frame; payload aliases the parser's input.
 type parsedFrame struct {
-	fin     bool
-	op      byte
-	payload []byte
+	fin        bool
+	compressed bool // RSV1: a permessage-deflate message's first frame
+	op         byte
+	payload    []byte
 }
 
 func protoErr(reason string) error {
@@ -59,8 +63,19 @@ func (p *Parser) parseFrame(b []byte) (parsedFrame, int, error) {
 	b0, b1 := b[0], b[1]
 	f.fin = b0&0x80 != 0
 	f.op = b0 & 0x0f
-	if b0&0x70 != 0 {
-		return f, 0, protoErr("reserved bits set: no extension was negotiated")
+	if b0&0x30 != 0 {
+		return f, 0, protoErr("reserved bits RSV2/RSV3 set: no extension uses them")
+	}
+	if b0&rsv1 != 0 {
+		// [RFC 7692 6.1] RSV1 marks a compressed message on its first
+		// frame only; never on a continuation or a control frame.
+		switch {
+		case p.z == nil:
+			return f, 0, protoErr("reserved bit RSV1 set: no extension was negotiated")
+		case f.op != OpText && f.op != OpBinary:
+			return f, 0, protoErr("RSV1 set on a continuation or control frame")
+		}
+		f.compressed = true
 	}
 	if b1&0x80 == 0 {
 		// [RFC 6455 5.1] a server MUST close on an unmasked client frame.
@@ -95,8 +110,16 @@ func (p *Parser) parseFrame(b []byte) (parsedFrame, int, error) {
 	if f.op >= OpClose && n > 125 {
 		return f, 0, protoErr("control frame longer than 125 bytes")
 	}
-	if f.op < OpClose && n+uint64(len(p.msg)) > uint64(p.Max) {
-		return f, 0, &CloseError{Code: CloseTooBig, Reason: "message larger than " + strconv.Itoa(int(p.Max)) + " bytes"}
+	if f.op < OpClose {
+		limit := uint64(p.Max)
+		if f.compressed || f.op == 0 && p.msgZ {
+			// The inflated size is checked as it inflates; this bounds
+			// what is buffered before.
+			limit = p.compressedMax()
+		}
+		if n+uint64(len(p.msg)) > limit {
+			return f, 0, &CloseError{Code: CloseTooBig, Reason: "message larger than " + strconv.Itoa(int(p.Max)) + " bytes"}
+		}
 	}
 	total := uint64(h) + 4 + n
 	if uint64(len(b)) < total {
@@ -126,12 +149,15 @@ func (p *Parser) Feed(b []byte, on func(op byte, data []byte) error) (int, error
 		used += n
 		op, data, err := p.message(f)
 		if err != nil {
+			p.releaseInflated()
 			return used, err
 		}
 		if op == 0 {
 			continue
 		}
-		if err := on(op, data); err != nil {
+		err = on(op, data)
+		p.releaseInflated()
+		if err != nil {
 			return used, err
 		}
 	}
@@ -163,27 +189,47 @@ func (p *Parser) message(f parsedFrame) (byte, []byte, error) {
 			return 0, nil, protoErr("continuation frame without a message")
 		}
 		p.msg = append(p.msg, f.payload...)
-		if err := p.checkFragment(f.fin); err != nil {
-			return 0, nil, err
+		if !p.msgZ {
+			if err := p.checkFragment(f.fin); err != nil {
+				return 0, nil, err
+			}
 		}
 		if !f.fin {
 			return 0, nil, nil
 		}
-		op, data := p.msgOp, p.msg
-		p.msgOp, p.msg, p.valid = 0, nil, 0
+		op, data, z := p.msgOp, p.msg, p.msgZ
+		p.msgOp, p.msg, p.msgZ, p.valid = 0, nil, false, 0
+		if z {
+			return p.inflated(op, data)
+		}
 		return op, data, nil
 	default: // text or binary
 		if p.msgOp != 0 {
 			return 0, nil, protoErr("new message before the last one's final fragment")
 		}
 		if !f.fin {
-			p.msgOp = f.op
+			p.msgOp, p.msgZ = f.op, f.compressed
 			p.msg = append(make([]byte, 0, len(f.payload)*2), f.payload...)
 			p.valid = 0
+			if p.msgZ {
+				return 0, nil, nil // its text is checked once inflated
+			}
 			return 0, nil, p.checkFragment(false)
+		}
+		if f.compressed {
+			return p.inflated(f.op, f.payload)
 		}
 		return f.op, f.payload, p.checkText(f.op, f.payload)
 	}
+}
+
+// inflated inflates a whole compressed message and checks its text.
+func (p *Parser) inflated(op byte, data []byte) (byte, []byte, error) {
+	out, err := p.inflate(data)
+	if err != nil {
+		return 0, nil, err
+	}
+	return op, out, p.checkText(op, out)
 }
 
 // checkText enforces [RFC 6455 8.1]: a text message must be UTF-8.
