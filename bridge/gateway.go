@@ -55,7 +55,7 @@ type Gateway struct {
 	cfg     Config
 	stages  []*stage // in the order they are tried; nil without stages
 	nc      *nats.Conn
-	auth    auth.Authenticator
+	live    atomic.Pointer[live] // what Reload may change
 	log     *slog.Logger
 	id      string
 	metrics *metrics
@@ -93,7 +93,6 @@ func New(o Options) (*Gateway, error) {
 	g := &Gateway{
 		cfg:      o.Config.withDefaults(),
 		nc:       o.NATS,
-		auth:     o.Authenticator,
 		log:      o.Logger,
 		id:       newID(6),
 		metrics:  newMetrics(),
@@ -121,10 +120,12 @@ func New(o Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.js = js
-	if g.auth == nil {
-		g.auth = auth.None{}
+	a := o.Authenticator
+	if a == nil {
+		a = auth.None{}
 	}
-	_, g.devMode = g.auth.(auth.None)
+	_, g.devMode = a.(auth.None)
+	g.live.Store(&live{auth: a, allowedOrigins: g.cfg.AllowedOrigins, skipOrigin: g.cfg.InsecureSkipOriginCheck, limits: g.cfg.Limits})
 	for _, p := range o.Protocols {
 		if err := g.register(p); err != nil {
 			return nil, err

@@ -171,7 +171,7 @@ func (s *Session) Authenticate(ctx context.Context, in *auth.Credentials) (*auth
 	// The upgrade's credentials served their purpose: an idle connection
 	// does not keep its request headers.
 	s.creds = nil
-	p, err := s.gw.auth.Authenticate(ctx, &c)
+	p, err := s.gw.authenticator().Authenticate(ctx, &c)
 	if err != nil {
 		s.gw.metrics.denied.WithLabelValues(s.proto.Name(), "connect").Inc()
 		s.principal.Store(unauthenticated)
@@ -347,16 +347,18 @@ func (s *Session) Subscribe(pattern, queue string, deliver func(d *Delivery)) (*
 	if err := s.CheckSubscribe(pattern); err != nil {
 		return nil, err
 	}
-	return s.subscribe(pattern, queue, deliver)
+	return s.subscribe(pattern, queue, deliver, true)
 }
 
-func (s *Session) subscribe(pattern, queue string, deliver func(d *Delivery)) (*Subscription, error) {
+// subscribe makes a subscription; checked says it was made under the
+// principal's permissions, so a reload that narrows them may drop it.
+func (s *Session) subscribe(pattern, queue string, deliver func(d *Delivery), checked bool) (*Subscription, error) {
 	if queue != "" {
 		if err := subjects.ValidateSubject(queue); err != nil {
 			return nil, fmt.Errorf("queue group: %w", err)
 		}
 	}
-	sub := &Subscription{s: s, pattern: pattern, queue: queue, deliver: deliver}
+	sub := &Subscription{s: s, pattern: pattern, queue: queue, deliver: deliver, checked: checked}
 	s.subsMu.Lock()
 	if max := s.limits().MaxSubscriptions; max > 0 && len(s.subs) >= max {
 		s.subsMu.Unlock()
@@ -518,7 +520,8 @@ type Subscription struct {
 	pattern string
 	queue   string
 	deliver func(*Delivery)
-	idx     int // in s.subs; -1 once dropped (under subsMu)
+	idx     int  // in s.subs; -1 once dropped (under subsMu)
+	checked bool // made by Subscribe, under the principal's permissions
 
 	// chunk is where the hub keeps it while it is a member, nil before it
 	// joins and once it has left; slot is its place there (under the
@@ -580,5 +583,5 @@ func (s *Session) FlushSubscriptions(ctx context.Context) error {
 // CRAParams are the WAMP-CRA parameters of authid's key, if the gateway's
 // authenticators hold one (auth.WAMPCRA).
 func (s *Session) CRAParams(authid string) (auth.CRAParams, bool) {
-	return auth.LookupCRA(s.gw.auth, authid)
+	return auth.LookupCRA(s.gw.authenticator(), authid)
 }

@@ -234,5 +234,5 @@ func (s *Session) limits() *Limits {
 	if s.stage != nil {
 		return &s.stage.limits
 	}
-	return &s.gw.cfg.Limits
+	return &s.gw.live.Load().limits
 }

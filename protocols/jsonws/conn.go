@@ -24,15 +24,22 @@ type conn struct {
 
 	limits map[*route]*rate.Limiter // per-route buckets, made on first use
 
-	req    []string          // the upgrade request's values the selection names
-	routes map[string]*route // the connection's stage's routes
+	req   []string // the upgrade request's values the selection names
+	stage string   // the connection's stage, whose routes it uses ("": none)
+
+	limitsOf *compiled // the config whose routes limits holds buckets of
 }
+
+// table is the connection's route table now: its stage's routes in the
+// protocol's current config.
+func (c *conn) table() map[string]*route { return c.p.cur().routesFor(c.stage) }
 
 type subKey struct{ subject, queue string }
 
 var (
-	_ bridge.Closer  = (*conn)(nil)
-	_ bridge.Refuser = (*conn)(nil)
+	_ bridge.Closer              = (*conn)(nil)
+	_ bridge.Refuser             = (*conn)(nil)
+	_ bridge.SubscriptionRevoker = (*conn)(nil)
 )
 
 // HandleMessage implements bridge.Handler.
@@ -97,9 +104,9 @@ func (c *conn) handle(data []byte) {
 		if in != nil {
 			in.b = b
 		}
-		err := c.s.Beside(c.p.c.cfg.MaxInflight, func(ctx context.Context) { c.twoWay(ctx, r, b, id, in) })
+		err := c.s.Beside(c.p.cur().cfg.MaxInflight, func(ctx context.Context) { c.twoWay(ctx, r, b, id, in) })
 		if errors.Is(err, bridge.ErrTooManyRequests) {
-			c.fail(r.key, id, errTooMany, fmt.Sprintf("more than %d requests waiting", c.p.c.cfg.MaxInflight))
+			c.fail(r.key, id, errTooMany, fmt.Sprintf("more than %d requests waiting", c.p.cur().cfg.MaxInflight))
 		}
 	}
 }
@@ -117,7 +124,7 @@ func (c *conn) chooseOrDefault(r *route, in *jqInput, id json.RawMessage) *route
 	if t != nil {
 		return t
 	}
-	if d := c.routes[routeDefault]; d != nil && d != r {
+	if d := c.table()[routeDefault]; d != nil && d != r {
 		if !d.xf.choosing() {
 			return d
 		}
@@ -137,17 +144,36 @@ func (c *conn) chooseOrDefault(r *route, in *jqInput, id json.RawMessage) *route
 // are never selected by a message.
 func (c *conn) selectRoute(b *body, data, kb []byte) (r *route, key []byte, isObject bool) {
 	if isObject = b.parse(data); isObject {
-		key = c.p.c.sel.appendKey(kb, b, c.req)
-		r = c.routes[string(key)]
+		key = c.p.cur().sel.appendKey(kb, b, c.req)
+		r = c.table()[string(key)]
 	}
 	if r == nil || string(key) == routeConnect || string(key) == routeDisconnect {
-		r = c.routes[routeDefault]
+		r = c.table()[routeDefault]
 	}
 	return r, key, isObject
 }
 
+// SubscriptionRevoked implements bridge.SubscriptionRevoker: the client
+// gets an error frame (forbidden, with the subject) for a subscription a
+// reload's narrower permissions ended, and may subscribe again once they
+// allow it.
+func (c *conn) SubscriptionRevoked(sub *bridge.Subscription) {
+	k := subKey{sub.Pattern(), sub.Queue()}
+	c.mu.Lock()
+	if c.subs[k] == sub {
+		delete(c.subs, k)
+	}
+	c.mu.Unlock()
+	env := Envelope{Type: "error", Subject: k.subject, Error: errForbidden,
+		Message: "subscription ended: the gateway's permissions for this connection no longer allow it"}
+	_ = c.s.Send(env.frame())
+}
+
 // allow takes a token from the route's bucket for this connection.
 func (c *conn) allow(r *route) bool {
+	if cur := c.p.cur(); c.limitsOf != cur {
+		c.limits, c.limitsOf = nil, cur // a reload made new routes
+	}
 	lim := c.limits[r]
 	if lim == nil {
 		if c.limits == nil {
@@ -318,7 +344,7 @@ func (c *conn) subscribe(r *route, b *body, id json.RawMessage) {
 		case r.xf != nil && r.xf.deliver != nil:
 			// One frame per route and stage: the transform sees the stage.
 			name, vars := c.s.Stage()
-			key, encode = deliverKey{r.xf, name}, deliverFrame(r, vars, c.p.c.jq)
+			key, encode = deliverKey{r.xf, name}, deliverFrame(r, vars, c.p.cur().jq)
 		case r.raw:
 			key, encode = keyRaw, rawFrame
 		}
@@ -388,7 +414,7 @@ func (c *conn) unsubscribe(r *route, b *body, id json.RawMessage) {
 // OnClose implements bridge.Closer: it runs the $disconnect route (the
 // session has stopped the connection's running integrations already).
 func (c *conn) OnClose(ci bridge.CloseInfo) {
-	r := c.routes[routeDisconnect]
+	r := c.table()[routeDisconnect]
 	if r == nil {
 		return
 	}

@@ -90,7 +90,7 @@ func (c *conn) httpRoute(ctx context.Context, r *route, b *body, id json.RawMess
 		c.fail(r.key, id, code, err.Error())
 		return nil, false
 	}
-	o, err := r.http.outcome(ctx, a, c.p.c.jq)
+	o, err := r.http.outcome(ctx, a, c.p.cur().jq)
 	if err != nil {
 		if ctx.Err() == nil {
 			c.fail(r.key, id, errTransformFailed, err.Error())
