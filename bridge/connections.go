@@ -52,6 +52,9 @@ func (g *Gateway) operator(mux *http.ServeMux, adminPort bool) {
 	mux.Handle("GET /@connections/{id}", guard(http.HandlerFunc(g.getConnection)))
 	mux.Handle("DELETE /@connections/{id}", guard(http.HandlerFunc(g.deleteConnection)))
 	mux.Handle("GET /metrics", guard(g.metricsHandler()))
+	if g.reload != nil {
+		mux.Handle("POST /admin/reload", guard(http.HandlerFunc(g.postReload)))
+	}
 }
 
 // adminOnly lets operators through: anyone in dev mode; otherwise a bearer

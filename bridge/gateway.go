@@ -48,6 +48,11 @@ type Options struct {
 	// their own (see Stage). Nil: no stages, and nothing changes; with
 	// stages, an upgrade outside every stage's path is refused with 404.
 	Stages map[string]Stage
+	// Reload, when set, is what POST /admin/reload (an operator endpoint)
+	// calls: it reads the config again and applies it (Gateway.Reload for
+	// the gateway's part). Its error, a refused config, is answered 400
+	// with one line of it per problem. Nil: no such endpoint.
+	Reload func(context.Context) (ReloadReport, error)
 }
 
 // Gateway accepts WebSocket connections and bridges them to NATS.
@@ -67,6 +72,7 @@ type Gateway struct {
 	js      *JetStream
 	peers   *peers // liveness and last words (peers.go)
 	surveys []*nats.Subscription
+	reload  func(context.Context) (ReloadReport, error) // Options.Reload
 	protos  []Protocol
 	byToken map[string]Protocol
 	byPath  map[string]Protocol
@@ -100,6 +106,7 @@ func New(o Options) (*Gateway, error) {
 		byPath:   map[string]Protocol{},
 		sessions: map[string]*Session{},
 		stop:     make(chan struct{}),
+		reload:   o.Reload,
 	}
 	if o.StreamReplicas < 0 || o.StreamReplicas > MaxReplicas {
 		return nil, fmt.Errorf("bridge: Options.StreamReplicas %d is not 0 to %d", o.StreamReplicas, MaxReplicas)

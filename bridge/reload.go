@@ -1,8 +1,11 @@
 package bridge
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"strings"
 
 	"github.com/wsgate/wsgate/auth"
 )
@@ -45,10 +48,39 @@ type live struct {
 type ReloadResult struct {
 	// Revoked is how many connections lost their credentials; Closed how
 	// many of them were closed (OnRevoke "close").
-	Revoked, Closed int
+	Revoked int `json:"revoked"`
+	Closed  int `json:"closed"`
 	// Narrowed is how many connections' permissions no longer allow a
 	// subscription they held; Dropped is how many subscriptions they lost.
-	Narrowed, Dropped int
+	Narrowed int `json:"narrowed"`
+	Dropped  int `json:"subscriptions_dropped"`
+}
+
+// ReloadReport is the answer of POST /admin/reload.
+type ReloadReport struct {
+	// Applied names the config sections applied live.
+	Applied []string `json:"applied"`
+	// RestartNeeded names the changed settings that take a restart; they
+	// keep their running values meanwhile.
+	RestartNeeded []string `json:"restart_needed"`
+	// Connections is what the reload did to open connections.
+	Connections ReloadResult `json:"connections"`
+}
+
+// postReload is POST /admin/reload: Options.Reload, answered with its
+// report, or 400 and the config's problems, one per line.
+func (g *Gateway) postReload(w http.ResponseWriter, r *http.Request) {
+	rep, err := g.reload(r.Context())
+	w.Header().Set("Content-Type", "application/json")
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"message": "config refused; the running config is kept",
+			"errors":  strings.Split(strings.TrimSpace(err.Error()), "\n"),
+		})
+		return
+	}
+	_ = json.NewEncoder(w).Encode(rep)
 }
 
 // SubscriptionRevoker is implemented by handlers that tell their client
