@@ -6,9 +6,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,6 +50,9 @@ type Options struct {
 	// their own (see Stage). Nil: no stages, and nothing changes; with
 	// stages, an upgrade outside every stage's path is refused with 404.
 	Stages map[string]Stage
+	// AccessLog is where access log lines go (Config.AccessLog). Default
+	// os.Stderr, beside the gateway's log.
+	AccessLog io.Writer
 	// Reload, when set, is what POST /admin/reload (an operator endpoint)
 	// calls: it reads the config again and applies it (Gateway.Reload for
 	// the gateway's part). Its error, a refused config, is answered 400
@@ -73,6 +78,7 @@ type Gateway struct {
 	peers   *peers // liveness and last words (peers.go)
 	surveys []*nats.Subscription
 	reload  func(context.Context) (ReloadReport, error) // Options.Reload
+	access  *accessLog                                  // nil: no access log
 	protos  []Protocol
 	byToken map[string]Protocol
 	byPath  map[string]Protocol
@@ -115,6 +121,16 @@ func New(o Options) (*Gateway, error) {
 		g.log = slog.Default()
 	}
 	g.adm = newAdmission(g.cfg.Limits)
+	if errs := g.cfg.AccessLog.Validate(); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if g.cfg.AccessLog.Enabled() || stagesLog(o.Stages) {
+		w := o.AccessLog
+		if w == nil {
+			w = os.Stderr
+		}
+		g.access = newAccessLog(g.cfg.AccessLog, w)
+	}
 	if len(o.Stages) > 0 {
 		st, err := newStages(o.Stages, g.cfg.Limits, g.log)
 		if err != nil {

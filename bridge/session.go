@@ -54,6 +54,7 @@ type Session struct {
 	stage     *stage // nil on a gateway without stages
 	sourceIP  string
 	userAgent string
+	requestID string // the upgrade's X-Request-Id, or made up (access log)
 	started   time.Time
 	handler   Handler
 	m         *protoMetrics
@@ -487,6 +488,7 @@ func (s *Session) finish(err error) {
 			"duration", time.Since(s.started).Round(time.Millisecond),
 			"msgs_in", s.msgsIn.Load(), "msgs_out", s.msgsOut.Load(),
 			"code", c.Code, "reason", c.Reason, "by", c.By)
+		s.logConnection(c)
 	})
 }
 

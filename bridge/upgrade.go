@@ -285,6 +285,9 @@ func (g *Gateway) newSession(p Protocol, token string, r *http.Request, st *stag
 	if l := s.limits(); l.MessageRate > 0 {
 		s.limiter = rate.NewLimiter(rate.Limit(l.MessageRate), burst(l.MessageBurst, l.MessageRate))
 	}
+	if g.access != nil {
+		s.requestID = requestIDFrom(r.Header.Get("X-Request-Id"))
+	}
 	s.principal.Store(auth.Anonymous)
 	s.lastRead.Store(now.UnixNano())
 	s.lastData.Store(now.UnixNano())

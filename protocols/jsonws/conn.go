@@ -67,35 +67,44 @@ func (c *conn) handle(data []byte) {
 		switch {
 		case b.deep:
 			c.fail("", id, errBadJSON, fmt.Sprintf("message is nested more than %d levels deep and there is no $default route", maxDepth))
+			c.logAccess(nil, errBadJSON, 0, len(data))
 			return
 		case !isObject:
 			c.fail("", id, errBadJSON, "message is not a JSON object and there is no $default route")
+			c.logAccess(nil, errBadJSON, 0, len(data))
 			return
 		}
 		c.fail("", id, errNoRoute, fmt.Sprintf("no route for key %q and no $default route", key))
+		c.logAccess(nil, errNoRoute, 0, len(data))
 		return
 	}
 	if r.rate > 0 && !c.allow(r) {
 		c.s.Metrics().LimitExceeded(Name, "route_rate")
 		c.fail(r.key, id, errRateLimited, fmt.Sprintf("route %s allows %g messages per second", r.key, r.rate))
+		c.logAccess(r, errRateLimited, 0, len(data))
 		return
 	}
 	var in *jqInput // only for routes with transforms or conditions
 	if r.xf != nil {
 		in = &jqInput{c: c, b: b}
 		if r.xf.choosing() {
-			if r = c.chooseOrDefault(r, in, id); r == nil {
+			chosen := c.chooseOrDefault(r, in, id)
+			if chosen == nil {
+				c.logAccess(r, statusNoTarget, 0, len(data))
 				return
 			}
+			r = chosen
 		}
 	}
+	start := time.Now()
+	var status string
 	switch r.kind {
 	case kindPublish:
-		c.publish(r, b, id, in)
+		status = c.publish(r, b, id, in)
 	case kindSubscribe:
-		c.subscribe(r, b, id)
+		status = c.subscribe(r, b, id)
 	case kindUnsubscribe:
-		c.unsubscribe(r, b, id)
+		status = c.unsubscribe(r, b, id)
 	case kindRequest, kindHTTP:
 		// Two-way routes run beside the reader so a slow integration does
 		// not hold up the connection; replies may come out of order.
@@ -104,11 +113,36 @@ func (c *conn) handle(data []byte) {
 		if in != nil {
 			in.b = b
 		}
-		err := c.s.Beside(c.p.cur().cfg.MaxInflight, func(ctx context.Context) { c.twoWay(ctx, r, b, id, in) })
+		size := len(data)
+		err := c.s.Beside(c.p.cur().cfg.MaxInflight, func(ctx context.Context) { c.twoWay(ctx, r, b, id, in, size) })
 		if errors.Is(err, bridge.ErrTooManyRequests) {
 			c.fail(r.key, id, errTooMany, fmt.Sprintf("more than %d requests waiting", c.p.cur().cfg.MaxInflight))
+			c.logAccess(r, errTooMany, 0, size)
 		}
+		return // twoWay writes its line
 	}
+	c.logAccess(r, status, time.Since(start), len(data))
+}
+
+// Statuses of access log lines besides the error codes.
+const (
+	statusOK        = "ok"
+	statusCancelled = "cancelled"       // the connection ended first
+	statusNoTarget  = "no_route_target" // a choosing route found nothing
+)
+
+// logAccess writes the access log line of a message of size bytes that
+// route r (nil: none) took, when r or the connection's stage asks for one.
+func (c *conn) logAccess(r *route, status string, took time.Duration, size int) {
+	force := r != nil && r.accessLog
+	if !force && !c.s.AccessLogMessages() {
+		return
+	}
+	m := bridge.MessageAccess{Status: status, Latency: took, BytesIn: size, Force: force}
+	if r != nil {
+		m.Route, m.Sample = r.key, r.accessSample
+	}
+	c.s.LogAccess(m)
 }
 
 // chooseOrDefault picks what takes a message on route r, whose integration
@@ -212,8 +246,8 @@ func (c *conn) fail(route string, id json.RawMessage, code, msg string) {
 	_ = c.s.Send(env.frame())
 }
 
-// failErr sends the error frame that err calls for.
-func (c *conn) failErr(route string, id json.RawMessage, err error) {
+// failErr sends the error frame that err calls for and returns its code.
+func (c *conn) failErr(route string, id json.RawMessage, err error) string {
 	code := errBadRequest
 	switch bridge.KindOf(err) {
 	case bridge.KindForbidden:
@@ -237,6 +271,7 @@ func (c *conn) failErr(route string, id json.RawMessage, err error) {
 		c.s.Metrics().IntegrationError(route, code)
 	}
 	c.fail(route, id, code, err.Error())
+	return code
 }
 
 // subject works out the route's subject for a message.
@@ -302,7 +337,8 @@ func payload(r *route, b *body) []byte {
 	return b.payload(r.payload)
 }
 
-func (c *conn) publish(r *route, b *body, id json.RawMessage, in *jqInput) {
+// publish runs a publish route and returns the status of the access log.
+func (c *conn) publish(r *route, b *body, id json.RawMessage, in *jqInput) string {
 	start := time.Now()
 	subj, err := c.subject(r, b)
 	if err == nil {
@@ -313,25 +349,24 @@ func (c *conn) publish(r *route, b *body, id json.RawMessage, in *jqInput) {
 	}
 	c.s.Metrics().RouteDone(r.key, time.Since(start).Seconds())
 	if err != nil {
-		c.failErr(r.key, id, err)
-		return
+		return c.failErr(r.key, id, err)
 	}
 	if id != nil {
 		env := Envelope{Type: "published", Route: r.key, ID: id, Subject: subj}
 		_ = c.s.Send(env.frame())
 	}
+	return statusOK
 }
 
-func (c *conn) subscribe(r *route, b *body, id json.RawMessage) {
+// subscribe runs a subscribe route and returns the status of the access log.
+func (c *conn) subscribe(r *route, b *body, id json.RawMessage) string {
 	subj, err := c.subject(r, b)
 	if err != nil {
-		c.failErr(r.key, id, err)
-		return
+		return c.failErr(r.key, id, err)
 	}
 	q, err := c.queue(r, b)
 	if err != nil {
-		c.failErr(r.key, id, err)
-		return
+		return c.failErr(r.key, id, err)
 	}
 	k := subKey{subj, q}
 	c.mu.Lock()
@@ -355,8 +390,7 @@ func (c *conn) subscribe(r *route, b *body, id json.RawMessage) {
 			}
 		})
 		if err != nil {
-			c.failErr(r.key, id, err)
-			return
+			return c.failErr(r.key, id, err)
 		}
 		c.mu.Lock()
 		if old := c.subs[k]; old != nil {
@@ -374,22 +408,21 @@ func (c *conn) subscribe(r *route, b *body, id json.RawMessage) {
 	}
 	env := Envelope{Type: "subscribed", Route: r.key, ID: id, Subject: subj}
 	_ = c.s.Send(env.frame())
+	return statusOK
 }
 
-func (c *conn) unsubscribe(r *route, b *body, id json.RawMessage) {
+// unsubscribe runs an unsubscribe route and returns the status of the access log.
+func (c *conn) unsubscribe(r *route, b *body, id json.RawMessage) string {
 	subj, err := c.subject(r, b)
 	if err != nil {
-		c.failErr(r.key, id, err)
-		return
+		return c.failErr(r.key, id, err)
 	}
 	if err := subjects.ValidatePattern(subj); err != nil {
-		c.failErr(r.key, id, err)
-		return
+		return c.failErr(r.key, id, err)
 	}
 	q, err := c.queue(r, b)
 	if err != nil {
-		c.failErr(r.key, id, err)
-		return
+		return c.failErr(r.key, id, err)
 	}
 	var gone []*bridge.Subscription
 	c.mu.Lock()
@@ -401,14 +434,14 @@ func (c *conn) unsubscribe(r *route, b *body, id json.RawMessage) {
 	}
 	c.mu.Unlock()
 	if len(gone) == 0 {
-		c.failErr(r.key, id, fmt.Errorf("%w to %q", bridge.ErrNotSubscribed, subj))
-		return
+		return c.failErr(r.key, id, fmt.Errorf("%w to %q", bridge.ErrNotSubscribed, subj))
 	}
 	for _, sub := range gone {
 		sub.Unsubscribe()
 	}
 	env := Envelope{Type: "unsubscribed", Route: r.key, ID: id, Subject: subj}
 	_ = c.s.Send(env.frame())
+	return statusOK
 }
 
 // OnClose implements bridge.Closer: it runs the $disconnect route (the
