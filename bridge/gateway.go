@@ -50,6 +50,9 @@ type Options struct {
 	// their own (see Stage). Nil: no stages, and nothing changes; with
 	// stages, an upgrade outside every stage's path is refused with 404.
 	Stages map[string]Stage
+	// Routes, when set, lists the configured routes for GET /admin/routes
+	// (the JSON protocol's, as they are now). Nil: the list is empty.
+	Routes func() []RouteInfo
 	// AccessLog is where access log lines go (Config.AccessLog). Default
 	// os.Stderr, beside the gateway's log.
 	AccessLog io.Writer
@@ -79,6 +82,7 @@ type Gateway struct {
 	surveys []*nats.Subscription
 	reload  func(context.Context) (ReloadReport, error) // Options.Reload
 	access  *accessLog                                  // nil: no access log
+	routeFn func() []RouteInfo                          // Options.Routes
 	protos  []Protocol
 	byToken map[string]Protocol
 	byPath  map[string]Protocol
@@ -113,6 +117,7 @@ func New(o Options) (*Gateway, error) {
 		sessions: map[string]*Session{},
 		stop:     make(chan struct{}),
 		reload:   o.Reload,
+		routeFn:  o.Routes,
 	}
 	if o.StreamReplicas < 0 || o.StreamReplicas > MaxReplicas {
 		return nil, fmt.Errorf("bridge: Options.StreamReplicas %d is not 0 to %d", o.StreamReplicas, MaxReplicas)

@@ -183,6 +183,7 @@ func run(s *settings) error {
 		Protocols:      []bridge.Protocol{jp, sp, mqtt.New(c.MQTT), wp, sio},
 		StreamReplicas: c.NATS.StreamReplicas,
 		Stages:         c.stages(stageLogs),
+		Routes:         jp.Routes,
 		Reload: func(ctx context.Context) (bridge.ReloadReport, error) {
 			return rl.reload(ctx, "POST /admin/reload")
 		},
