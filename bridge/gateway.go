@@ -69,6 +69,7 @@ type Gateway struct {
 	stages  []*stage // in the order they are tried; nil without stages
 	nc      *nats.Conn
 	live    atomic.Pointer[live] // what Reload may change
+	reloads atomic.Uint64        // Reload calls, for Subscribe's second look
 	log     *slog.Logger
 	id      string
 	metrics *metrics

@@ -114,6 +114,7 @@ func (g *Gateway) Reload(l Live) (ReloadResult, error) {
 	default:
 		return res, fmt.Errorf("bridge: Live.OnRevoke %q is not close or keep", l.OnRevoke)
 	}
+	g.reloads.Add(1) // before any principal changes: see subscribe
 	g.live.Store(&live{auth: a, allowedOrigins: l.AllowedOrigins, skipOrigin: l.InsecureSkipOriginCheck, limits: l.Limits})
 	g.adm.setLimits(l.Limits)
 	for _, s := range g.snapshot() {

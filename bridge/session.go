@@ -345,15 +345,17 @@ func (s *Session) Request(ctx context.Context, subject, route string, hdr Header
 // goroutine and must not block; it typically encodes with d.Frame and calls
 // Send.
 func (s *Session) Subscribe(pattern, queue string, deliver func(d *Delivery)) (*Subscription, error) {
+	gen := s.gw.reloads.Load() // a reload from here on may have narrowed what was checked
 	if err := s.CheckSubscribe(pattern); err != nil {
 		return nil, err
 	}
-	return s.subscribe(pattern, queue, deliver, true)
+	return s.subscribe(pattern, queue, deliver, true, gen)
 }
 
 // subscribe makes a subscription; checked says it was made under the
-// principal's permissions, so a reload that narrows them may drop it.
-func (s *Session) subscribe(pattern, queue string, deliver func(d *Delivery), checked bool) (*Subscription, error) {
+// principal's permissions, so a reload that narrows them may drop it, and
+// gen is the reload count before they were checked.
+func (s *Session) subscribe(pattern, queue string, deliver func(d *Delivery), checked bool, gen uint64) (*Subscription, error) {
 	if queue != "" {
 		if err := subjects.ValidateSubject(queue); err != nil {
 			return nil, fmt.Errorf("queue group: %w", err)
@@ -370,6 +372,14 @@ func (s *Session) subscribe(pattern, queue string, deliver func(d *Delivery), ch
 		s.subsMu.Unlock()
 		return nil, ErrClosed
 	}
+	// A reload since the check may have walked the subscriptions already:
+	// check again under the new principal (Gateway.Reload stores it
+	// before it walks, so whatever it has not stored yet it will find).
+	if checked && s.gw.reloads.Load() != gen && !s.Principal().Permissions.CanSubscribe(pattern) {
+		s.subsMu.Unlock()
+		s.gw.metrics.denied.WithLabelValues(s.proto.Name(), "subscribe").Inc()
+		return nil, fmt.Errorf("%w: subscribe to %q", ErrForbidden, pattern)
+	}
 	sub.idx = len(s.subs)
 	s.subs = append(s.subs, sub)
 	s.subsMu.Unlock()
@@ -381,12 +391,17 @@ func (s *Session) subscribe(pattern, queue string, deliver func(d *Delivery), ch
 	}
 	// The session's end, if it came while sub was joining, found it not
 	// yet a member: it leaves now (leaving twice is a no-op).
+	// Nor did a reload that dropped it meanwhile.
 	s.subsMu.Lock()
-	gone := s.subs == nil
+	gone, dropped := s.subs == nil, sub.idx < 0
 	s.subsMu.Unlock()
-	if gone {
+	switch {
+	case gone:
 		s.gw.hub.remove(sub)
 		return nil, ErrClosed
+	case dropped:
+		s.gw.hub.remove(sub)
+		return nil, fmt.Errorf("%w: subscribe to %q", ErrForbidden, pattern)
 	}
 	return sub, nil
 }
