@@ -92,6 +92,16 @@ type SubscriptionRevoker interface {
 	SubscriptionRevoked(sub *Subscription)
 }
 
+// PermissionsChanger is implemented by handlers that hold subscriptions
+// outside the Session (STOMP's durable queue consumers): after a reload
+// has given the connection new permissions and dropped the session's
+// subscriptions they no longer allow, PermissionsChanged lets the handler
+// check its own with Session.CheckSubscribe. It runs on the reloading
+// goroutine and must not block for long.
+type PermissionsChanger interface {
+	PermissionsChanged()
+}
+
 // ErrDevModeSwitch refuses a Reload that would turn authentication on or
 // off: that needs a restart.
 var ErrDevModeSwitch = errors.New("bridge: authentication cannot be turned on or off without a restart")
@@ -167,12 +177,16 @@ func (s *Session) reauthorize(a auth.Authenticator, closeRevoked bool) (revoked,
 		}
 	}
 	s.subsMu.Unlock()
-	if len(gone) == 0 {
-		return false, false, 0
+	var (
+		rv SubscriptionRevoker
+		pc PermissionsChanger
+	)
+	if s.attached.Load() { // else no handler yet
+		rv, _ = s.handler.(SubscriptionRevoker)
+		pc, _ = s.handler.(PermissionsChanger)
 	}
-	rv, _ := s.handler.(SubscriptionRevoker)
-	if !s.attached.Load() {
-		rv = nil // no handler yet
+	if pc != nil {
+		defer pc.PermissionsChanged()
 	}
 	for _, sub := range gone {
 		sub.Unsubscribe()

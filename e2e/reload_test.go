@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-stomp/stomp/v3"
 	"github.com/gorilla/websocket"
 )
 
@@ -59,7 +60,7 @@ auth:
               publish: {allow: ` + q(alicePerms) + `}
               subscribe: {allow: ` + q(alicePerms) + `}` + bob + `
   default_permissions:
-    publish: {allow: ["stream.>", "out.>", "chat.>"]}
+    publish: {allow: ["stream.>", "out.>", "chat.>", "orders"]}
     subscribe: {allow: ["stream.>", "chat.>"]}
 json:
   routes:
@@ -74,9 +75,16 @@ json:
 
 func newReloadEnv(t *testing.T) *reloadEnv {
 	t.Helper()
+	return newReloadEnvWith(t, []string{"stream.>", "chat.>", "news.>", "out.>"}, "")
+}
+
+// newReloadEnvWith is newReloadEnv with alice's permissions and more
+// config.
+func newReloadEnvWith(t *testing.T, alicePerms []string, extra string) *reloadEnv {
+	t.Helper()
 	e := &reloadEnv{t: t, admin: newSecret(t), alice: newSecret(t), bob: newSecret(t)}
 	e.file = filepath.Join(t.TempDir(), "wsgate.yaml")
-	e.write(e.config([]string{"stream.>", "chat.>", "news.>", "out.>"}, true, "out.v0", ""))
+	e.write(e.config(alicePerms, true, "out.v0", extra))
 	e.g = startGateway(t, gwOpts{Args: []string{"--config", e.file}})
 	return e
 }
@@ -126,6 +134,18 @@ func (e *reloadEnv) reloads(result string) int {
 	}
 	e.t.Fatalf("no %s in /metrics", prefix)
 	return 0
+}
+
+// waitLog waits for a gateway log line with msg and fields: the log is
+// read from the gateway's stderr in the background.
+func (e *reloadEnv) waitLog(msg string, fields map[string]any) {
+	e.t.Helper()
+	eventually(e.t, 10*time.Second, func() error {
+		if !e.g.hasLog(msg, fields) {
+			return fmt.Errorf("no log line %q %v", msg, fields)
+		}
+		return nil
+	})
 }
 
 // hup sends SIGHUP and waits until the gateway has counted the reload.
@@ -217,9 +237,7 @@ func TestReloadSteadyStream(t *testing.T) {
 	if got := e.reloads("ok"); got != 20 {
 		t.Errorf("%d reloads counted ok, want 20", got)
 	}
-	if !e.g.hasLog("config reloaded", map[string]any{"by": "SIGHUP"}) {
-		t.Error("no config reloaded log line for SIGHUP")
-	}
+	e.waitLog("config reloaded", map[string]any{"by": "SIGHUP"})
 }
 
 // TestReloadNarrowsPermissions takes a subscription away from one key and
@@ -304,9 +322,7 @@ func TestReloadBroken(t *testing.T) {
 	if got := e.reloads("refused"); got != 2 {
 		t.Errorf("%d reloads counted refused, want 2", got)
 	}
-	if !e.g.hasLog("config reload refused; the running config is kept", map[string]any{"by": "SIGHUP"}) {
-		t.Error("no log line for the refused SIGHUP reload")
-	}
+	e.waitLog("config reload refused; the running config is kept", map[string]any{"by": "SIGHUP"})
 	// The old config runs on: the old route, the old permissions.
 	c.send(`{"action":"say"}`)
 	if m := nextMsg(t, out); m.Subject != "out.v0" {
@@ -329,5 +345,57 @@ func TestReloadBroken(t *testing.T) {
 	// Without the admin token, no reload.
 	if st, _ := e.g.httpDo(t, "POST", "/admin/reload", ""); st != http.StatusUnauthorized {
 		t.Errorf("reload without the token: %d, want 401", st)
+	}
+}
+
+// TestReloadNarrowsSTOMP narrows a STOMP client's permissions: its plain
+// subscription and its durable queue subscription that are no longer
+// allowed stop silently (an ERROR frame would end the connection), the
+// connection and its other subscription go on, and the client may still
+// UNSUBSCRIBE what was taken away.
+func TestReloadNarrowsSTOMP(t *testing.T) {
+	const extra = "stomp:\n  durable_queues: [\"/queue/orders\"]\n"
+	e := newReloadEnvWith(t, []string{"chat.>", "news.>", "orders", "e2e.>"}, extra)
+	nc := natsConn(t, e.g.NATSURL)
+	alice := dialSTOMP(t, e.g, stomp.ConnOpt.Login("alice", e.alice))
+	var subs []*stomp.Subscription
+	for _, d := range []string{"/topic/news.a", "/queue/orders", "/topic/chat.a"} {
+		sub, err := alice.Subscribe(d, stomp.AckClientIndividual)
+		if err != nil {
+			t.Fatal(err)
+		}
+		subs = append(subs, sub)
+	}
+	news, orders, chat := subs[0], subs[1], subs[2]
+	stompBarrier(t, nc, alice)
+
+	e.write(e.config([]string{"chat.>"}, true, "out.v0", extra))
+	code, rep := e.post()
+	if code != 200 {
+		t.Fatalf("reload: %d %v", code, rep)
+	}
+	if conns, _ := rep["connections"].(map[string]any); conns["narrowed"] != 1.0 || conns["subscriptions_dropped"] != 1.0 || conns["closed"] != 0.0 {
+		t.Errorf("report %v, want one connection narrowed by one subscription, none closed", rep)
+	}
+	e.waitLog("reload: durable queue subscription no longer permitted; stopped", map[string]any{"destination": "/queue/orders"})
+	bob := dialSTOMP(t, e.g, stomp.ConnOpt.Login("bob", e.bob))
+	if err := bob.Send("/queue/orders", "text/plain", []byte("order-1"), stomp.SendOpt.Receipt); err != nil {
+		t.Fatal(err)
+	}
+	for _, subj := range []string{"news.a", "chat.a"} {
+		if err := nc.Publish(subj, []byte(subj)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m := nextSTOMP(t, chat); string(m.Body) != "chat.a" {
+		t.Errorf("chat got %q", m.Body)
+	}
+	noSTOMP(t, news, 300*time.Millisecond)
+	noSTOMP(t, orders, 300*time.Millisecond)
+	if err := news.Unsubscribe(); err != nil {
+		t.Errorf("UNSUBSCRIBE of the dropped subscription: %v", err)
+	}
+	if err := alice.Send("/topic/chat.a", "text/plain", []byte("still here"), stomp.SendOpt.Receipt); err != nil {
+		t.Errorf("alice after the reload: %v", err)
 	}
 }
