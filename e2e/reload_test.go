@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -397,5 +398,49 @@ func TestReloadNarrowsSTOMP(t *testing.T) {
 	}
 	if err := alice.Send("/topic/chat.a", "text/plain", []byte("still here"), stomp.SendOpt.Receipt); err != nil {
 		t.Errorf("alice after the reload: %v", err)
+	}
+}
+
+// TestReloadCertificate: a reload reads the certificate files again, so a
+// renewed certificate is served from the next handshake on.
+func TestReloadCertificate(t *testing.T) {
+	pki := newTestPKI(t, "client")
+	g := startTLSGateway(t, `
+tls:
+  cert_file: `+pki.serverCert+`
+  key_file: `+pki.serverKy+`
+`, pki.clientTLS())
+	renewed := newTestPKI(t, "client") // another CA: only its clients trust it
+	for src, dst := range map[string]string{renewed.serverCert: pki.serverCert, renewed.serverKy: pki.serverKy} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get := func(tc *tls.Config, method, path string) (int, error) {
+		cl := &http.Client{Transport: &http.Transport{TLSClientConfig: tc}, Timeout: 10 * time.Second}
+		defer cl.CloseIdleConnections()
+		req, _ := http.NewRequest(method, "https://"+g.Addr+path, nil)
+		resp, err := cl.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	if _, err := get(renewed.clientTLS(), "GET", "/healthz"); err == nil {
+		t.Fatal("the renewed certificate is served before the reload")
+	}
+	if code, err := get(pki.clientTLS(), "POST", "/admin/reload"); err != nil || code != 200 {
+		t.Fatalf("POST /admin/reload: %d, %v", code, err)
+	}
+	if code, err := get(renewed.clientTLS(), "GET", "/healthz"); err != nil || code != 200 {
+		t.Errorf("after the reload, a client trusting the renewed certificate: %d, %v", code, err)
+	}
+	if _, err := get(pki.clientTLS(), "GET", "/healthz"); err == nil {
+		t.Error("the old certificate is still served after the reload")
 	}
 }

@@ -41,7 +41,21 @@ var errDevModeSwitch = errors.New("auth: turning authentication on or off takes 
 func (r *reloader) reload(ctx context.Context, by string) (bridge.ReloadReport, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// The certificate first, whatever the config says: a renewed
+	// certificate is not held back by a typo elsewhere.
+	certOK := false
+	if r.certs != nil {
+		if err := r.certs.reload(); err != nil {
+			r.log.Error("reload: certificate not reloaded, keeping the old one", "by", by, "err", err)
+		} else {
+			certOK = true
+			r.log.Info("reload: certificate reloaded", "by", by)
+		}
+	}
 	rep, err := r.apply(ctx)
+	if err == nil && certOK {
+		rep.Applied = append(rep.Applied, "tls certificate")
+	}
 	r.gw.Metrics().ConfigReload(err == nil)
 	if err != nil {
 		r.log.Error("config reload refused; the running config is kept", "by", by, "err", err)
@@ -102,13 +116,6 @@ func (r *reloader) apply(context.Context) (bridge.ReloadReport, error) {
 	r.authn = authn
 	rep.Connections = res
 	rep.Applied = []string{"json", "auth", "gateway.allowed_origins", "gateway.insecure_skip_origin_check", "gateway.limits"}
-	if r.certs != nil {
-		if err := r.certs.reload(); err != nil {
-			r.log.Error("config reload: certificate not reloaded, keeping the old one", "err", err)
-		} else {
-			rep.Applied = append(rep.Applied, "tls certificate")
-		}
-	}
 	return rep, nil
 }
 
