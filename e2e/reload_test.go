@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eclipse/paho.golang/paho"
 	"github.com/go-stomp/stomp/v3"
 	"github.com/gorilla/websocket"
 )
@@ -442,5 +443,39 @@ tls:
 	}
 	if _, err := get(pki.clientTLS(), "GET", "/healthz"); err == nil {
 		t.Error("the old certificate is still served after the reload")
+	}
+}
+
+// TestReloadNarrowsMQTT: MQTT has no notice for a subscription the server
+// ends, so the one a reload no longer allows ends silently; the client
+// stays connected with its other subscription, and subscribing again is
+// refused with SUBACK 0x87.
+func TestReloadNarrowsMQTT(t *testing.T) {
+	e := newReloadEnv(t)
+	nc := natsConn(t, e.g.NATSURL)
+	c := connectV5(t, e.g, &paho.Connect{CleanStart: true, KeepAlive: 30, ClientID: "alice-1",
+		Username: "alice", UsernameFlag: true, Password: []byte(e.alice), PasswordFlag: true})
+	sa := c.subscribe(t, paho.SubscribeOptions{Topic: "news/a"}, paho.SubscribeOptions{Topic: "chat/a"})
+	if len(sa.Reasons) != 2 || sa.Reasons[0] != 0 || sa.Reasons[1] != 0 {
+		t.Fatalf("SUBACK %v", sa.Reasons)
+	}
+	e.write(e.config([]string{"chat.>"}, true, "out.v0", ""))
+	code, rep := e.post()
+	if code != 200 {
+		t.Fatalf("reload: %d %v", code, rep)
+	}
+	if conns, _ := rep["connections"].(map[string]any); conns["narrowed"] != 1.0 || conns["subscriptions_dropped"] != 1.0 || conns["closed"] != 0.0 {
+		t.Errorf("report %v, want one connection narrowed by one subscription, none closed", rep)
+	}
+	for _, subj := range []string{"news.a", "chat.a"} {
+		if err := nc.Publish(subj, []byte(subj)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := c.next(t); p.Topic != "chat/a" {
+		t.Errorf("got a PUBLISH on %s, want only chat/a", p.Topic)
+	}
+	if sa := c.subscribe(t, paho.SubscribeOptions{Topic: "news/a"}); len(sa.Reasons) != 1 || sa.Reasons[0] != 0x87 {
+		t.Errorf("subscribing again: SUBACK %v, want 0x87", sa.Reasons)
 	}
 }
