@@ -25,8 +25,9 @@ type AccessLogConfig struct {
 	// Connections writes one line per connection when it ends (event
 	// "connection"). Default false.
 	Connections bool `yaml:"connections"`
-	// Messages writes one line per client message of every route (event
-	// "message"). Default false: only routes and stages that ask for it
+	// Messages writes one line per client message (event "message"): of
+	// every JSON route, and every publish and request of the other
+	// protocols. Default false: only routes and stages that ask for it
 	// (json.routes.<key>.access_log, stages.<name>.access_log).
 	Messages bool `yaml:"messages"`
 	// Format is json (default) or text.
@@ -174,6 +175,27 @@ func (s *Session) LogAccess(m MessageAccess) {
 		"integration_latency": float64(m.Latency.Microseconds()) / 1000, "bytes_in": m.BytesIn,
 		"principal": s.Principal().ID, "source_ip": s.sourceIP,
 	})
+}
+
+// OwnAccessLog is implemented by protocols that write their own message
+// lines with Session.LogAccess (the JSON protocol, per route). For the
+// others the session writes one per Publish and Request, when the stage or
+// gateway.access_log.messages asks, with the error kind as the status.
+type OwnAccessLog interface {
+	OwnAccessLog()
+}
+
+// autoAccess writes the message line of a Publish or Request for a
+// protocol that does not write its own.
+func (s *Session) autoAccess(route string, took time.Duration, err error, size int) {
+	if _, own := s.proto.(OwnAccessLog); own || !s.AccessLogMessages() {
+		return
+	}
+	status := "ok"
+	if err != nil {
+		status = KindOf(err).String()
+	}
+	s.LogAccess(MessageAccess{Route: route, Status: status, Latency: took, BytesIn: size})
 }
 
 // logConnection writes the connection line, if asked for.

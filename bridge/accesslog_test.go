@@ -3,6 +3,7 @@ package bridge
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -91,5 +92,14 @@ func TestRequestIDFrom(t *testing.T) {
 		if got := requestIDFrom(h); got == h || len(got) != 12 {
 			t.Errorf("requestIDFrom(%q) = %q, want a new id", h, got)
 		}
+	}
+}
+
+func TestAutoAccess(t *testing.T) {
+	var buf bytes.Buffer
+	s := accessSession(AccessLogConfig{Messages: true, Fields: []string{"route", "status", "bytes_in"}}, &buf)
+	s.autoAccess("", 0, fmt.Errorf("%w: publish to %q", ErrForbidden, "x"), 5)
+	if got := buf.String(); !strings.Contains(got, `"status":"forbidden"`) || !strings.Contains(got, `"bytes_in":5`) {
+		t.Errorf("line %q, want status forbidden and 5 bytes", got)
 	}
 }

@@ -304,6 +304,14 @@ func (s *Session) check(action, name string, valid func(string) error, allowed f
 // Publish sends data to subject on NATS with the connection's headers plus
 // hdr (which may be nil) after checking permissions.
 func (s *Session) Publish(subject, route string, hdr Header, data []byte) error {
+	err := s.publish(subject, route, hdr, data)
+	if s.gw.access != nil {
+		s.autoAccess(route, 0, err, len(data))
+	}
+	return err
+}
+
+func (s *Session) publish(subject, route string, hdr Header, data []byte) error {
 	if err := s.CheckPublish(subject); err != nil {
 		return err
 	}
@@ -321,6 +329,16 @@ func (s *Session) Publish(subject, route string, hdr Header, data []byte) error 
 
 // Request sends data to subject and waits for one reply, at most timeout.
 func (s *Session) Request(ctx context.Context, subject, route string, hdr Header, data []byte, timeout time.Duration) (*Message, error) {
+	if s.gw.access == nil {
+		return s.request(ctx, subject, route, hdr, data, timeout)
+	}
+	start := time.Now()
+	m, err := s.request(ctx, subject, route, hdr, data, timeout)
+	s.autoAccess(route, time.Since(start), err, len(data))
+	return m, err
+}
+
+func (s *Session) request(ctx context.Context, subject, route string, hdr Header, data []byte, timeout time.Duration) (*Message, error) {
 	if err := s.CheckPublish(subject); err != nil {
 		return nil, err
 	}

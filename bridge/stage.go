@@ -38,8 +38,9 @@ type Stage struct {
 	// stage's connections; a zero keeps the gateway's.
 	Limits StageLimits `yaml:"limits"`
 	// AccessLog writes an access log line for every message of the
-	// stage's connections that has a route (gateway.access_log has the
-	// format and fields). Default false.
+	// stage's connections: each routed JSON message, each publish and
+	// request of the other protocols (gateway.access_log has the format
+	// and fields). Default false.
 	AccessLog bool `yaml:"access_log"`
 
 	// Logger is what the stage's connections log to, made by the caller

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eclipse/paho.golang/paho"
 	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats.go"
 )
@@ -65,4 +66,23 @@ json:
 	if g.hasLog("access", map[string]any{"event": "connection", "user_agent": "Go-http-client/1.1"}) {
 		t.Error("a field outside the configured set")
 	}
+}
+
+// TestAccessLogMQTT: with access_log.messages, a protocol without routes
+// gets a line per publish.
+func TestAccessLogMQTT(t *testing.T) {
+	g := startGateway(t, gwOpts{Config: `
+gateway:
+  access_log:
+    messages: true
+    fields: [event, protocol, status, bytes_in]
+`})
+	c := connectV5(t, g, nil)
+	c.publish(t, &paho.Publish{Topic: "sensors/t1", QoS: 1, Payload: []byte("21.5")})
+	eventually(t, 10*time.Second, func() error {
+		if !g.hasLog("access", map[string]any{"event": "message", "protocol": "mqtt", "status": "ok", "bytes_in": 4}) {
+			return fmt.Errorf("no access line for the MQTT publish")
+		}
+		return nil
+	})
 }

@@ -24,9 +24,14 @@ type Protocol struct {
 }
 
 var (
-	_ bridge.Protocol = (*Protocol)(nil)
-	_ bridge.Admitter = (*Protocol)(nil)
+	_ bridge.Protocol     = (*Protocol)(nil)
+	_ bridge.Admitter     = (*Protocol)(nil)
+	_ bridge.OwnAccessLog = (*Protocol)(nil)
 )
+
+// OwnAccessLog implements bridge.OwnAccessLog: a route writes its own
+// access log lines (conn.logAccess).
+func (p *Protocol) OwnAccessLog() {}
 
 // New validates cfg and returns the protocol.
 func New(cfg Config) (*Protocol, error) {
