@@ -122,6 +122,7 @@ func newAPIKeys(c APIKeysConfig, prefix string) (*apiKeys, []error) {
 			ID:          k.ID,
 			Claims:      k.Claims,
 			Permissions: k.Permissions.clone(),
+			keyHash:     k.Hash,
 		}})
 	}
 	if len(errs) > 0 {

@@ -68,6 +68,7 @@ func (c *chain) Authenticate(ctx context.Context, cr *Credentials) (*Principal, 
 // template filled in for p. p itself is not modified.
 func (c *chain) finish(typ string, p *Principal) (*Principal, error) {
 	out := p.clone()
+	out.via, out.raw = typ, p
 	perms := p.Permissions
 	if perms == nil {
 		perms = c.defaults

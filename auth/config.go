@@ -43,6 +43,13 @@ type Config struct {
 	// permissions, ...). They may use templates. Default nil: such a
 	// principal may publish and subscribe to nothing.
 	DefaultPermissions *Permissions `yaml:"default_permissions"`
+
+	// OnRevoke is what a config reload does to an open connection whose
+	// credentials the new config no longer admits (its API key removed or
+	// replaced, anonymous access withdrawn): "close" (default) closes it
+	// with a reason saying so, "keep" leaves it open with the permissions
+	// it had. See Reauthorize.
+	OnRevoke string `yaml:"on_revoke"`
 }
 
 // AuthenticatorConfig is one authenticator: a Type and the block of that
@@ -156,6 +163,11 @@ func build(c Config, d Deps, live bool) (*chain, error) {
 	}
 	errs = append(errs, c.DefaultPermissions.validate("auth.default_permissions", principalPlaceholders)...)
 	errs = append(errs, c.Anonymous.validate("auth.anonymous", noPlaceholders)...)
+	switch c.OnRevoke {
+	case "", "close", "keep":
+	default:
+		errs = append(errs, fmt.Errorf("auth.on_revoke: %q is not close or keep", c.OnRevoke))
+	}
 	ch := &chain{
 		anonymous: c.Anonymous.clone(),
 		defaults:  c.DefaultPermissions.clone(),

@@ -158,6 +158,10 @@ func TestConfigEnabledAndDevMode(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "auth.default_permissions: set, but no authenticator") {
 		t.Errorf("default_permissions without authenticators: %v", err)
 	}
+	err = Config{Anonymous: &Permissions{}, OnRevoke: "drop"}.Validate()
+	if err == nil || !strings.Contains(err.Error(), `auth.on_revoke: "drop" is not close or keep`) {
+		t.Errorf("on_revoke drop: %v", err)
+	}
 }
 
 // TestConfigValidate checks that every bad key is reported, by name.

@@ -27,6 +27,17 @@ type Principal struct {
 	// gateway passes it on like the $connect context (Wsgate-Context-<key>
 	// headers). Nil for other authenticators. It must not be modified.
 	Context map[string]string
+
+	// via and raw are how a chain admitted the principal: the
+	// authenticator's type ("anonymous" for an anonymous client) and its
+	// answer before default permissions and templates, so that a chain
+	// built from a reloaded config can give it its permissions anew
+	// (Reauthorize). Both are unset on a principal a chain did not make.
+	via string
+	raw *Principal
+	// keyHash is the hash of the API key that admitted the principal: a
+	// reload that keeps the key's id but changes its hash revokes it.
+	keyHash string
 }
 
 // Anonymous is the principal of dev mode: no identity, every non-reserved

@@ -44,5 +44,5 @@ func (s *Session) Listen(pattern string, deliver func(d *Delivery)) (*Subscripti
 	if subjects.IsReserved(pattern, s.gw.cfg.ReservedPrefix) {
 		return nil, fmt.Errorf("%w: %q", ErrReserved, pattern)
 	}
-	return s.subscribe(pattern, "", deliver)
+	return s.subscribe(pattern, "", deliver, false, 0)
 }

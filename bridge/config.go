@@ -112,6 +112,10 @@ type Config struct {
 	// Admin protects the operator endpoints: /@connections and /metrics.
 	Admin AdminConfig `yaml:"admin"`
 
+	// AccessLog writes access log lines per connection and per message.
+	// Default: none.
+	AccessLog AccessLogConfig `yaml:"access_log"`
+
 	// Limits bound connections and messages; zero values mean no limit.
 	Limits Limits `yaml:"limits"`
 

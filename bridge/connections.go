@@ -48,10 +48,15 @@ func (g *Gateway) health(mux *http.ServeMux) {
 // operator registers the connection API and metrics behind adminOnly.
 func (g *Gateway) operator(mux *http.ServeMux, adminPort bool) {
 	guard := func(h http.Handler) http.Handler { return g.adminOnly(h, adminPort) }
+	mux.Handle("GET /@connections", guard(http.HandlerFunc(g.listConnections)))
+	mux.Handle("GET /admin/routes", guard(http.HandlerFunc(g.listRoutes)))
 	mux.Handle("POST /@connections/{id}", guard(http.HandlerFunc(g.postConnection)))
 	mux.Handle("GET /@connections/{id}", guard(http.HandlerFunc(g.getConnection)))
 	mux.Handle("DELETE /@connections/{id}", guard(http.HandlerFunc(g.deleteConnection)))
 	mux.Handle("GET /metrics", guard(g.metricsHandler()))
+	if g.reload != nil {
+		mux.Handle("POST /admin/reload", guard(http.HandlerFunc(g.postReload)))
+	}
 }
 
 // adminOnly lets operators through: anyone in dev mode; otherwise a bearer

@@ -6,9 +6,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,6 +50,17 @@ type Options struct {
 	// their own (see Stage). Nil: no stages, and nothing changes; with
 	// stages, an upgrade outside every stage's path is refused with 404.
 	Stages map[string]Stage
+	// Routes, when set, lists the configured routes for GET /admin/routes
+	// (the JSON protocol's, as they are now). Nil: the list is empty.
+	Routes func() []RouteInfo
+	// AccessLog is where access log lines go (Config.AccessLog). Default
+	// os.Stderr, beside the gateway's log.
+	AccessLog io.Writer
+	// Reload, when set, is what POST /admin/reload (an operator endpoint)
+	// calls: it reads the config again and applies it (Gateway.Reload for
+	// the gateway's part). Its error, a refused config, is answered 400
+	// with one line of it per problem. Nil: no such endpoint.
+	Reload func(context.Context) (ReloadReport, error)
 }
 
 // Gateway accepts WebSocket connections and bridges them to NATS.
@@ -55,7 +68,8 @@ type Gateway struct {
 	cfg     Config
 	stages  []*stage // in the order they are tried; nil without stages
 	nc      *nats.Conn
-	auth    auth.Authenticator
+	live    atomic.Pointer[live] // what Reload may change
+	reloads atomic.Uint64        // Reload calls, for Subscribe's second look
 	log     *slog.Logger
 	id      string
 	metrics *metrics
@@ -68,6 +82,9 @@ type Gateway struct {
 	js      *JetStream
 	peers   *peers // liveness and last words (peers.go)
 	surveys []*nats.Subscription
+	reload  func(context.Context) (ReloadReport, error) // Options.Reload
+	access  *accessLog                                  // nil: no access log
+	routeFn func() []RouteInfo                          // Options.Routes
 	protos  []Protocol
 	byToken map[string]Protocol
 	byPath  map[string]Protocol
@@ -94,7 +111,6 @@ func New(o Options) (*Gateway, error) {
 	g := &Gateway{
 		cfg:      o.Config.withDefaults(),
 		nc:       o.NATS,
-		auth:     o.Authenticator,
 		log:      o.Logger,
 		id:       newID(6),
 		metrics:  newMetrics(),
@@ -102,6 +118,8 @@ func New(o Options) (*Gateway, error) {
 		byPath:   map[string]Protocol{},
 		sessions: map[string]*Session{},
 		stop:     make(chan struct{}),
+		reload:   o.Reload,
+		routeFn:  o.Routes,
 	}
 	if o.StreamReplicas < 0 || o.StreamReplicas > MaxReplicas {
 		return nil, fmt.Errorf("bridge: Options.StreamReplicas %d is not 0 to %d", o.StreamReplicas, MaxReplicas)
@@ -118,6 +136,16 @@ func New(o Options) (*Gateway, error) {
 		return nil, fmt.Errorf("bridge: compression_min_bytes: %d must not be negative", g.cfg.CompressionMinBytes)
 	}
 	g.adm = newAdmission(g.cfg.Limits)
+	if errs := g.cfg.AccessLog.Validate(); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if g.cfg.AccessLog.Enabled() || stagesLog(o.Stages) {
+		w := o.AccessLog
+		if w == nil {
+			w = os.Stderr
+		}
+		g.access = newAccessLog(g.cfg.AccessLog, w)
+	}
 	if len(o.Stages) > 0 {
 		st, err := newStages(o.Stages, g.cfg.Limits, g.log)
 		if err != nil {
@@ -130,10 +158,12 @@ func New(o Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.js = js
-	if g.auth == nil {
-		g.auth = auth.None{}
+	a := o.Authenticator
+	if a == nil {
+		a = auth.None{}
 	}
-	_, g.devMode = g.auth.(auth.None)
+	_, g.devMode = a.(auth.None)
+	g.live.Store(&live{auth: a, allowedOrigins: g.cfg.AllowedOrigins, skipOrigin: g.cfg.InsecureSkipOriginCheck, limits: g.cfg.Limits})
 	for _, p := range o.Protocols {
 		if err := g.register(p); err != nil {
 			return nil, err

@@ -406,3 +406,6 @@ func smallReadBuffer() *websocket.Dialer {
 		},
 	}
 }
+
+// SubscriptionRevoked tells the client which subscription a reload took.
+func (h *testHandler) SubscriptionRevoked(sub *Subscription) { h.say("revoked " + sub.Pattern()) }

@@ -98,6 +98,14 @@ func (a *admission) admit(ip string) (status int, limit string) {
 	return 0, ""
 }
 
+// setLimits makes l the limits of connections admitted from now on; an
+// address's rate bucket made before keeps its rate.
+func (a *admission) setLimits(l Limits) {
+	a.mu.Lock()
+	a.l = l
+	a.mu.Unlock()
+}
+
 func (a *admission) release(ip string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -27,6 +27,7 @@ type metrics struct {
 	routeLatency   *prometheus.HistogramVec
 	integrationErr *prometheus.CounterVec
 	routeCache     *prometheus.CounterVec
+	reloads        *prometheus.CounterVec
 
 	mu    sync.Mutex
 	perPr map[string]*protoMetrics
@@ -82,12 +83,17 @@ func newMetrics() *metrics {
 		routeCache: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns,
 			Name: "route_cache_total", Help: "Route cache lookups by result (hit, miss)."},
 			[]string{"route", "result"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns,
+			Name: "config_reloads_total", Help: "Config reloads by result (ok, refused)."},
+			[]string{"result"}),
 		perPr: map[string]*protoMetrics{},
 	}
 	m.reg.MustRegister(m.connections, m.connects, m.disconnects, m.msgsIn, m.msgsOut,
 		m.bytesIn, m.bytesOut, m.slowConsumers, m.protocolErrors, m.denied, m.limited,
-		m.routeLatency, m.integrationErr, m.routeCache,
+		m.routeLatency, m.integrationErr, m.routeCache, m.reloads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reloads.WithLabelValues("ok") // both series exist, at zero, from the start
+	m.reloads.WithLabelValues("refused")
 	return m
 }
 
@@ -132,6 +138,15 @@ func (x Metrics) LimitExceeded(protocol, limit string) {
 // IntegrationError counts a failed route integration.
 func (x Metrics) IntegrationError(route, kind string) {
 	x.m.integrationErr.WithLabelValues(route, kind).Inc()
+}
+
+// ConfigReload counts a config reload, applied (ok) or refused.
+func (x Metrics) ConfigReload(ok bool) {
+	result := "refused"
+	if ok {
+		result = "ok"
+	}
+	x.m.reloads.WithLabelValues(result).Inc()
 }
 
 // RouteCache counts a lookup in a route's reply cache.

@@ -56,6 +56,7 @@ type Session struct {
 	stage     *stage // nil on a gateway without stages
 	sourceIP  string
 	userAgent string
+	requestID string // the upgrade's X-Request-Id, or made up (access log)
 	started   time.Time
 	handler   Handler
 	m         *protoMetrics
@@ -173,7 +174,7 @@ func (s *Session) Authenticate(ctx context.Context, in *auth.Credentials) (*auth
 	// The upgrade's credentials served their purpose: an idle connection
 	// does not keep its request headers.
 	s.creds = nil
-	p, err := s.gw.auth.Authenticate(ctx, &c)
+	p, err := s.gw.authenticator().Authenticate(ctx, &c)
 	if err != nil {
 		s.gw.metrics.denied.WithLabelValues(s.proto.Name(), "connect").Inc()
 		s.principal.Store(unauthenticated)
@@ -305,6 +306,14 @@ func (s *Session) check(action, name string, valid func(string) error, allowed f
 // Publish sends data to subject on NATS with the connection's headers plus
 // hdr (which may be nil) after checking permissions.
 func (s *Session) Publish(subject, route string, hdr Header, data []byte) error {
+	err := s.publish(subject, route, hdr, data)
+	if s.gw.access != nil {
+		s.autoAccess(route, 0, err, len(data))
+	}
+	return err
+}
+
+func (s *Session) publish(subject, route string, hdr Header, data []byte) error {
 	if err := s.CheckPublish(subject); err != nil {
 		return err
 	}
@@ -322,6 +331,16 @@ func (s *Session) Publish(subject, route string, hdr Header, data []byte) error 
 
 // Request sends data to subject and waits for one reply, at most timeout.
 func (s *Session) Request(ctx context.Context, subject, route string, hdr Header, data []byte, timeout time.Duration) (*Message, error) {
+	if s.gw.access == nil {
+		return s.request(ctx, subject, route, hdr, data, timeout)
+	}
+	start := time.Now()
+	m, err := s.request(ctx, subject, route, hdr, data, timeout)
+	s.autoAccess(route, time.Since(start), err, len(data))
+	return m, err
+}
+
+func (s *Session) request(ctx context.Context, subject, route string, hdr Header, data []byte, timeout time.Duration) (*Message, error) {
 	if err := s.CheckPublish(subject); err != nil {
 		return nil, err
 	}
@@ -346,19 +365,23 @@ func (s *Session) Request(ctx context.Context, subject, route string, hdr Header
 // goroutine and must not block; it typically encodes with d.Frame and calls
 // Send.
 func (s *Session) Subscribe(pattern, queue string, deliver func(d *Delivery)) (*Subscription, error) {
+	gen := s.gw.reloads.Load() // a reload from here on may have narrowed what was checked
 	if err := s.CheckSubscribe(pattern); err != nil {
 		return nil, err
 	}
-	return s.subscribe(pattern, queue, deliver)
+	return s.subscribe(pattern, queue, deliver, true, gen)
 }
 
-func (s *Session) subscribe(pattern, queue string, deliver func(d *Delivery)) (*Subscription, error) {
+// subscribe makes a subscription; checked says it was made under the
+// principal's permissions, so a reload that narrows them may drop it, and
+// gen is the reload count before they were checked.
+func (s *Session) subscribe(pattern, queue string, deliver func(d *Delivery), checked bool, gen uint64) (*Subscription, error) {
 	if queue != "" {
 		if err := subjects.ValidateSubject(queue); err != nil {
 			return nil, fmt.Errorf("queue group: %w", err)
 		}
 	}
-	sub := &Subscription{s: s, pattern: pattern, queue: queue, deliver: deliver}
+	sub := &Subscription{s: s, pattern: pattern, queue: queue, deliver: deliver, checked: checked}
 	s.subsMu.Lock()
 	if max := s.limits().MaxSubscriptions; max > 0 && len(s.subs) >= max {
 		s.subsMu.Unlock()
@@ -368,6 +391,14 @@ func (s *Session) subscribe(pattern, queue string, deliver func(d *Delivery)) (*
 	if s.isClosed() {
 		s.subsMu.Unlock()
 		return nil, ErrClosed
+	}
+	// A reload since the check may have walked the subscriptions already:
+	// check again under the new principal (Gateway.Reload stores it
+	// before it walks, so whatever it has not stored yet it will find).
+	if checked && s.gw.reloads.Load() != gen && !s.Principal().Permissions.CanSubscribe(pattern) {
+		s.subsMu.Unlock()
+		s.gw.metrics.denied.WithLabelValues(s.proto.Name(), "subscribe").Inc()
+		return nil, fmt.Errorf("%w: subscribe to %q", ErrForbidden, pattern)
 	}
 	sub.idx = len(s.subs)
 	s.subs = append(s.subs, sub)
@@ -380,12 +411,17 @@ func (s *Session) subscribe(pattern, queue string, deliver func(d *Delivery)) (*
 	}
 	// The session's end, if it came while sub was joining, found it not
 	// yet a member: it leaves now (leaving twice is a no-op).
+	// Nor did a reload that dropped it meanwhile.
 	s.subsMu.Lock()
-	gone := s.subs == nil
+	gone, dropped := s.subs == nil, sub.idx < 0
 	s.subsMu.Unlock()
-	if gone {
+	switch {
+	case gone:
 		s.gw.hub.remove(sub)
 		return nil, ErrClosed
+	case dropped:
+		s.gw.hub.remove(sub)
+		return nil, fmt.Errorf("%w: subscribe to %q", ErrForbidden, pattern)
 	}
 	return sub, nil
 }
@@ -487,6 +523,7 @@ func (s *Session) finish(err error) {
 			"duration", time.Since(s.started).Round(time.Millisecond),
 			"msgs_in", s.msgsIn.Load(), "msgs_out", s.msgsOut.Load(),
 			"code", c.Code, "reason", c.Reason, "by", c.By)
+		s.logConnection(c)
 	})
 }
 
@@ -520,7 +557,8 @@ type Subscription struct {
 	pattern string
 	queue   string
 	deliver func(*Delivery)
-	idx     int // in s.subs; -1 once dropped (under subsMu)
+	idx     int  // in s.subs; -1 once dropped (under subsMu)
+	checked bool // made by Subscribe, under the principal's permissions
 
 	// chunk is where the hub keeps it while it is a member, nil before it
 	// joins and once it has left; slot is its place there (under the
@@ -582,5 +620,5 @@ func (s *Session) FlushSubscriptions(ctx context.Context) error {
 // CRAParams are the WAMP-CRA parameters of authid's key, if the gateway's
 // authenticators hold one (auth.WAMPCRA).
 func (s *Session) CRAParams(authid string) (auth.CRAParams, bool) {
-	return auth.LookupCRA(s.gw.auth, authid)
+	return auth.LookupCRA(s.gw.authenticator(), authid)
 }

@@ -37,6 +37,11 @@ type Stage struct {
 	// Limits override gateway.limits' per-connection limits for the
 	// stage's connections; a zero keeps the gateway's.
 	Limits StageLimits `yaml:"limits"`
+	// AccessLog writes an access log line for every message of the
+	// stage's connections: each routed JSON message, each publish and
+	// request of the other protocols (gateway.access_log has the format
+	// and fields). Default false.
+	AccessLog bool `yaml:"access_log"`
 
 	// Logger is what the stage's connections log to, made by the caller
 	// from LogLevel. Nil: the gateway's logger.
@@ -63,6 +68,8 @@ type stage struct {
 	vars   map[string]string
 	log    *slog.Logger
 	limits Limits // the gateway's, with the stage's overrides
+
+	accessLog bool // a line per message (Stage.AccessLog)
 }
 
 // ValidateStages checks stages: every error names the stage and key.
@@ -137,7 +144,7 @@ func newStages(stages map[string]Stage, gw Limits, log *slog.Logger) ([]*stage, 
 	}
 	out := make([]*stage, 0, len(stages))
 	for n, st := range stages {
-		s := &stage{name: n, host: strings.ToLower(st.Host), prefix: st.Path, vars: st.Variables, log: st.Logger, limits: gw}
+		s := &stage{name: n, host: strings.ToLower(st.Host), prefix: st.Path, vars: st.Variables, log: st.Logger, limits: gw, accessLog: st.AccessLog}
 		if s.log == nil {
 			s.log = log
 		}
@@ -234,5 +241,5 @@ func (s *Session) limits() *Limits {
 	if s.stage != nil {
 		return &s.stage.limits
 	}
-	return &s.gw.cfg.Limits
+	return &s.gw.live.Load().limits
 }

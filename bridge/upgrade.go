@@ -120,7 +120,7 @@ func (g *Gateway) serveSession(w http.ResponseWriter, r *http.Request, p Protoco
 			g.adm.release(s.sourceIP)
 		}
 	}()
-	principal, err := g.auth.Authenticate(r.Context(), creds)
+	principal, err := g.authenticator().Authenticate(r.Context(), creds)
 	if ib, ok := p.(InBandAuthenticator); ok && ib.AuthenticatesInBand() {
 		s.creds = creds // merged with what the protocol's CONNECT carries
 		if errors.Is(err, auth.ErrNoCredentials) {
@@ -260,13 +260,14 @@ func (g *Gateway) serveNonWS(w http.ResponseWriter, r *http.Request) {
 // passes, as does any origin listed in AllowedOrigins.
 func (g *Gateway) originAllowed(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
-	if origin == "" || g.cfg.InsecureSkipOriginCheck {
+	l := g.live.Load()
+	if origin == "" || l.skipOrigin {
 		return true
 	}
-	if g.devMode && len(g.cfg.AllowedOrigins) == 0 {
+	if g.devMode && len(l.allowedOrigins) == 0 {
 		return true // dev mode: a page on another local port may connect
 	}
-	for _, o := range g.cfg.AllowedOrigins {
+	for _, o := range l.allowedOrigins {
 		if strings.EqualFold(o, origin) {
 			return true
 		}
@@ -295,6 +296,9 @@ func (g *Gateway) newSession(p Protocol, token string, r *http.Request, st *stag
 	}
 	if l := s.limits(); l.MessageRate > 0 {
 		s.limiter = rate.NewLimiter(rate.Limit(l.MessageRate), burst(l.MessageBurst, l.MessageRate))
+	}
+	if g.access != nil {
+		s.requestID = requestIDFrom(r.Header.Get("X-Request-Id"))
 	}
 	s.principal.Store(auth.Anonymous)
 	s.lastRead.Store(now.UnixNano())

@@ -37,6 +37,7 @@ func TestOriginAllowed(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			g := &Gateway{cfg: tc.cfg.withDefaults()}
+			g.live.Store(&live{allowedOrigins: g.cfg.AllowedOrigins, skipOrigin: g.cfg.InsecureSkipOriginCheck})
 			r := httptest.NewRequest("GET", "http://"+tc.host+"/", nil)
 			if tc.origin != "" {
 				r.Header.Set("Origin", tc.origin)

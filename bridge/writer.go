@@ -103,6 +103,7 @@ func (s *Session) wrote(size, data int, now time.Time) {
 		s.msgsOut.Add(uint64(data))
 		s.m.msgsOut.Add(float64(data))
 		s.m.bytesOut.Add(float64(size))
+		s.bytesOut.Add(uint64(size))
 	}
 }
 

@@ -39,7 +39,10 @@ an external NATS server or cluster. Each flag is also an environment
 variable and a key of the config file (README.md, Configuration): a flag
 beats the environment, which beats the file. The configuration is checked
 as 'wsgate validate' checks it before anything starts. SIGTERM or SIGINT
-stops the gateway gracefully; SIGHUP reloads the TLS certificate.`,
+stops the gateway gracefully. SIGHUP, like POST /admin/reload, reads the
+config file again and applies what can change live (JSON routes, auth,
+origins, limits, the TLS certificate); a config that is not valid is
+refused and the running one kept (README.md, Operations).`,
 		define: func(fs *flag.FlagSet) func(io.Writer) error {
 			var s settings
 			s.registerRun(fs)
@@ -156,13 +159,17 @@ func run(s *settings) error {
 	if err != nil {
 		return err
 	}
-	authn, err := auth.New(c.Auth, auth.Deps{Requester: bridge.NATSRequester(nc), Logger: log})
+	deps := auth.Deps{Requester: bridge.NATSRequester(nc), Logger: log}
+	authn, err := auth.New(c.Auth, deps)
 	if err != nil {
 		return err
 	}
-	if cl, ok := authn.(io.Closer); ok {
-		defer cl.Close()
-	}
+	rl := &reloader{s: s, running: c, json: jp, authn: authn, deps: deps, log: log}
+	defer func() {
+		rl.mu.Lock()
+		closeAuth(rl.authn) // the last one a reload left
+		rl.mu.Unlock()
+	}()
 	if !c.Auth.Enabled() {
 		log.Warn("AUTHENTICATION IS OFF (dev mode): any client may connect, from any origin, and publish and subscribe to every subject outside the reserved ones; /@connections and /metrics are open. Do not expose this gateway: add an auth: block to the config (see Security in README.md).")
 	}
@@ -176,16 +183,22 @@ func run(s *settings) error {
 		Protocols:      []bridge.Protocol{jp, sp, mqtt.New(c.MQTT), wp, sio},
 		StreamReplicas: c.NATS.StreamReplicas,
 		Stages:         c.stages(stageLogs),
+		Routes:         jp.Routes,
+		Reload: func(ctx context.Context) (bridge.ReloadReport, error) {
+			return rl.reload(ctx, "POST /admin/reload")
+		},
 	})
 	if err != nil {
 		return err
 	}
+	rl.gw = gw
 	var certs *certReloader
 	if c.TLS.enabled() {
 		var tcfg *tls.Config
 		if tcfg, certs, err = c.TLS.serverTLS(log); err != nil {
 			return err
 		}
+		rl.certs = certs
 		ln = tls.NewListener(ln, tcfg)
 	}
 	serveErr := make(chan error, 2)
@@ -212,15 +225,7 @@ wait:
 		case err := <-serveErr:
 			return fmt.Errorf("serve: %w", err)
 		case <-hup:
-			if certs == nil {
-				log.Info("SIGHUP: nothing to reload (no TLS)")
-				continue
-			}
-			if err := certs.reload(); err != nil {
-				log.Error("SIGHUP: certificate not reloaded, keeping the old one", "err", err)
-			} else {
-				log.Info("SIGHUP: certificate reloaded", "cert", c.TLS.CertFile)
-			}
+			_, _ = rl.reload(ctx, "SIGHUP") // logged and counted there
 		case <-ctx.Done():
 			break wait
 		}

@@ -107,6 +107,7 @@ func (c *config) validateGateway() []error {
 	default:
 		errs = append(errs, fmt.Errorf("gateway.on_token_expiry: %q is not close or ignore", g.OnTokenExpiry))
 	}
+	errs = append(errs, g.AccessLog.Validate()...)
 	if h := g.Admin.TokenHash; h != "" {
 		if err := auth.ValidateKeyHash(h); err != nil {
 			errs = append(errs, fmt.Errorf("gateway.admin.token_hash: %w", err))

@@ -74,7 +74,7 @@ func TestCacheKey(t *testing.T) {
 	}})
 	key := func(route, msg string) (string, bool) {
 		b, _ := parseBody([]byte(msg))
-		return c.cacheKey(c.p.c.routes[route], b, b.raw)
+		return c.cacheKey(c.p.cur().routes[route], b, b.raw)
 	}
 	k1, ok1 := key("q", `{"a":"x","b":"yz"}`)
 	k2, ok2 := key("q", `{"a":"xy","b":"z"}`)

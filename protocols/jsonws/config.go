@@ -76,6 +76,13 @@ type RouteConfig struct {
 	Rate float64 `yaml:"rate"`
 	// Burst is that bucket's size. Default: the rate, at least 1.
 	Burst int `yaml:"burst"`
+	// AccessLog writes an access log line for each message of this route
+	// (gateway.access_log has the format and fields). Default false.
+	AccessLog bool `yaml:"access_log"`
+	// AccessLogSample is the fraction of this route's messages that get
+	// a line, above 0 and at most 1, for routes too busy to log every
+	// message. Default: gateway.access_log.sample.
+	AccessLogSample float64 `yaml:"access_log_sample"`
 	// Transforms and conditions: jq expressions (transform.go).
 	Transforms `yaml:",inline"`
 	// Cache serves replies of a request or http route from memory
@@ -246,6 +253,9 @@ type route struct {
 	raw      bool
 	rate     float64
 	burst    int
+
+	accessLog    bool    // RouteConfig.AccessLog
+	accessSample float64 // RouteConfig.AccessLogSample; 0: the gateway's
 }
 
 var knownVarRoots = []string{"connectionId", "principal", "route", "body.", "claims.", "context.", "stage."}
@@ -269,7 +279,10 @@ func ferr(field, format string, a ...any) error {
 func compileRoute(key string, rc RouteConfig, defTimeout time.Duration) (*route, []error) {
 	var errs []error
 	r := &route{key: key, kind: rc.Integration, queue: rc.Queue, timeout: rc.Timeout, raw: rc.Raw,
-		rate: rc.Rate, burst: rc.Burst}
+		rate: rc.Rate, burst: rc.Burst, accessLog: rc.AccessLog, accessSample: rc.AccessLogSample}
+	if rc.AccessLogSample < 0 || rc.AccessLogSample > 1 {
+		errs = append(errs, ferr("access_log_sample", "%g is not above 0 and at most 1", rc.AccessLogSample))
+	}
 	if r.burst <= 0 {
 		r.burst = max(int(rc.Rate), 1)
 	}

@@ -24,15 +24,22 @@ type conn struct {
 
 	limits map[*route]*rate.Limiter // per-route buckets, made on first use
 
-	req    []string          // the upgrade request's values the selection names
-	routes map[string]*route // the connection's stage's routes
+	req   []string // the upgrade request's values the selection names
+	stage string   // the connection's stage, whose routes it uses ("": none)
+
+	limitsOf *compiled // the config whose routes limits holds buckets of
 }
+
+// table is the connection's route table now: its stage's routes in the
+// protocol's current config.
+func (c *conn) table() map[string]*route { return c.p.cur().routesFor(c.stage) }
 
 type subKey struct{ subject, queue string }
 
 var (
-	_ bridge.Closer  = (*conn)(nil)
-	_ bridge.Refuser = (*conn)(nil)
+	_ bridge.Closer              = (*conn)(nil)
+	_ bridge.Refuser             = (*conn)(nil)
+	_ bridge.SubscriptionRevoker = (*conn)(nil)
 )
 
 // HandleMessage implements bridge.Handler.
@@ -60,35 +67,44 @@ func (c *conn) handle(data []byte) {
 		switch {
 		case b.deep:
 			c.fail("", id, errBadJSON, fmt.Sprintf("message is nested more than %d levels deep and there is no $default route", maxDepth))
+			c.logAccess(nil, errBadJSON, 0, len(data))
 			return
 		case !isObject:
 			c.fail("", id, errBadJSON, "message is not a JSON object and there is no $default route")
+			c.logAccess(nil, errBadJSON, 0, len(data))
 			return
 		}
 		c.fail("", id, errNoRoute, fmt.Sprintf("no route for key %q and no $default route", key))
+		c.logAccess(nil, errNoRoute, 0, len(data))
 		return
 	}
 	if r.rate > 0 && !c.allow(r) {
 		c.s.Metrics().LimitExceeded(Name, "route_rate")
 		c.fail(r.key, id, errRateLimited, fmt.Sprintf("route %s allows %g messages per second", r.key, r.rate))
+		c.logAccess(r, errRateLimited, 0, len(data))
 		return
 	}
 	var in *jqInput // only for routes with transforms or conditions
 	if r.xf != nil {
 		in = &jqInput{c: c, b: b}
 		if r.xf.choosing() {
-			if r = c.chooseOrDefault(r, in, id); r == nil {
+			chosen := c.chooseOrDefault(r, in, id)
+			if chosen == nil {
+				c.logAccess(r, statusNoTarget, 0, len(data))
 				return
 			}
+			r = chosen
 		}
 	}
+	start := time.Now()
+	var status string
 	switch r.kind {
 	case kindPublish:
-		c.publish(r, b, id, in)
+		status = c.publish(r, b, id, in)
 	case kindSubscribe:
-		c.subscribe(r, b, id)
+		status = c.subscribe(r, b, id)
 	case kindUnsubscribe:
-		c.unsubscribe(r, b, id)
+		status = c.unsubscribe(r, b, id)
 	case kindRequest, kindHTTP:
 		// Two-way routes run beside the reader so a slow integration does
 		// not hold up the connection; replies may come out of order.
@@ -97,11 +113,36 @@ func (c *conn) handle(data []byte) {
 		if in != nil {
 			in.b = b
 		}
-		err := c.s.Beside(c.p.c.cfg.MaxInflight, func(ctx context.Context) { c.twoWay(ctx, r, b, id, in) })
+		size := len(data)
+		err := c.s.Beside(c.p.cur().cfg.MaxInflight, func(ctx context.Context) { c.twoWay(ctx, r, b, id, in, size) })
 		if errors.Is(err, bridge.ErrTooManyRequests) {
-			c.fail(r.key, id, errTooMany, fmt.Sprintf("more than %d requests waiting", c.p.c.cfg.MaxInflight))
+			c.fail(r.key, id, errTooMany, fmt.Sprintf("more than %d requests waiting", c.p.cur().cfg.MaxInflight))
+			c.logAccess(r, errTooMany, 0, size)
 		}
+		return // twoWay writes its line
 	}
+	c.logAccess(r, status, time.Since(start), len(data))
+}
+
+// Statuses of access log lines besides the error codes.
+const (
+	statusOK        = "ok"
+	statusCancelled = "cancelled"       // the connection ended first
+	statusNoTarget  = "no_route_target" // a choosing route found nothing
+)
+
+// logAccess writes the access log line of a message of size bytes that
+// route r (nil: none) took, when r or the connection's stage asks for one.
+func (c *conn) logAccess(r *route, status string, took time.Duration, size int) {
+	force := r != nil && r.accessLog
+	if !force && !c.s.AccessLogMessages() {
+		return
+	}
+	m := bridge.MessageAccess{Status: status, Latency: took, BytesIn: size, Force: force}
+	if r != nil {
+		m.Route, m.Sample = r.key, r.accessSample
+	}
+	c.s.LogAccess(m)
 }
 
 // chooseOrDefault picks what takes a message on route r, whose integration
@@ -117,7 +158,7 @@ func (c *conn) chooseOrDefault(r *route, in *jqInput, id json.RawMessage) *route
 	if t != nil {
 		return t
 	}
-	if d := c.routes[routeDefault]; d != nil && d != r {
+	if d := c.table()[routeDefault]; d != nil && d != r {
 		if !d.xf.choosing() {
 			return d
 		}
@@ -137,17 +178,36 @@ func (c *conn) chooseOrDefault(r *route, in *jqInput, id json.RawMessage) *route
 // are never selected by a message.
 func (c *conn) selectRoute(b *body, data, kb []byte) (r *route, key []byte, isObject bool) {
 	if isObject = b.parse(data); isObject {
-		key = c.p.c.sel.appendKey(kb, b, c.req)
-		r = c.routes[string(key)]
+		key = c.p.cur().sel.appendKey(kb, b, c.req)
+		r = c.table()[string(key)]
 	}
 	if r == nil || string(key) == routeConnect || string(key) == routeDisconnect {
-		r = c.routes[routeDefault]
+		r = c.table()[routeDefault]
 	}
 	return r, key, isObject
 }
 
+// SubscriptionRevoked implements bridge.SubscriptionRevoker: the client
+// gets an error frame (forbidden, with the subject) for a subscription a
+// reload's narrower permissions ended, and may subscribe again once they
+// allow it.
+func (c *conn) SubscriptionRevoked(sub *bridge.Subscription) {
+	k := subKey{sub.Pattern(), sub.Queue()}
+	c.mu.Lock()
+	if c.subs[k] == sub {
+		delete(c.subs, k)
+	}
+	c.mu.Unlock()
+	env := Envelope{Type: "error", Subject: k.subject, Error: errForbidden,
+		Message: "subscription ended: the gateway's permissions for this connection no longer allow it"}
+	_ = c.s.Send(env.frame())
+}
+
 // allow takes a token from the route's bucket for this connection.
 func (c *conn) allow(r *route) bool {
+	if cur := c.p.cur(); c.limitsOf != cur {
+		c.limits, c.limitsOf = nil, cur // a reload made new routes
+	}
 	lim := c.limits[r]
 	if lim == nil {
 		if c.limits == nil {
@@ -186,8 +246,8 @@ func (c *conn) fail(route string, id json.RawMessage, code, msg string) {
 	_ = c.s.Send(env.frame())
 }
 
-// failErr sends the error frame that err calls for.
-func (c *conn) failErr(route string, id json.RawMessage, err error) {
+// failErr sends the error frame that err calls for and returns its code.
+func (c *conn) failErr(route string, id json.RawMessage, err error) string {
 	code := errBadRequest
 	switch bridge.KindOf(err) {
 	case bridge.KindForbidden:
@@ -211,6 +271,7 @@ func (c *conn) failErr(route string, id json.RawMessage, err error) {
 		c.s.Metrics().IntegrationError(route, code)
 	}
 	c.fail(route, id, code, err.Error())
+	return code
 }
 
 // subject works out the route's subject for a message.
@@ -276,7 +337,8 @@ func payload(r *route, b *body) []byte {
 	return b.payload(r.payload)
 }
 
-func (c *conn) publish(r *route, b *body, id json.RawMessage, in *jqInput) {
+// publish runs a publish route and returns the status of the access log.
+func (c *conn) publish(r *route, b *body, id json.RawMessage, in *jqInput) string {
 	start := time.Now()
 	subj, err := c.subject(r, b)
 	if err == nil {
@@ -287,25 +349,24 @@ func (c *conn) publish(r *route, b *body, id json.RawMessage, in *jqInput) {
 	}
 	c.s.Metrics().RouteDone(r.key, time.Since(start).Seconds())
 	if err != nil {
-		c.failErr(r.key, id, err)
-		return
+		return c.failErr(r.key, id, err)
 	}
 	if id != nil {
 		env := Envelope{Type: "published", Route: r.key, ID: id, Subject: subj}
 		_ = c.s.Send(env.frame())
 	}
+	return statusOK
 }
 
-func (c *conn) subscribe(r *route, b *body, id json.RawMessage) {
+// subscribe runs a subscribe route and returns the status of the access log.
+func (c *conn) subscribe(r *route, b *body, id json.RawMessage) string {
 	subj, err := c.subject(r, b)
 	if err != nil {
-		c.failErr(r.key, id, err)
-		return
+		return c.failErr(r.key, id, err)
 	}
 	q, err := c.queue(r, b)
 	if err != nil {
-		c.failErr(r.key, id, err)
-		return
+		return c.failErr(r.key, id, err)
 	}
 	k := subKey{subj, q}
 	c.mu.Lock()
@@ -318,7 +379,7 @@ func (c *conn) subscribe(r *route, b *body, id json.RawMessage) {
 		case r.xf != nil && r.xf.deliver != nil:
 			// One frame per route and stage: the transform sees the stage.
 			name, vars := c.s.Stage()
-			key, encode = deliverKey{r.xf, name}, deliverFrame(r, vars, c.p.c.jq)
+			key, encode = deliverKey{r.xf, name}, deliverFrame(r, vars, c.p.cur().jq)
 		case r.raw:
 			key, encode = keyRaw, rawFrame
 		}
@@ -329,8 +390,7 @@ func (c *conn) subscribe(r *route, b *body, id json.RawMessage) {
 			}
 		})
 		if err != nil {
-			c.failErr(r.key, id, err)
-			return
+			return c.failErr(r.key, id, err)
 		}
 		c.mu.Lock()
 		if old := c.subs[k]; old != nil {
@@ -348,22 +408,21 @@ func (c *conn) subscribe(r *route, b *body, id json.RawMessage) {
 	}
 	env := Envelope{Type: "subscribed", Route: r.key, ID: id, Subject: subj}
 	_ = c.s.Send(env.frame())
+	return statusOK
 }
 
-func (c *conn) unsubscribe(r *route, b *body, id json.RawMessage) {
+// unsubscribe runs an unsubscribe route and returns the status of the access log.
+func (c *conn) unsubscribe(r *route, b *body, id json.RawMessage) string {
 	subj, err := c.subject(r, b)
 	if err != nil {
-		c.failErr(r.key, id, err)
-		return
+		return c.failErr(r.key, id, err)
 	}
 	if err := subjects.ValidatePattern(subj); err != nil {
-		c.failErr(r.key, id, err)
-		return
+		return c.failErr(r.key, id, err)
 	}
 	q, err := c.queue(r, b)
 	if err != nil {
-		c.failErr(r.key, id, err)
-		return
+		return c.failErr(r.key, id, err)
 	}
 	var gone []*bridge.Subscription
 	c.mu.Lock()
@@ -375,20 +434,20 @@ func (c *conn) unsubscribe(r *route, b *body, id json.RawMessage) {
 	}
 	c.mu.Unlock()
 	if len(gone) == 0 {
-		c.failErr(r.key, id, fmt.Errorf("%w to %q", bridge.ErrNotSubscribed, subj))
-		return
+		return c.failErr(r.key, id, fmt.Errorf("%w to %q", bridge.ErrNotSubscribed, subj))
 	}
 	for _, sub := range gone {
 		sub.Unsubscribe()
 	}
 	env := Envelope{Type: "unsubscribed", Route: r.key, ID: id, Subject: subj}
 	_ = c.s.Send(env.frame())
+	return statusOK
 }
 
 // OnClose implements bridge.Closer: it runs the $disconnect route (the
 // session has stopped the connection's running integrations already).
 func (c *conn) OnClose(ci bridge.CloseInfo) {
-	r := c.routes[routeDisconnect]
+	r := c.table()[routeDisconnect]
 	if r == nil {
 		return
 	}

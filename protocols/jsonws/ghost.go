@@ -49,7 +49,7 @@ func (p *Protocol) Ghost(g *bridge.Ghost) {
 	if json.Unmarshal(g.Data, &lw) != nil || lw.Route != routeDisconnect {
 		return
 	}
-	r := p.c.routesFor(lw.Stage)[routeDisconnect]
+	r := p.cur().routesFor(lw.Stage)[routeDisconnect]
 	if r == nil {
 		return
 	}

@@ -62,7 +62,7 @@ func httpFixture(t *testing.T, rec *recorder, h HTTPRoute, timeout time.Duration
 		t.Fatal(err)
 	}
 	t.Cleanup(p.http.CloseIdleConnections)
-	return p, p.c.routes["x"], srv
+	return p, p.cur().routes["x"], srv
 }
 
 func lookupMap(m map[string]string) func(string) (string, bool) {
@@ -223,7 +223,7 @@ func TestHTTPStatusMapping(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			o, err := r.http.outcome(context.Background(), a, p.c.jq)
+			o, err := r.http.outcome(context.Background(), a, p.cur().jq)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -249,7 +249,7 @@ func TestHTTPResponseWhenFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.http.outcome(context.Background(), a, p.c.jq); !errors.Is(err, errTransform) {
+	if _, err := r.http.outcome(context.Background(), a, p.cur().jq); !errors.Is(err, errTransform) {
 		t.Errorf("a when that cannot index a string: %v", err)
 	}
 }
@@ -358,7 +358,7 @@ func TestHTTPTransportError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := p.callHTTP(context.Background(), p.c.routes["x"], lookupMap(nil), nil, nil)
+	a, err := p.callHTTP(context.Background(), p.cur().routes["x"], lookupMap(nil), nil, nil)
 	if !errors.Is(err, errUpstream) || httpErrorClass(a, err) != "http_transport" {
 		t.Errorf("closed port: %v", err)
 	}

@@ -22,7 +22,7 @@ func benchConn(tb testing.TB, cfg Config) *conn {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &conn{p: p, routes: p.c.routes}
+	return &conn{p: p}
 }
 
 var benchTemplateCfg = Config{Routes: map[string]RouteConfig{
@@ -36,8 +36,8 @@ func refRoutePublish(c *conn, data []byte) (string, []byte, json.RawMessage) {
 	var key string
 	var r *route
 	if isObject {
-		key = c.p.c.sel.evalRef(b)
-		r = c.p.c.routes[key]
+		key = c.p.cur().sel.evalRef(b)
+		r = c.p.cur().routes[key]
 	}
 	if r == nil {
 		return "", nil, nil

@@ -176,7 +176,7 @@ func (c *conn) jqBase(body any) map[string]any {
 // on content: the first target whose when holds, else r itself if its own
 // when holds and it has an integration; nil if nothing does.
 func (c *conn) choose(r *route, in *jqInput) (*route, error) {
-	lim := c.p.c.jq
+	lim := c.p.cur().jq
 	if r.xf.when != nil {
 		ok, err := r.xf.when.truthy(context.Background(), in.get(r), lim)
 		if err != nil || !ok {
@@ -207,7 +207,7 @@ func (c *conn) forward(ctx context.Context, r *route, b *body, in *jqInput) ([]b
 	if r.xf == nil || r.xf.req == nil {
 		return payload(r, b), nil
 	}
-	v, err := r.xf.req.first(ctx, in.get(r), c.p.c.jq)
+	v, err := r.xf.req.first(ctx, in.get(r), c.p.cur().jq)
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +227,7 @@ func (c *conn) transformReply(ctx context.Context, r *route, in *jqInput, reply 
 		v["status"] = a.status
 		v["headers"] = headerMap(a.header)
 	}
-	out, err := r.xf.resp.first(ctx, v, c.p.c.jq)
+	out, err := r.xf.resp.first(ctx, v, c.p.cur().jq)
 	if err != nil {
 		return nil, err
 	}

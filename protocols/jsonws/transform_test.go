@@ -171,7 +171,7 @@ func TestChooseTargets(t *testing.T) {
 		in := &jqInput{c: tc.c, b: b}
 		got, err := tc.c.choose(r, in)
 		if got == nil && err == nil && r.key != routeDefault {
-			if d := tc.c.p.c.routes[routeDefault]; d != nil {
+			if d := tc.c.p.cur().routes[routeDefault]; d != nil {
 				got = d
 			}
 		}
@@ -194,7 +194,7 @@ func TestRequestResponseTransform(t *testing.T) {
 		"text": {Integration: kindPublish, Subject: "svc", Transforms: Transforms{RequestTransform: `"hello " + .body.name`}},
 	})
 	b, _ := parseBody([]byte(`{"action":"ask","item":{"sku":"A-1"},"big":12345678901234567890}`))
-	r := c.p.c.routes["ask"]
+	r := c.p.cur().routes["ask"]
 	in := &jqInput{c: c, b: b}
 	p, err := c.forward(context.Background(), r, b, in)
 	if err != nil || string(p) != `{"by":"","qty":1,"sku":"A-1"}` {
@@ -205,13 +205,13 @@ func TestRequestResponseTransform(t *testing.T) {
 		t.Errorf("transformReply = %s, %v", reply, err)
 	}
 	b2, _ := parseBody([]byte(`{"action":"text","name":"ada"}`))
-	if p, err := c.forward(context.Background(), c.p.c.routes["text"], b2, &jqInput{c: c, b: b2}); err != nil || string(p) != "hello ada" {
+	if p, err := c.forward(context.Background(), c.p.cur().routes["text"], b2, &jqInput{c: c, b: b2}); err != nil || string(p) != "hello ada" {
 		t.Errorf("string result = %q, %v", p, err)
 	}
 	// A route without transforms forwards its payload untouched.
 	plain := transformConn(t, map[string]RouteConfig{"p": {Integration: kindPublish, Subject: "s", Payload: "$request.body.data"}})
 	b3, _ := parseBody([]byte(`{"data": {"a" : 1}}`))
-	if p, _ := plain.forward(context.Background(), plain.p.c.routes["p"], b3, nil); string(p) != `{"a" : 1}` {
+	if p, _ := plain.forward(context.Background(), plain.p.cur().routes["p"], b3, nil); string(p) != `{"a" : 1}` {
 		t.Errorf("payload = %q", p)
 	}
 }
@@ -223,7 +223,7 @@ func TestHTTPResponseTransform(t *testing.T) {
 		Transforms: Transforms{ResponseTransform: `{status, ct: .headers["content-type"], n: .body.n}`}}})
 	b, _ := parseBody([]byte(`{}`))
 	a := &httpAnswer{status: 201, header: map[string][]string{"Content-Type": {"application/json"}}, body: []byte(`{"n":1}`)}
-	out, err := c.transformReply(context.Background(), c.p.c.routes["h"], &jqInput{c: c, b: b}, a.body, a)
+	out, err := c.transformReply(context.Background(), c.p.cur().routes["h"], &jqInput{c: c, b: b}, a.body, a)
 	if err != nil || string(out) != `{"ct":"application/json","n":1,"status":201}` {
 		t.Errorf("%s, %v", out, err)
 	}
@@ -233,8 +233,8 @@ func TestDeliverTransform(t *testing.T) {
 	for _, raw := range []bool{false, true} {
 		c := transformConn(t, map[string]RouteConfig{"feed": {Integration: kindSubscribe, Subject: "prices.>", Raw: raw,
 			Transforms: Transforms{Transform: `{sym: (.subject | split(".") | last), p: .body.price}`}}})
-		r := c.p.c.routes["feed"]
-		f, err := deliverFrame(r, nil, c.p.c.jq)(&bridge.Message{Subject: "prices.ACME", Data: []byte(`{"price":1.5,"x":"big"}`)})
+		r := c.p.cur().routes["feed"]
+		f, err := deliverFrame(r, nil, c.p.cur().jq)(&bridge.Message{Subject: "prices.ACME", Data: []byte(`{"price":1.5,"x":"big"}`)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,7 +245,7 @@ func TestDeliverTransform(t *testing.T) {
 		if got := string(f.Payload()); got != want {
 			t.Errorf("raw %v: %s, want %s", raw, got, want)
 		}
-		f, _ = deliverFrame(r, nil, c.p.c.jq)(&bridge.Message{Subject: "prices.X", Data: []byte(`not json`)})
+		f, _ = deliverFrame(r, nil, c.p.cur().jq)(&bridge.Message{Subject: "prices.X", Data: []byte(`not json`)})
 		var env Envelope
 		if err := json.Unmarshal(f.Payload(), &env); err != nil || env.Type != "error" || env.Error != errTransformFailed {
 			t.Errorf("failed transform: %s", f.Payload())
@@ -294,7 +294,7 @@ func FuzzTransformInput(f *testing.F) {
 	}
 	c := transformConn(f, map[string]RouteConfig{"x": {Integration: kindPublish, Subject: "a", Transforms: Transforms{
 		When: ".body.amount > 1000", RequestTransform: `{a: .body.amount, keys: (.body | if type == "object" then keys else [] end)}`}}})
-	r := c.p.c.routes["x"]
+	r := c.p.cur().routes["x"]
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b := getBody()
 		defer putBody(b)

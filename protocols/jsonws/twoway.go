@@ -9,14 +9,22 @@ import (
 	"github.com/wsgate/wsgate/bridge"
 )
 
-// twoWay runs a request or http integration and sends its answer.
-func (c *conn) twoWay(ctx context.Context, r *route, b *body, id json.RawMessage, in *jqInput) {
+// twoWay runs a request or http integration and sends its answer; size
+// is the message's, for the access log.
+func (c *conn) twoWay(ctx context.Context, r *route, b *body, id json.RawMessage, in *jqInput, size int) {
 	start := time.Now()
-	defer func() { c.s.Metrics().RouteDone(r.key, time.Since(start).Seconds()) }()
+	status := c.runTwoWay(ctx, r, b, id, in)
+	took := time.Since(start)
+	c.s.Metrics().RouteDone(r.key, took.Seconds())
+	c.logAccess(r, status, took, size)
+}
+
+// runTwoWay is twoWay without the accounting; it returns the status of the
+// access log.
+func (c *conn) runTwoWay(ctx context.Context, r *route, b *body, id json.RawMessage, in *jqInput) string {
 	p, err := c.forward(ctx, r, b, in)
 	if err != nil {
-		c.failErr(r.key, id, err)
-		return
+		return c.failErr(r.key, id, err)
 	}
 	ck, cached := "", false
 	if r.cache != nil {
@@ -25,7 +33,7 @@ func (c *conn) twoWay(ctx context.Context, r *route, b *body, id json.RawMessage
 			c.s.Metrics().RouteCache(r.key, hit)
 			if hit {
 				c.reply(r, id, reply)
-				return
+				return statusOK
 			}
 		}
 	}
@@ -33,7 +41,7 @@ func (c *conn) twoWay(ctx context.Context, r *route, b *body, id json.RawMessage
 	if r.kind == kindHTTP {
 		var ok bool
 		if reply, ok = c.httpRoute(ctx, r, b, id, in, p); !ok {
-			return
+			return errIntegration // httpRoute sent the client its error
 		}
 	} else {
 		var subj string
@@ -44,16 +52,17 @@ func (c *conn) twoWay(ctx context.Context, r *route, b *body, id json.RawMessage
 			}
 		}
 		if err != nil {
-			if ctx.Err() == nil {
-				c.failErr(r.key, id, err)
+			if ctx.Err() != nil {
+				return statusCancelled
 			}
-			return
+			return c.failErr(r.key, id, err)
 		}
 	}
 	if cached {
 		r.cache.put(ck, reply)
 	}
 	c.reply(r, id, reply)
+	return statusOK
 }
 
 // reply sends a two-way route's answer.
@@ -90,7 +99,7 @@ func (c *conn) httpRoute(ctx context.Context, r *route, b *body, id json.RawMess
 		c.fail(r.key, id, code, err.Error())
 		return nil, false
 	}
-	o, err := r.http.outcome(ctx, a, c.p.c.jq)
+	o, err := r.http.outcome(ctx, a, c.p.cur().jq)
 	if err != nil {
 		if ctx.Err() == nil {
 			c.fail(r.key, id, errTransformFailed, err.Error())

@@ -41,10 +41,11 @@ type conn struct {
 }
 
 var (
-	_ bridge.Handler  = (*conn)(nil)
-	_ bridge.Closer   = (*conn)(nil)
-	_ bridge.Goodbyer = (*conn)(nil)
-	_ bridge.Refuser  = (*conn)(nil)
+	_ bridge.Handler            = (*conn)(nil)
+	_ bridge.Closer             = (*conn)(nil)
+	_ bridge.Goodbyer           = (*conn)(nil)
+	_ bridge.PermissionsChanger = (*conn)(nil)
+	_ bridge.Refuser            = (*conn)(nil)
 )
 
 func newConn(p *Protocol, s *bridge.Session) *conn {

@@ -210,10 +210,32 @@ func (c *conn) settle(id string, nack bool) {
 // and then waits out the whole ack wait.
 const handBackDelay = 500 * time.Millisecond
 
+// PermissionsChanged implements bridge.PermissionsChanger: a durable queue
+// subscription the connection's new permissions no longer allow stops,
+// silently (STOMP's only notice, ERROR, would end the connection), as the
+// session's own subscriptions do; its id stays, so that the client's
+// UNSUBSCRIBE still succeeds.
+func (c *conn) PermissionsChanged() {
+	var gone []*subscription
+	c.mu.Lock()
+	for _, sub := range c.subs {
+		if sub.dq != nil && !sub.dq.stopped.Load() && c.s.CheckSubscribe(sub.dst.subject) != nil {
+			gone = append(gone, sub)
+		}
+	}
+	c.mu.Unlock()
+	for _, sub := range gone {
+		sub.dq.stop()
+		c.s.Logger().Info("reload: durable queue subscription no longer permitted; stopped", "id", sub.id, "destination", sub.raw)
+	}
+}
+
 // stop ends the consumption; the subscription's unacknowledged messages
-// go back to the queue (after handBackDelay).
+// go back to the queue (after handBackDelay). Only the first call does.
 func (ds *durableSub) stop() {
-	ds.stopped.Store(true)
+	if ds.stopped.Swap(true) {
+		return // a reload stopped it before the client's UNSUBSCRIBE
+	}
 	ds.cons.Drain() // late deliveries are handed back (stopped)
 	c := ds.c
 	var back []*durableAck
