@@ -88,7 +88,9 @@ const flushTimeout = 5 * time.Second
 // deliverer returns the delivery callback of a subscription. It runs on a
 // hub dispatcher: it never blocks.
 func (c *conn) deliverer(sub *subscription, pattern bool) func(*bridge.Delivery) {
-	key := eventKey{sub.id, c.ser}
+	// Boxed once: an eventKey made into an interface at every delivery
+	// would allocate.
+	var key any = eventKey{sub.id, c.ser}
 	ser := c.ser
 	return func(d *bridge.Delivery) {
 		h := d.Msg.Header
@@ -98,7 +100,7 @@ func (c *conn) deliverer(sub *subscription, pattern bool) func(*bridge.Delivery)
 		if h.Get(bridge.HeaderConnectionID) == c.s.ID() && h.Get(HeaderExcludeMe) != "false" {
 			return
 		}
-		if !c.admits(h) {
+		if filtered(d) && !c.admits(h) {
 			return // not eligible, or excluded
 		}
 		if !trustedMeta(sub.id.key.prefix, d.Msg.Subject, h) {

@@ -134,3 +134,29 @@ func (c *conn) admits(h bridge.Header) bool {
 	}
 	return true
 }
+
+// filterMemo is the Delivery cache key under which whether a message has
+// any black- or whitelist is kept (withFilter or withoutFilter, markers
+// that are never sent): the headers are looked at once per message, not
+// once per subscriber.
+var (
+	filterMemo    = new(byte)
+	withFilter    = new(bridge.Frame)
+	withoutFilter = new(bridge.Frame)
+)
+
+// filtered reports whether d's message has a black- or whitelist.
+func filtered(d *bridge.Delivery) bool {
+	f, ok := d.Cached(filterMemo)
+	if !ok {
+		f = withoutFilter
+		for _, o := range filterOptions {
+			if d.Msg.Header[o.header] != nil {
+				f = withFilter
+				break
+			}
+		}
+		d.Keep(filterMemo, f)
+	}
+	return f == withFilter
+}
