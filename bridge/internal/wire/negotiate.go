@@ -147,25 +147,7 @@ func windowBits(v string) (int, bool) {
 
 // splitExtensions splits a header value at the commas between extensions,
 // leaving commas inside quoted strings alone.
-func splitExtensions(h string) []string {
-	var out []string
-	quoted, escaped, start := false, false, 0
-	for i := 0; i < len(h); i++ {
-		c := h[i]
-		switch {
-		case escaped:
-			escaped = false
-		case quoted && c == '\\':
-			escaped = true
-		case c == '"':
-			quoted = !quoted
-		case c == ',' && !quoted:
-			out = append(out, h[start:i])
-			start = i + 1
-		}
-	}
-	return append(out, h[start:])
-}
+func splitExtensions(h string) []string { return splitUnquoted(h, ',') }
 
 // parseExtension parses `token *( ";" token [ "=" ( token / quoted-string ) ] )`
 // (RFC 6455 section 9.1); the first element is the extension's name.
@@ -195,7 +177,11 @@ func parseExtension(s string) ([]extParam, bool) {
 }
 
 // splitParams splits at the semicolons outside quoted strings.
-func splitParams(s string) []string {
+func splitParams(s string) []string { return splitUnquoted(s, ';') }
+
+// splitUnquoted splits s at each sep outside a quoted string (with its
+// backslash escapes).
+func splitUnquoted(s string, sep byte) []string {
 	var out []string
 	quoted, escaped, start := false, false, 0
 	for i := 0; i < len(s); i++ {
@@ -207,7 +193,7 @@ func splitParams(s string) []string {
 			escaped = true
 		case c == '"':
 			quoted = !quoted
-		case c == ';' && !quoted:
+		case c == sep && !quoted:
 			out = append(out, s[start:i])
 			start = i + 1
 		}
