@@ -335,8 +335,11 @@ func (s *Session) attach(conn net.Conn) {
 	// frames itself (wsread.go, writer.go), and gorilla's Conn, with its
 	// buffers, is dropped.
 	s.netConn = conn
-	s.handler = s.proto.Open(s)
+	// The reader's state is set before the handler exists: a handler may
+	// hand the session to a goroutine of its own (a heartbeat walker)
+	// whose Send reads it.
 	s.initReader()
+	s.handler = s.proto.Open(s)
 	s.m.connections.Inc()
 	s.goLive()
 	if g.draining.Load() {
