@@ -183,9 +183,7 @@ func newEnvOn(t *testing.T, emb *Embedded, cfg Config, authn auth.Authenticator,
 	t.Helper()
 	if cfg.GhostTimeout == 0 {
 		// Liveness off unless the test is about it (peers_test.go), as
-		// for a standalone gateway (cmd's default): with it on,
-		// TestRespondAndReplies saw a request find no responders in about
-		// 3% of runs, not yet understood.
+		// for a standalone gateway (cmd's default).
 		cfg.GhostTimeout = -1
 	}
 	if len(protos) == 0 {

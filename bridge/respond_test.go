@@ -40,7 +40,10 @@ func (h *respondHandler) HandleMessage(_ bool, data []byte) error {
 			h.say("err " + err.Error())
 			return nil
 		}
-		_ = h.s.FlushSubscriptions(context.Background())
+		if err := h.s.FlushSubscriptions(context.Background()); err != nil {
+			h.say("err " + err.Error())
+			return nil
+		}
 		h.say("ok")
 	case "ask":
 		subj, payload, _ := strings.Cut(rest, " ")

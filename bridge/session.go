@@ -612,10 +612,23 @@ func (s *Session) Metrics() Metrics { return Metrics{s.gw.metrics} }
 // FlushSubscriptions waits until NATS has processed every subscription made
 // so far, so that a protocol's subscribe acknowledgement (JSON subscribed,
 // a STOMP RECEIPT, an MQTT SUBACK) promises delivery of what is published
-// after it, from any connection.
+// after it, from any connection. A ctx without a deadline gets one of
+// flushTimeout: nats.go refuses to flush without one, and a caller that
+// ignored that error would promise what it had not checked.
 func (s *Session) FlushSubscriptions(ctx context.Context) error {
-	return s.gw.hub.nc.FlushWithContext(ctx)
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, flushTimeout)
+		defer cancel()
+	}
+	if err := s.gw.hub.nc.FlushWithContext(ctx); err != nil {
+		return fmt.Errorf("flush subscriptions: %w", err)
+	}
+	return nil
 }
+
+// flushTimeout bounds FlushSubscriptions when its caller gave no deadline.
+const flushTimeout = 5 * time.Second
 
 // CRAParams are the WAMP-CRA parameters of authid's key, if the gateway's
 // authenticators hold one (auth.WAMPCRA).
