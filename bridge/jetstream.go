@@ -68,6 +68,12 @@ type StreamConfig struct {
 	// AllowMsgSchedules lets the stream hold messages that the server
 	// publishes later (PublishAt); it needs nats-server 2.12 or later.
 	AllowMsgSchedules bool
+	// Duplicates is how long the stream remembers a message id (HeaderMsgID)
+	// to keep a message published twice once: JetStream's default, 2
+	// minutes, unless set. The stream holds one entry per id for that long,
+	// so a high-rate stream whose publishers retry for seconds should not
+	// keep minutes of them.
+	Duplicates time.Duration
 }
 
 // EnsureStream creates the stream, or updates it to c, once per process.
@@ -89,6 +95,7 @@ func (j *JetStream) EnsureStream(ctx context.Context, c StreamConfig) error {
 		MaxBytes:          c.MaxBytes,
 		Storage:           jetstream.FileStorage,
 		AllowMsgSchedules: c.AllowMsgSchedules,
+		Duplicates:        c.Duplicates,
 	}
 	switch c.Retention {
 	case "", "limits":

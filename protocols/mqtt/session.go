@@ -140,6 +140,7 @@ func (p *Protocol) persistence(s *bridge.Session) *persistence {
 	err := js.EnsureStream(ctx, bridge.StreamConfig{
 		Name: p.cfg.SessionStream, Subjects: []string{prefix + ">"},
 		Retention: "interest", MaxAge: p.cfg.MaxSessionExpiry,
+		Duplicates: storeRetryFor + 5*time.Second, // a store's retries share its id
 	})
 	var kv *bridge.KV
 	if err == nil {
