@@ -152,14 +152,15 @@ func (c *control) handle(m *nats.Msg) {
 	}
 }
 
-// other hands a verb of its own to a live connection's Controller.
-// Connections without one ignore it, as they always have.
+// other hands a verb of its own to a live connection's Controller; a
+// request to a connection without one is answered "unknown verb".
 func (c *control) other(s *Session, verb string, m *nats.Msg) {
 	s.earlyMu.Lock()
 	h, live := s.handler, s.live
 	s.earlyMu.Unlock()
 	ctl, ok := h.(Controller)
 	if !ok {
+		respond(m, []byte(`{"error":"unknown verb"}`))
 		return
 	}
 	if !live {

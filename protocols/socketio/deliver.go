@@ -121,6 +121,9 @@ type controlRequest struct {
 //	<prefix>.conn.<id>.leave  {"room":"r1","namespace":"/shop"}  takes it out
 //	<prefix>.conn.<id>.emit   an EVENT as Push makes it; a request gets
 //	                          the client's acknowledgement as its reply
+//	<prefix>.conn.<id>.poll, .post, .unpoll
+//	                          a polling request relayed by another gateway
+//	                          (relay.go)
 func (c *conn) Control(verb string, m *bridge.Message) bool {
 	switch verb {
 	case "join", "leave":
@@ -147,6 +150,9 @@ func (c *conn) Control(verb string, m *bridge.Message) bool {
 		return true
 	case "emit":
 		c.emitToClient(m)
+		return true
+	case verbPoll, verbPost, verbUnpoll:
+		go c.relayed(verb, m) // a GET holds for up to a ping interval
 		return true
 	}
 	return false

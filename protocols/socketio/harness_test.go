@@ -26,6 +26,7 @@ type env struct {
 	emb  *bridge.Embedded
 	gw   *bridge.Gateway
 	srv  *httptest.Server
+	p    *Protocol
 	once sync.Once
 }
 
@@ -42,6 +43,19 @@ func newEnvGateway(t *testing.T, gcfg bridge.Config, cfg Config, authn auth.Auth
 		t.Fatal(err)
 	}
 	t.Cleanup(emb.Shutdown)
+	return newEnvOn(t, emb, gcfg, cfg, authn)
+}
+
+// peer is a second gateway of the same deployment: on e's NATS, with the
+// same configs.
+func (e *env) peer(gcfg bridge.Config, cfg Config) *env {
+	e.t.Helper()
+	return newEnvOn(e.t, e.emb, gcfg, cfg, nil)
+}
+
+// newEnvOn is a gateway on emb.
+func newEnvOn(t *testing.T, emb *bridge.Embedded, gcfg bridge.Config, cfg Config, authn auth.Authenticator) *env {
+	t.Helper()
 	nc, err := emb.Connect()
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +75,7 @@ func newEnvGateway(t *testing.T, gcfg bridge.Config, cfg Config, authn auth.Auth
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, emb: emb, gw: gw, srv: httptest.NewServer(gw.Handler())}
+	e := &env{t: t, emb: emb, gw: gw, p: p, srv: httptest.NewServer(gw.Handler())}
 	t.Cleanup(e.stop)
 	t.Cleanup(e.srv.Close)
 	return e

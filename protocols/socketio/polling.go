@@ -31,9 +31,8 @@ import (
 // here but what one GET is reading. The upgrade to a WebSocket moves the
 // session onto the new socket, which is then spliced to the pipe.
 //
-// A polling session lives in one gateway process: behind a balancer, every
-// request of a session (the sid query parameter) must reach the same
-// gateway (sticky sessions), as with any Engine.IO server.
+// A polling session lives in one gateway process; a request for it that
+// reaches another gateway is relayed there over NATS (relay.go).
 
 // recordSeparator batches packets in a polling payload.
 const recordSeparator = 0x1e
@@ -56,11 +55,12 @@ type pollConn struct {
 	readMu sync.Mutex // held by the one GET reading the pipe, and for good by the upgrade
 
 	mu        sync.Mutex
-	getting   bool // a GET is open
-	posting   bool // a POST is open
-	waiting   bool // the GET waits for the first bytes of a frame
-	upgrading bool // the probe is answered: GETs answer noop at once
-	upgraded  bool // the WebSocket has the session
+	getting   bool               // a GET is open
+	posting   bool               // a POST is open
+	waiting   bool               // the GET waits for the first bytes of a frame
+	upgrading bool               // the probe is answered: GETs answer noop at once
+	upgraded  bool               // the WebSocket has the session
+	relayStop context.CancelFunc // calls off a GET relayed from another gateway
 
 	drainOnce sync.Once
 }
@@ -163,10 +163,12 @@ func (p *Protocol) ServeHTTP(w http.ResponseWriter, r *http.Request, o *bridge.O
 	default:
 		pc := p.polls.get(sid)
 		switch {
-		case pc == nil || !p.sameClient(pc, r):
+		case pc == nil:
+			p.relay(w, r, o, sid)
+		case !p.sameClient(pc, r):
 			p.refuse(w, m, eioErrSessionUnknown)
 		case r.Method == http.MethodGet:
-			pc.poll(w, r)
+			pc.poll(w, r, maxPollResponse)
 		case r.Method == http.MethodPost:
 			pc.post(w, r)
 		default:
@@ -215,13 +217,14 @@ func (p *Protocol) handshake(w http.ResponseWriter, r *http.Request, o *bridge.O
 		p.polls.remove(s.ID()) // ended at once (a shutdown)
 	default:
 	}
-	pc.poll(w, r)
+	pc.poll(w, r, maxPollResponse)
 }
 
 // poll answers a GET with the packets the bridge has written, waiting for
-// the first up to a ping interval and timeout (then a noop). Only one GET
-// of a session may be open.
-func (pc *pollConn) poll(w http.ResponseWriter, r *http.Request) {
+// the first up to a ping interval and timeout (then a noop), and reading
+// no more once the answer has limit bytes. Only one GET of a session may
+// be open.
+func (pc *pollConn) poll(w http.ResponseWriter, r *http.Request, limit int) {
 	pc.mu.Lock()
 	switch {
 	case pc.upgraded:
@@ -254,7 +257,7 @@ func (pc *pollConn) poll(w http.ResponseWriter, r *http.Request) {
 	deadline := time.Now().Add(pc.p.cfg.PingInterval + pc.p.cfg.PingTimeout)
 	var out []byte
 	closed := false
-	for len(out) < maxPollResponse {
+	for len(out) < limit {
 		if len(out) > 0 && pc.br.Buffered() == 0 {
 			break // what there is now; no wait for more
 		}
