@@ -43,7 +43,7 @@ func TestStageLoggers(t *testing.T) {
 		"dev":  {Path: "/dev"},
 	}}
 	c.Log.Level = "info"
-	gw, _, stages := newStageLoggers(c)
+	gw, _, stages := newStageLoggers(c, nil)
 	if gw.Enabled(ctx, slog.LevelDebug) || !gw.Enabled(ctx, slog.LevelInfo) {
 		t.Error("a stage at debug changed the gateway's level")
 	}
