@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -186,7 +187,12 @@ func tapMessage(m *nats.Msg) TapMessage {
 	return t
 }
 
+// mustJSON is v as one line of JSON, < and > as they are (a subject's
+// wildcard reads better so, and an event stream is no HTML).
 func mustJSON(v any) []byte {
-	b, _ := json.Marshal(v)
-	return b
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
