@@ -2,7 +2,9 @@ package bridge
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -74,5 +76,31 @@ func TestConsoleErrors(t *testing.T) {
 	}
 	if r := rep.Records[0]; r.Level != "CLOSE" || r.Attrs["conn"] != bad.id || r.Attrs["code"] != "1008" || r.Attrs["reason"] != "bad input" {
 		t.Errorf("record: %+v", r)
+	}
+}
+
+// BenchmarkRecentLog is what the ring adds to a log record: nothing much
+// below Warn, a copy of the record's text at Warn and above.
+func BenchmarkRecentLog(b *testing.B) {
+	next := slog.NewTextHandler(io.Discard, nil)
+	for _, bc := range []struct {
+		name string
+		log  *slog.Logger
+	}{
+		{"info/plain", slog.New(next)},
+		{"info/ring", slog.New(NewRecentLog(200).Handler(next))},
+		{"warn/plain", slog.New(next)},
+		{"warn/ring", slog.New(NewRecentLog(200).Handler(next))},
+	} {
+		lvl := slog.LevelInfo
+		if strings.HasPrefix(bc.name, "warn") {
+			lvl = slog.LevelWarn
+		}
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				bc.log.Log(context.Background(), lvl, "connection closed", "conn", "pF7JbX2kq0sM9wA1", "code", 1008, "reason", "slow consumer")
+			}
+		})
 	}
 }
