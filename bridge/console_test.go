@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -93,6 +94,27 @@ func TestConsoleAuth(t *testing.T) {
 		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
 			t.Errorf("GET %s: Content-Security-Policy %q", path, csp)
 		}
+	}
+}
+
+// TestConsoleOnAdminAddress: with gateway.admin.listen, the console is
+// served on the admin address, still behind the token.
+func TestConsoleOnAdminAddress(t *testing.T) {
+	cfg := consoleConfig()
+	cfg.Admin.Listen = "127.0.0.1:0" // New does not listen: AdminHandler is the caller's to serve
+	e := newEnv(t, cfg)
+	admin := httptest.NewServer(e.gw.AdminHandler())
+	defer admin.Close()
+	onAdmin := &env{t: t, srv: admin}
+	if code := onAdmin.adminGet("/admin/api/counts", "", nil); code != http.StatusUnauthorized {
+		t.Errorf("counts on the admin address without the token: %d", code)
+	}
+	var c CountsReport
+	if code := onAdmin.adminGet("/admin/api/counts", consoleToken, &c); code != 200 || c.Gateway != e.gw.ID() {
+		t.Errorf("counts on the admin address: %d %+v", code, c)
+	}
+	if code := e.adminGet("/admin/api/counts", consoleToken, nil); code == 200 || code == 401 {
+		t.Errorf("counts on the main port with an admin address: %d", code)
 	}
 }
 

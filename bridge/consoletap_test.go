@@ -109,10 +109,16 @@ func TestTapMessages(t *testing.T) {
 	_ = w.Publish("orders.new", []byte(`{"id":1}`))
 	_ = w.Publish("orders.big", []byte(big))
 	_ = w.Publish("orders.bin", []byte{0xff, 0xfe, 0})
+	_ = w.Flush()
+	// A client's publish goes out on the hub's connection (NoEcho): the
+	// tap, on the gateway's other one, sees it too.
+	c := e.dial("/", nil, nil)
+	c.do("pub orders.fromclient hi")
 	want := []TapMessage{
 		{Subject: "orders.new", Size: 8, Data: `{"id":1}`, Encoding: "text"},
 		{Subject: "orders.big", Size: 6001, Data: "x" + strings.Repeat("é", tapMaxData/2-1), Encoding: "text", Truncated: true},
 		{Subject: "orders.bin", Size: 3, Data: "//4A", Encoding: "base64"},
+		{Subject: "orders.fromclient", Size: 2, Data: "hi", Encoding: "text"},
 	}
 	for _, w := range want {
 		ev, data := ts.next()
