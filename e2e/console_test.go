@@ -158,3 +158,60 @@ func TestAdminConsoleAPI(t *testing.T) {
 		return fmt.Errorf("routes %+v", routes)
 	})
 }
+
+// TestAdminConsoleTwoGateways: a console on gateway A counts and finds the
+// connections of gateway B, another process on the same NATS whose own
+// console is off, once A's liveness bucket lists B.
+func TestAdminConsoleTwoGateways(t *testing.T) {
+	long(t)
+	const token = "console-e2e-admin-token"
+	a := startGateway(t, gwOpts{Config: "gateway:\n  ghost_timeout: 2s\n  admin:\n    console: true\n    token_hash: \"" + keyHash(token) + "\"\n"})
+	b := startGateway(t, gwOpts{Config: "gateway:\n  ghost_timeout: 2s\n", NATSURL: a.NATSURL})
+	nc := natsConn(t, a.NATSURL)
+	dialID(t, a, nc, "/")
+	_, onB := dialID(t, b, nc, "/")
+	dialID(t, b, nc, "/")
+	get := func(path string, out any) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", a.HTTP(path), nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: HTTP %d", path, resp.StatusCode)
+		}
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+	}
+	eventually(t, 15*time.Second, func() error {
+		var c struct {
+			Total    int
+			Complete bool
+			Gateways []struct {
+				Gateway string
+				Total   int
+			}
+		}
+		get("/admin/api/counts", &c)
+		by := map[string]int{}
+		for _, g := range c.Gateways {
+			by[g.Gateway] = g.Total
+		}
+		if c.Total != 3 || !c.Complete || by[a.ID] != 1 || by[b.ID] != 2 {
+			return fmt.Errorf("counts on A: %+v (A %s, B %s)", c, a.ID, b.ID)
+		}
+		return nil
+	})
+	var found struct {
+		Connections []struct{ ConnectionID, Gateway string }
+		Gateways    int
+	}
+	get("/admin/api/connections?id="+onB, &found)
+	if len(found.Connections) != 1 || found.Connections[0].Gateway != b.ID || found.Gateways != 2 {
+		t.Errorf("search on A for B's connection %s: %+v", onB, found)
+	}
+}
