@@ -24,8 +24,8 @@ func (g *Gateway) surveySubject(topic string) string {
 	return g.cfg.ReservedPrefix + ".survey." + topic
 }
 
-// answerSurveys subscribes the surveys of every protocol.
-// The gateway's own surveys (the admin console's) are answered whether
+// answerSurveys subscribes the gateway's own surveys and those of every
+// protocol. The gateway's own (the admin console's) are answered whether
 // or not this gateway serves the console, so that a console elsewhere
 // sees this gateway too.
 func (g *Gateway) answerSurveys() error {
