@@ -150,6 +150,12 @@ type AdminConfig struct {
 	// it) that operator requests must present. Default "": none needed on
 	// the admin address, and the endpoints are closed on the main port.
 	TokenHash string `yaml:"token_hash"`
+	// Console serves the admin web console at /admin/, beside the other
+	// operator endpoints (on Listen when set): live connection counts,
+	// connection search and close, route figures, recent errors and a
+	// message tap (console.go). It needs TokenHash, which it asks for
+	// even in dev mode. Default false.
+	Console bool `yaml:"console"`
 }
 
 // WithDefaults returns c with every zero field set to its default, as the

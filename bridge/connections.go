@@ -2,18 +2,14 @@ package bridge
 
 import (
 	"bytes"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
-
-	"github.com/wsgate/wsgate/auth"
 )
 
 // routes is the gateway's HTTP surface on its main port: the WebSocket
@@ -57,6 +53,9 @@ func (g *Gateway) operator(mux *http.ServeMux, adminPort bool) {
 	if g.reload != nil {
 		mux.Handle("POST /admin/reload", guard(http.HandlerFunc(g.postReload)))
 	}
+	if g.cfg.Admin.Console {
+		g.console(mux)
+	}
 }
 
 // adminOnly lets operators through: anyone in dev mode; otherwise a bearer
@@ -68,11 +67,7 @@ func (g *Gateway) adminOnly(h http.Handler, adminPort bool) http.Handler {
 		switch {
 		case g.devMode:
 		case g.cfg.Admin.TokenHash != "":
-			// The scheme is case-insensitive (RFC 7235, section 2.1), as
-			// credentialsFrom has it for clients.
-			h := r.Header.Get("Authorization")
-			ok := len(h) > 7 && strings.EqualFold(h[:7], "bearer ")
-			if !ok || subtle.ConstantTimeCompare([]byte(auth.HashKey(strings.TrimSpace(h[7:]))), []byte(g.cfg.Admin.TokenHash)) != 1 {
+			if !g.adminToken(r) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="wsgate admin"`)
 				w.Header().Set("WWW-Authenticate", `Bearer realm="wsgate-admin"`)
 				writeJSONError(w, http.StatusUnauthorized, "operator endpoint: admin token required")

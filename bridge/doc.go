@@ -5,8 +5,9 @@
 // adapter talks to, the fan-out hub (one NATS subscription per distinct
 // subject per process, shared by every local session that wants it), the
 // reserved control subjects (wsgate.conn.<id>.send|close|info), lifecycle
-// events, the @connections HTTP API, health endpoints, Prometheus metrics and
-// the embedded nats-server.
+// events, the @connections HTTP API, health endpoints, Prometheus metrics,
+// the admin console (console.go: an embedded page and its JSON endpoints)
+// and the embedded nats-server.
 //
 // bridge never parses a client protocol frame: protocol packages do, and
 // talk to a Session. Names come from package subjects, identities from

@@ -56,6 +56,11 @@ type Options struct {
 	// AccessLog is where access log lines go (Config.AccessLog). Default
 	// os.Stderr, beside the gateway's log.
 	AccessLog io.Writer
+	// Recent, when set, is the ring of recent warnings and errors the
+	// admin console shows (GET /admin/api/errors): the caller wraps its
+	// log handler with Recent.Handler. The gateway adds the closes of
+	// connections that broke a rule. Nil: the console shows none.
+	Recent *RecentLog
 	// Reload, when set, is what POST /admin/reload (an operator endpoint)
 	// calls: it reads the config again and applies it (Gateway.Reload for
 	// the gateway's part). Its error, a refused config, is answered 400
@@ -91,6 +96,12 @@ type Gateway struct {
 	mux     *http.ServeMux
 	srv     *http.Server
 
+	// the admin console (console.go)
+	recent   *RecentLog    // Options.Recent
+	taps     atomic.Int64  // message taps open (consoletap.go)
+	tapsQuit chan struct{} // closed at shutdown: taps end
+	tapsOnce sync.Once
+
 	draining atomic.Bool
 	lameDuck atomic.Bool // shutting down: /readyz says 503, connections still served
 	mu       sync.RWMutex
@@ -120,6 +131,11 @@ func New(o Options) (*Gateway, error) {
 		stop:     make(chan struct{}),
 		reload:   o.Reload,
 		routeFn:  o.Routes,
+		recent:   o.Recent,
+		tapsQuit: make(chan struct{}),
+	}
+	if g.cfg.Admin.Console && g.cfg.Admin.TokenHash == "" {
+		return nil, errConsoleToken
 	}
 	if o.StreamReplicas < 0 || o.StreamReplicas > MaxReplicas {
 		return nil, fmt.Errorf("bridge: Options.StreamReplicas %d is not 0 to %d", o.StreamReplicas, MaxReplicas)
@@ -269,6 +285,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		}
 	}
 	g.draining.Store(true)
+	g.endTaps()
 	err := g.srv.Shutdown(ctx)
 	g.closeAll(ctx, g.cfg.LameDuckWindow)
 	done := make(chan struct{})

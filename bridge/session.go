@@ -523,6 +523,7 @@ func (s *Session) finish(err error) {
 			"duration", time.Since(s.started).Round(time.Millisecond),
 			"msgs_in", s.msgsIn.Load(), "msgs_out", s.msgsOut.Load(),
 			"code", c.Code, "reason", c.Reason, "by", c.By)
+		s.gw.recordClose(s, c)
 		s.logConnection(c)
 	})
 }

@@ -24,14 +24,19 @@ func (g *Gateway) surveySubject(topic string) string {
 	return g.cfg.ReservedPrefix + ".survey." + topic
 }
 
-// answerSurveys subscribes the surveys of every protocol.
+// answerSurveys subscribes the gateway's own surveys and those of every
+// protocol. The gateway's own (the admin console's) are answered whether
+// or not this gateway serves the console, so that a console elsewhere
+// sees this gateway too.
 func (g *Gateway) answerSurveys() error {
+	all := []map[string]func([]byte) []byte{g.consoleSurveys()}
 	for _, p := range g.protos {
-		sv, ok := p.(Surveyor)
-		if !ok {
-			continue
+		if sv, ok := p.(Surveyor); ok {
+			all = append(all, sv.Surveys())
 		}
-		for topic, answer := range sv.Surveys() {
+	}
+	for _, surveys := range all {
+		for topic, answer := range surveys {
 			subj := g.surveySubject(topic)
 			if err := subjects.ValidateSubject(subj); err != nil {
 				return fmt.Errorf("bridge: survey topic %q: %w", topic, err)
@@ -56,7 +61,12 @@ func (g *Gateway) answerSurveys() error {
 // whether every one did. Without liveness (gateway.ghost_timeout
 // negative, or no JetStream) only this gateway's answer is awaited.
 func (s *Session) Survey(ctx context.Context, topic string, question []byte) (answers [][]byte, complete bool, err error) {
-	g := s.gw
+	return s.gw.survey(ctx, topic, question)
+}
+
+// survey is Session.Survey, for the gateway's own questions (the admin
+// console's: consolesurvey.go).
+func (g *Gateway) survey(ctx context.Context, topic string, question []byte) (answers [][]byte, complete bool, err error) {
 	expect := len(g.peers.Live())
 	inbox := g.nc.NewRespInbox()
 	ch := make(chan *nats.Msg, 64)

@@ -13,14 +13,28 @@ import (
 // nats-server's (nats.log_level, component=nats). Both write through one
 // handler, so that their lines never interleave.
 func newLoggers(c *config) (gw, nats *slog.Logger) {
-	gw, nats, _ = newStageLoggers(c)
+	gw, nats, _ = newStageLoggers(c, nil)
 	return gw, nats
+}
+
+// consoleRecords is how many recent warnings, errors and closes the admin
+// console shows (gateway.admin.console).
+const consoleRecords = 200
+
+// newRecentLog is the ring of recent records for the admin console, or
+// nil without one.
+func newRecentLog(c *config) *bridge.RecentLog {
+	if !c.Gateway.Admin.Console {
+		return nil
+	}
+	return bridge.NewRecentLog(consoleRecords)
 }
 
 // newStageLoggers is newLoggers plus the logger of each stage's
 // connections (stages.<name>.log_level, by default log.level), through the
-// same handler.
-func newStageLoggers(c *config) (gw, nats *slog.Logger, stages map[string]*slog.Logger) {
+// same handler; with recent, that handler keeps its warnings and errors
+// there too, whichever logger they come from.
+func newStageLoggers(c *config, recent *bridge.RecentLog) (gw, nats *slog.Logger, stages map[string]*slog.Logger) {
 	gwLevel, _ := parseLevel(c.Log.Level)
 	natsLevel, _ := parseNATSLevel(c.NATS.LogLevel)
 	lowest := min(gwLevel, natsLevel)
@@ -45,6 +59,9 @@ func newStageLoggers(c *config) (gw, nats *slog.Logger, stages map[string]*slog.
 	var h slog.Handler = slog.NewTextHandler(os.Stderr, opts)
 	if c.Log.Format == "json" {
 		h = slog.NewJSONHandler(os.Stderr, opts)
+	}
+	if recent != nil {
+		h = recent.Handler(h)
 	}
 	if len(stageLevels) > 0 {
 		stages = make(map[string]*slog.Logger, len(stageLevels))

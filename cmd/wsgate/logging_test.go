@@ -43,7 +43,7 @@ func TestStageLoggers(t *testing.T) {
 		"dev":  {Path: "/dev"},
 	}}
 	c.Log.Level = "info"
-	gw, _, stages := newStageLoggers(c)
+	gw, _, stages := newStageLoggers(c, nil)
 	if gw.Enabled(ctx, slog.LevelDebug) || !gw.Enabled(ctx, slog.LevelInfo) {
 		t.Error("a stage at debug changed the gateway's level")
 	}
@@ -58,5 +58,24 @@ func TestStageLoggers(t *testing.T) {
 	}
 	if (&config{}).stages(nil) != nil {
 		t.Error("stages without a stages: block")
+	}
+}
+
+// TestRecentLogWrapsEveryLogger: with the admin console on, the warnings of
+// the gateway's logger and the embedded server's both reach its ring.
+func TestRecentLogWrapsEveryLogger(t *testing.T) {
+	c := &config{}
+	c.Gateway.Admin.Console = true
+	recent := newRecentLog(c)
+	gw, nats, _ := newStageLoggers(c, recent)
+	gw.Info("not kept")
+	gw.Warn("from the gateway")
+	nats.Error("from nats")
+	got := recent.Records()
+	if len(got) != 2 || got[0].Message != "from nats" || got[0].Attrs["component"] != "nats" || got[1].Message != "from the gateway" {
+		t.Errorf("records %+v", got)
+	}
+	if newRecentLog(&config{}) != nil {
+		t.Error("a ring without the console")
 	}
 }

@@ -121,7 +121,8 @@ func run(s *settings) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	log, natsLog, stageLogs := newStageLoggers(c)
+	recent := newRecentLog(c)
+	log, natsLog, stageLogs := newStageLoggers(c, recent)
 	slog.SetDefault(log)
 	if addr := os.Getenv("WSGATE_PPROF"); addr != "" {
 		startPprof(addr, log)
@@ -184,6 +185,7 @@ func run(s *settings) error {
 		StreamReplicas: c.NATS.StreamReplicas,
 		Stages:         c.stages(stageLogs),
 		Routes:         jp.Routes,
+		Recent:         recent,
 		Reload: func(ctx context.Context) (bridge.ReloadReport, error) {
 			return rl.reload(ctx, "POST /admin/reload")
 		},

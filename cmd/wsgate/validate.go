@@ -113,6 +113,9 @@ func (c *config) validateGateway() []error {
 			errs = append(errs, fmt.Errorf("gateway.admin.token_hash: %w", err))
 		}
 	}
+	if g.Admin.Console && g.Admin.TokenHash == "" {
+		errs = append(errs, errors.New("gateway.admin.console: needs gateway.admin.token_hash (the console asks for the admin token)"))
+	}
 	if a := g.Admin.Listen; a != "" {
 		if err := validAddr(a); err != nil {
 			errs = append(errs, fmt.Errorf("gateway.admin.listen: %w", err))

@@ -44,6 +44,7 @@ func TestValidate(t *testing.T) {
 		{"lame duck beyond shutdown", "gateway:\n  lame_duck_delay: 6s\n  lame_duck_window: 4s\n", "gateway.lame_duck_delay + gateway.lame_duck_window: 10s must be less than gateway.shutdown_timeout (10s)"},
 		{"negative idle timeout", "gateway:\n  idle_timeout: -1s\n", "gateway.idle_timeout: -1s must not be negative"},
 		{"origin star", "gateway:\n  allowed_origins: [https://a, \"*\"]\n", `gateway.allowed_origins[1]: "*" is not accepted`},
+		{"admin console without token", "gateway:\n  admin:\n    console: true\n", "gateway.admin.console: needs gateway.admin.token_hash"},
 		{"admin listen", "gateway:\n  admin:\n    listen: localhost\n", `gateway.admin.listen: "localhost" is not host:port`},
 		{"listen", "listen: 8080\n", `listen: "8080" is not host:port`},
 		{"listen port", "listen: \":99999\"\n", `listen: ":99999": "99999" is not a port`},
