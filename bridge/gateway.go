@@ -61,6 +61,11 @@ type Options struct {
 	// the gateway's part). Its error, a refused config, is answered 400
 	// with one line of it per problem. Nil: no such endpoint.
 	Reload func(context.Context) (ReloadReport, error)
+	// Handlers are more endpoints on the main port, by http.ServeMux
+	// pattern ("GET /asyncapi.json"), served as they are: no operator
+	// token is asked for. A pattern must not take a protocol's path.
+	// Nil: none.
+	Handlers map[string]http.Handler
 }
 
 // Gateway accepts WebSocket connections and bridges them to NATS.
@@ -85,6 +90,7 @@ type Gateway struct {
 	reload  func(context.Context) (ReloadReport, error) // Options.Reload
 	access  *accessLog                                  // nil: no access log
 	routeFn func() []RouteInfo                          // Options.Routes
+	extra   map[string]http.Handler                     // Options.Handlers
 	protos  []Protocol
 	byToken map[string]Protocol
 	byPath  map[string]Protocol
@@ -120,6 +126,7 @@ func New(o Options) (*Gateway, error) {
 		stop:     make(chan struct{}),
 		reload:   o.Reload,
 		routeFn:  o.Routes,
+		extra:    o.Handlers,
 	}
 	if o.StreamReplicas < 0 || o.StreamReplicas > MaxReplicas {
 		return nil, fmt.Errorf("bridge: Options.StreamReplicas %d is not 0 to %d", o.StreamReplicas, MaxReplicas)
