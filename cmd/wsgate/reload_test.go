@@ -32,6 +32,10 @@ func TestRestartNeeded(t *testing.T) {
 			c.Gateway.Admin.TokenHash = "sha256:00"
 		}, []string{"gateway.ping_interval", "gateway.admin"}},
 		{"other protocols", func(c *config) { c.MQTT.MaxInflight = 3 }, []string{"mqtt"}},
+		{"asyncapi", func(c *config) {
+			c.AsyncAPI.Title = "live"
+			c.AsyncAPI.Serve, c.AsyncAPI.Path = true, "/api.json"
+		}, []string{"asyncapi.serve", "asyncapi.path"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
