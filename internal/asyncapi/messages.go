@@ -59,7 +59,7 @@ var sharedMessages = map[string]struct {
 	"error": {"Error frame", func() obj {
 		return envelope("error", []any{"error", "message"}, obj{
 			"route": routeName, "id": echoedID,
-			"error": str("The error code: " + strings.Join(errorCodes, ", ") + "."),
+			"error":   str("The error code: " + strings.Join(errorCodes, ", ") + "."),
 			"message": str("What went wrong, for people; for a message that does not match its route's schema, the JSON pointer and the schema keyword that failed."),
 			"status":  obj{"type": "integer", "description": "The HTTP status of an http integration's error answer."},
 			"subject": str("The subject concerned, if any."),
