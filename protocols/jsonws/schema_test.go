@@ -216,3 +216,53 @@ func FuzzSchemaCheck(f *testing.F) {
 		}
 	})
 }
+
+// bench300Schema describes bench300: types, required members, bounds, a
+// pattern and an enum, nested two levels.
+const bench300Schema = `
+type: object
+required: [action, order, customer]
+properties:
+  action: {const: pay}
+  id: {type: integer}
+  order:
+    type: object
+    required: [id, amount, currency, items]
+    properties:
+      id: {type: string, pattern: "^o-[0-9]+$"}
+      amount: {type: integer, minimum: 1}
+      currency: {enum: [EUR, USD, GBP]}
+      items:
+        type: array
+        minItems: 1
+        items:
+          type: object
+          required: [sku, qty, price]
+          properties:
+            sku: {type: string}
+            qty: {type: integer, minimum: 1}
+            price: {type: integer, minimum: 0}
+  customer:
+    type: object
+    properties:
+      id: {type: string}
+      tier: {enum: [gold, silver, bronze]}
+      country: {type: string, minLength: 2, maxLength: 2}
+  note: {type: string, maxLength: 500}
+`
+
+// BenchmarkRouteSchema measures what a schema adds to a routed 300-byte
+// message (parse and selection included; BenchmarkRouteFeatures/plain is
+// the same route without it): decoding the message, then validating it.
+//
+//	go test -run XXX -bench 'RouteSchema|RouteFeatures/plain' -benchmem -count 3 ./protocols/jsonws/
+//
+// Figures: README, "Route schemas".
+func BenchmarkRouteSchema(b *testing.B) {
+	cfg := Config{Routes: map[string]RouteConfig{"pay": {Integration: kindPublish, Subject: "payments",
+		Schema: yamlValue(b, bench300Schema)}}}
+	benchFeature(b, cfg, func(c *conn, r *route, bd *body) bool {
+		_, err := r.schema.check(bd)
+		return err == nil
+	})
+}
