@@ -14,6 +14,8 @@ import (
 	// access unless given a loader (we give it none), and uses Go's RE2
 	// regexp, so a pattern cannot backtrack for ever on a hostile message.
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 )
 
 // A route's schema (RouteConfig.Schema) is a JSON Schema that every
@@ -80,7 +82,7 @@ func compileSchema(v any) (*routeSchema, error) {
 	}
 	s, err := c.Compile(schemaURL)
 	if err != nil {
-		return nil, fmt.Errorf("%s", strings.ReplaceAll(err.Error(), schemaURL, "schema"))
+		return nil, compileError(err)
 	}
 	return &routeSchema{s: s, doc: doc}, nil
 }
@@ -125,8 +127,41 @@ func schemaError(err error) error {
 	if !errors.As(err, &ve) {
 		return fmt.Errorf("the message does not match the route's schema: %v", err)
 	}
-	leaves := 0
-	var first *jsonschema.ValidationError
+	leaf, n := firstFailure(ve)
+	msg := fmt.Sprintf("the message does not match the route's schema: at %s, keyword %s: %s",
+		strconvQuote(pointer(leaf.InstanceLocation)), strconvQuote(schemaPointer(leaf)), leaf.ErrorKind.LocalizedString(english))
+	if n > 1 {
+		msg += fmt.Sprintf(" (and %d more)", n-1)
+	}
+	return errors.New(truncate(msg, maxSchemaMessage))
+}
+
+// compileError says in one line why a schema did not compile.
+func compileError(err error) error {
+	var sve *jsonschema.SchemaValidationError
+	var ve *jsonschema.ValidationError
+	var le *jsonschema.LoadURLError
+	switch {
+	case errors.As(err, &sve) && errors.As(sve.Err, &ve):
+		leaf, n := firstFailure(ve)
+		msg := fmt.Sprintf("not a valid JSON Schema: at %s: %s", strconvQuote(pointer(leaf.InstanceLocation)), leaf.ErrorKind.LocalizedString(english))
+		if n > 1 {
+			msg += fmt.Sprintf(" (and %d more)", n-1)
+		}
+		return errors.New(msg)
+	case errors.As(err, &le):
+		return fmt.Errorf("%q is not loaded: a $ref may only point within the schema (#/$defs/...), and $schema must name a JSON Schema draft", le.URL)
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), schemaURL, "schema"))
+}
+
+// english prints the validator's messages. golang.org/x/text (already
+// required by jsonschema) is how it words them.
+var english = message.NewPrinter(language.English)
+
+// firstFailure returns the first leaf of a validation error's tree (where
+// a keyword failed, not a group of failures) and the number of leaves.
+func firstFailure(ve *jsonschema.ValidationError) (first *jsonschema.ValidationError, leaves int) {
 	var walk func(e *jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
 		if len(e.Causes) == 0 {
@@ -140,22 +175,7 @@ func schemaError(err error) error {
 		}
 	}
 	walk(ve)
-	var sb strings.Builder
-	sb.WriteString("the message does not match the route's schema: at ")
-	sb.WriteString(strconvQuote(pointer(first.InstanceLocation)))
-	kw := schemaPointer(first)
-	sb.WriteString(", keyword ")
-	sb.WriteString(strconvQuote(kw))
-	sb.WriteString(": ")
-	msg := first.Error()
-	if i := strings.Index(msg, ": "); i >= 0 && strings.HasPrefix(msg, "at ") {
-		msg = msg[i+2:] // "at '/x': why" → why
-	}
-	sb.WriteString(msg)
-	if leaves > 1 {
-		fmt.Fprintf(&sb, " (and %d more)", leaves-1)
-	}
-	return errors.New(truncate(sb.String(), maxSchemaMessage))
+	return first, leaves
 }
 
 // schemaPointer is the place in the schema of the keyword that failed, as
