@@ -4,8 +4,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -95,6 +97,10 @@ func (c *config) asyncAPIDoc(protos []bridge.Protocol) ([]byte, error) {
 	}
 	for _, p := range protos {
 		in.Endpoints = append(in.Endpoints, asyncapi.Endpoint{Protocol: p.Name(), Paths: p.Paths(), Subprotocols: p.Subprotocols()})
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.Stages)) {
+		st := c.Stages[name]
+		in.Stages = append(in.Stages, asyncapi.Stage{Name: name, Path: st.Path, Host: st.Host, Routes: c.JSON.Stages[name].Routes})
 	}
 	return asyncapi.Build(in)
 }

@@ -39,6 +39,18 @@ type Input struct {
 	Auth auth.Config
 	// Credentials say where else than Authorization a token may be.
 	Credentials Credentials
+	// Stages, when there are any, are where the protocols are served
+	// (each under its path, or on its host), instead of the root.
+	Stages []Stage
+}
+
+// Stage is one of the gateway's stages.
+type Stage struct {
+	// Name, Path and Host are the stage's (bridge.Stage).
+	Name, Path, Host string
+	// Routes are the stage's own JSON routes, which replace or add to
+	// the shared ones for its connections.
+	Routes map[string]jsonws.RouteConfig
 }
 
 // Endpoint is one protocol's WebSocket endpoint.
@@ -60,9 +72,7 @@ func Build(in Input) ([]byte, error) {
 	d := newDoc(in)
 	d.servers()
 	d.security()
-	if err := d.channels(); err != nil {
-		return nil, err
-	}
+	d.channels()
 	b, err := json.MarshalIndent(d.root, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("asyncapi: encode: %w", err)
@@ -84,7 +94,7 @@ type doc struct {
 	schemas    obj // components.schemas
 	schemes    obj // components.securitySchemes
 	security_  []any
-	jsonServer []any // refs to the JSON protocol's servers
+	jsonServer map[string]obj // the JSON protocol's server by stage ("": none)
 }
 
 func newDoc(in Input) *doc {
@@ -105,7 +115,8 @@ func newDoc(in Input) *doc {
 	if len(in.Routes) == 0 {
 		in.Routes = jsonws.BuiltinRoutes()
 	}
-	d := &doc{in: in, servers_: obj{}, channels_: obj{}, operations: obj{}, messages: obj{}, schemas: obj{}, schemes: obj{}}
+	d := &doc{in: in, servers_: obj{}, channels_: obj{}, operations: obj{}, messages: obj{}, schemas: obj{}, schemes: obj{},
+		jsonServer: map[string]obj{}}
 	d.root = obj{
 		"asyncapi":           Version,
 		"info":               obj{"title": in.Title, "version": in.Version, "description": in.Description},
@@ -142,8 +153,25 @@ var protocolTitles = map[string]string{
 	"socketio": "Socket.IO v4 (Engine.IO v4 over WebSocket)",
 }
 
-// servers adds one server per endpoint path.
+// servers adds one server per endpoint path, in each stage if there are
+// stages (the root serves nothing then).
 func (d *doc) servers() {
+	if len(d.in.Stages) == 0 {
+		d.stageServers(Stage{}, d.host())
+		return
+	}
+	for _, st := range d.in.Stages {
+		host := d.host()
+		if st.Host != "" {
+			_, port, _ := net.SplitHostPort(host)
+			host = net.JoinHostPort(st.Host, port)
+		}
+		d.stageServers(st, host)
+	}
+}
+
+// stageServers adds the servers of a stage (the root for Stage{}).
+func (d *doc) stageServers(st Stage, host string) {
 	scheme := "ws"
 	if d.in.TLS {
 		scheme = "wss"
@@ -158,11 +186,18 @@ func (d *doc) servers() {
 			if i > 0 {
 				id = fmt.Sprintf("%s-%d", e.Protocol, i+1)
 			}
+			if st.Name != "" {
+				id = ChannelID(st.Name) + "-" + id
+				p = st.Path + p
+			}
 			title := protocolTitles[e.Protocol]
 			if title == "" {
 				title = e.Protocol
 			}
 			desc := title + "."
+			if st.Name != "" {
+				desc = title + ", stage " + st.Name + "."
+			}
 			if len(e.Subprotocols) > 0 {
 				desc += " Offer one of these Sec-WebSocket-Protocol tokens: " + strings.Join(e.Subprotocols, ", ") + "."
 			}
@@ -172,13 +207,13 @@ func (d *doc) servers() {
 			if e.Protocol == "socketio" {
 				desc += " Connect with a Socket.IO v4 client (query EIO=4&transport=websocket)."
 			}
-			s := obj{"host": d.host(), "protocol": scheme, "pathname": p, "title": title, "description": desc}
+			s := obj{"host": host, "protocol": scheme, "pathname": p, "title": title, "description": desc}
 			if len(e.Subprotocols) > 0 {
 				s["x-wsgate-subprotocols"] = e.Subprotocols
 			}
 			d.servers_[id] = s
 			if e.Protocol == "json" {
-				d.jsonServer = append(d.jsonServer, obj{"$ref": "#/servers/" + id})
+				d.jsonServer[st.Name] = obj{"$ref": "#/servers/" + id}
 			}
 		}
 	}

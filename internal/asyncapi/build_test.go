@@ -218,6 +218,45 @@ func TestBuildDefaults(t *testing.T) {
 	}
 }
 
+func TestBuildStages(t *testing.T) {
+	d := build(t, Input{Listen: ":8080", Endpoints: endpoints[:2], Routes: map[string]jsonws.RouteConfig{
+		"say":  {Integration: "publish", Subject: "chat"},
+		"ask":  {Integration: "request", Subject: "svc.{stage.env}"},
+		"only": {Integration: "publish", Subject: "shared.only"},
+	}, Stages: []Stage{
+		{Name: "beta", Path: "/beta", Routes: map[string]jsonws.RouteConfig{"say": {Integration: "publish", Subject: "beta.chat"}}},
+		{Name: "prod", Host: "api.example.com", Routes: map[string]jsonws.RouteConfig{"say": {Integration: "publish", Subject: "prod.chat"}, "only": {Integration: "publish", Subject: "prod.only"}}},
+	}})
+	for path, want := range map[string]any{
+		"servers/beta-json/pathname":            "/beta/ws",
+		"servers/beta-json/host":                "localhost:8080",
+		"servers/beta-stomp/pathname":           "/beta/stomp",
+		"servers/prod-json/pathname":            "/ws",
+		"servers/prod-json/host":                "api.example.com:8080",
+		"channels/ask/servers/0/$ref":           "#/servers/beta-json",
+		"channels/ask/servers/1/$ref":           "#/servers/prod-json",
+		"channels/only/servers/0/$ref":          "#/servers/beta-json",
+		"channels/beta-say/address":             "beta.chat",
+		"channels/beta-say/title":               "say (stage beta)",
+		"channels/beta-say/servers/0/$ref":      "#/servers/beta-json",
+		"channels/prod-only/servers/0/$ref":     "#/servers/prod-json",
+		"operations/prod-say-send/channel/$ref": "#/channels/prod-say",
+	} {
+		if got := at(d, path); got != want {
+			t.Errorf("%s = %#v, want %#v", path, got, want)
+		}
+	}
+	for _, path := range []string{
+		"servers/json",            // with stages, the root serves nothing
+		"channels/say",            // every stage has its own say
+		"channels/only/servers/1", // prod has its own only
+	} {
+		if got := at(d, path); got != nil {
+			t.Errorf("%s = %#v, want nothing", path, got)
+		}
+	}
+}
+
 func TestBuildSecurity(t *testing.T) {
 	tests := []struct {
 		name    string

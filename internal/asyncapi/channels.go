@@ -42,29 +42,63 @@ func ChannelID(key string) string {
 	return sb.String()
 }
 
-// channels adds a channel per route, its operations and messages.
-func (d *doc) channels() error {
-	keys := make([]string, 0, len(d.in.Routes))
-	for k := range d.in.Routes {
+// channels adds a channel per route, its operations and messages: the
+// shared routes on every stage that does not replace them, then each
+// stage's own (their ids prefixed with the stage's: beta-say).
+func (d *doc) channels() {
+	for _, key := range sortedKeys(d.in.Routes) {
+		stages := []string{""}
+		if len(d.in.Stages) > 0 {
+			stages = nil
+			for _, st := range d.in.Stages {
+				if _, own := st.Routes[key]; !own {
+					stages = append(stages, st.Name)
+				}
+			}
+		}
+		if len(stages) > 0 { // else every stage has a route of its own
+			d.route("", key, d.in.Routes[key], d.serversOf(stages...))
+		}
+	}
+	for _, st := range d.in.Stages {
+		for _, key := range sortedKeys(st.Routes) {
+			d.route(st.Name, key, st.Routes[key], d.serversOf(st.Name))
+		}
+	}
+}
+
+// serversOf are references to the JSON servers of stages ("": none).
+func (d *doc) serversOf(stages ...string) []any {
+	var out []any
+	for _, st := range stages {
+		if s, ok := d.jsonServer[st]; ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[string]jsonws.RouteConfig) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	for _, key := range keys {
-		if err := d.route(key, d.in.Routes[key]); err != nil {
-			return err
-		}
-	}
-	return nil
+	return keys
 }
 
-// route adds route key's channel and operations.
-func (d *doc) route(key string, rc jsonws.RouteConfig) error {
-	id := ChannelID(key)
+// route adds the channel and operations of route key (of stage, if not
+// ""), served on servers.
+func (d *doc) route(stage, key string, rc jsonws.RouteConfig, servers []any) {
+	id, title := ChannelID(key), key
+	if stage != "" {
+		id, title = ChannelID(stage)+"-"+id, key+" (stage "+stage+")"
+	}
 	self := obj{"$ref": "#/channels/" + id}
 	msgs := obj{}
-	ch := obj{"title": key, "messages": msgs}
-	if len(d.jsonServer) > 0 {
-		ch["servers"] = d.jsonServer
+	ch := obj{"title": title, "messages": msgs}
+	if len(servers) > 0 {
+		ch["servers"] = servers
 	}
 	addr, params := d.address(key, rc)
 	ch["address"] = addr // nil: not one subject (http, targets)
@@ -77,7 +111,7 @@ func (d *doc) route(key string, rc jsonws.RouteConfig) error {
 	if key == keyConnect || key == keyDisconnect {
 		name := strings.TrimPrefix(key, "$") + "Event"
 		msgs["event"] = d.shared(name)
-		return nil // the client sends nothing: no operation
+		return // the client sends nothing: no operation
 	}
 	payload := d.openPayload(key)
 	if s := jsonws.SchemaDoc(rc); s != nil {
@@ -115,7 +149,6 @@ func (d *doc) route(key string, rc jsonws.RouteConfig) error {
 			"messages": []any{obj{"$ref": "#/channels/" + id + "/messages/" + name}},
 		}
 	}
-	return nil
 }
 
 // integrations are the route's integrations: its own and its targets'.
