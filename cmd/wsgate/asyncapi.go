@@ -47,9 +47,12 @@ func (a asyncAPIConfig) path() string {
 // serves already (protocols, health, operator endpoints, stages).
 func (a asyncAPIConfig) validate(taken []string) []error {
 	var errs []error
+	if h := a.Host; h != "" && (strings.Contains(h, "://") || strings.ContainsAny(h, "/?# \t")) {
+		errs = append(errs, fmt.Errorf("asyncapi.host: %q must be host or host:port, without a scheme or path", h))
+	}
 	p := a.Path
 	if p == "" {
-		return nil
+		return errs
 	}
 	switch {
 	case !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?#{} \t") || p == "/":

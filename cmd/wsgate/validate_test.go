@@ -40,6 +40,7 @@ func TestValidate(t *testing.T) {
 		{"asyncapi path taken", "asyncapi:\n  path: /mqtt\n", `asyncapi.path: "/mqtt" is taken by /mqtt`},
 		{"asyncapi path under admin", "asyncapi:\n  path: /admin/api.json\n", `asyncapi.path: "/admin/api.json" is taken by /admin`},
 		{"asyncapi path under a stage", "stages:\n  test: {path: /test}\nasyncapi:\n  path: /test/asyncapi.json\n", `asyncapi.path: "/test/asyncapi.json" is taken by /test`},
+		{"asyncapi host", "asyncapi:\n  host: wss://api.example.com\n", `asyncapi.host: "wss://api.example.com" must be host or host:port`},
 		{"asyncapi unknown key", "asyncapi:\n  serv: true\n", "line 2: asyncapi.serv: unknown key (did you mean serve?)"},
 		{"negative message size", "gateway:\n  max_message_bytes: -1\n", "gateway.max_message_bytes: -1 must not be negative"},
 		{"negative limit", "gateway:\n  limits:\n    max_connections: -1\n", "gateway.limits.max_connections: -1 must not be negative"},
