@@ -107,15 +107,16 @@ func (d *doc) route(stage, key string, rc jsonws.RouteConfig, servers []any) {
 	}
 	d.channels_[id] = ch
 	kinds := integrations(rc)
-	ch["description"] = describe(key, rc, kinds)
+	schema := jsonws.SchemaDoc(rc)
+	ch["description"] = describe(key, rc, kinds, schema != nil)
 	if key == keyConnect || key == keyDisconnect {
 		name := strings.TrimPrefix(key, "$") + "Event"
 		msgs["event"] = d.shared(name)
 		return // the client sends nothing: no operation
 	}
 	payload := d.openPayload(key)
-	if s := jsonws.SchemaDoc(rc); s != nil {
-		payload = d.schemaRef(id, s)
+	if schema != nil {
+		payload = d.schemaRef(id, schema)
 	}
 	msgs["request"] = obj{"name": key, "title": "Message of route " + key, "contentType": "application/json", "payload": payload}
 	var replies []any
@@ -188,7 +189,7 @@ func ackMessage(kind string, raw bool) string {
 }
 
 // describe says what a route does, for its channel.
-func describe(key string, rc jsonws.RouteConfig, kinds []string) string {
+func describe(key string, rc jsonws.RouteConfig, kinds []string, checked bool) string {
 	var sb strings.Builder
 	switch key {
 	case keyConnect:
@@ -206,7 +207,7 @@ func describe(key string, rc jsonws.RouteConfig, kinds []string) string {
 		fmt.Fprintf(&sb, " on the NATS subject %s", rc.Subject)
 	}
 	sb.WriteString(".")
-	if jsonws.SchemaDoc(rc) != nil {
+	if checked {
 		sb.WriteString(" The gateway checks every message against the route's schema and answers one that does not match with an error frame (bad_request).")
 	}
 	return sb.String()
