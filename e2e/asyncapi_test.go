@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -236,5 +237,57 @@ json:
 		if code != 1 || !strings.Contains(stderr, "json.routes.say.schema: ") {
 			t.Errorf("wsgate %s: exit %d, want 1 naming json.routes.say.schema\n%s", cmd, code, stderr)
 		}
+	}
+}
+
+// TestAsyncAPIVariants: the documents of the built-in routes (no config)
+// and of stages with routes of their own, TLS and JWT auth pass the
+// official parser too.
+func TestAsyncAPIVariants(t *testing.T) {
+	node, js := nodeModules(t, "js", "@asyncapi/parser")
+	stages := writeFile(t, "stages.yaml", `
+stages:
+  beta: {path: /beta, variables: {env: b}}
+  prod: {host: api.example.com, variables: {env: p}}
+asyncapi: {host: "api.example.com:443"}
+auth:
+  authenticators:
+    - type: jwt
+      jwt: {issuer: "https://id.example.com/", jwks_url: "https://id.example.com/jwks.json"}
+    - type: mtls
+json:
+  routes:
+    say: {integration: publish, subject: "chat.{stage.env}.{body.room}"}
+  stages:
+    beta:
+      routes:
+        say:
+          integration: request
+          subject: beta.say
+          schema: {type: object, required: [x], properties: {x: {$ref: "#/$defs/x"}}, $defs: {x: {type: integer}}}
+`)
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		channels []string
+	}{
+		{"built-in routes", nil, []string{"publish", "request", "subscribe", "unsubscribe"}},
+		{"stages", []string{"--config", stages}, []string{"beta-say", "say"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "asyncapi.json")
+			if _, stderr, code := runCLI(t, append([]string{"asyncapi", "--out", out}, tc.args...)...); code != 0 {
+				t.Fatalf("wsgate asyncapi: exit %d\n%s", code, stderr)
+			}
+			p := parseAsyncAPI(t, node, js, out)
+			var got []string
+			for id := range p.Channels {
+				got = append(got, id)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.channels) {
+				t.Errorf("channels %v, want %v", got, tc.channels)
+			}
+		})
 	}
 }
