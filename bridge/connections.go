@@ -21,6 +21,9 @@ func (g *Gateway) routes() *http.ServeMux {
 	if g.cfg.Admin.Listen == "" {
 		g.operator(mux, false)
 	}
+	for pattern, h := range g.extra {
+		mux.Handle(pattern, h)
+	}
 	mux.HandleFunc("/", g.serveWS)
 	return mux
 }

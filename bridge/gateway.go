@@ -66,6 +66,11 @@ type Options struct {
 	// the gateway's part). Its error, a refused config, is answered 400
 	// with one line of it per problem. Nil: no such endpoint.
 	Reload func(context.Context) (ReloadReport, error)
+	// Handlers are more endpoints on the main port, by http.ServeMux
+	// pattern ("GET /asyncapi.json"), served as they are: no operator
+	// token is asked for. A pattern must not take a protocol's path.
+	// Nil: none.
+	Handlers map[string]http.Handler
 }
 
 // Gateway accepts WebSocket connections and bridges them to NATS.
@@ -90,6 +95,7 @@ type Gateway struct {
 	reload  func(context.Context) (ReloadReport, error) // Options.Reload
 	access  *accessLog                                  // nil: no access log
 	routeFn func() []RouteInfo                          // Options.Routes
+	extra   map[string]http.Handler                     // Options.Handlers
 	protos  []Protocol
 	byToken map[string]Protocol
 	byPath  map[string]Protocol
@@ -133,6 +139,7 @@ func New(o Options) (*Gateway, error) {
 		routeFn:  o.Routes,
 		recent:   o.Recent,
 		tapsQuit: make(chan struct{}),
+		extra:    o.Handlers,
 	}
 	if g.cfg.Admin.Console && g.cfg.Admin.TokenHash == "" {
 		return nil, errConsoleToken

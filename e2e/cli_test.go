@@ -106,7 +106,7 @@ func TestCLIReadHeaderTimeout(t *testing.T) {
 // own flags, printed on stdout with exit status 0 for -h and --help; and
 // that a command line that cannot run exits 2 and says where help is.
 func TestCLIHelp(t *testing.T) {
-	listed := []string{"run", "validate", "healthcheck", "version", "bench", "hash-key", "help"}
+	listed := []string{"run", "validate", "asyncapi", "healthcheck", "version", "bench", "hash-key", "help"}
 	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			out, errOut, code := runCLI(t, args...)
@@ -137,6 +137,7 @@ func TestCLIHelp(t *testing.T) {
 	}{
 		{"run", []string{"Usage: wsgate [run] [flags]", "--config FILE", "--listen", "--nats-url", "--nats-listen", "--data-dir", "--log-level", "--log-format"}, nil},
 		{"validate", []string{"Usage: wsgate validate", "--config FILE"}, []string{"--listen", "--nats-url", "--nats-listen", "--data-dir", "--log-level", "--log-format"}},
+		{"asyncapi", []string{"Usage: wsgate asyncapi [--config FILE] [--out FILE]", "--config FILE", "--out FILE"}, []string{"--listen", "--nats-url"}},
 		{"healthcheck", []string{"Usage: wsgate healthcheck", "--config FILE", "--listen ADDRESS", "--timeout DURATION"}, []string{"--nats-url", "--data-dir"}},
 		{"version", []string{"Usage: wsgate version\n"}, []string{"Flags:"}},
 		{"hash-key", []string{"Usage: wsgate hash-key [--wampcra] [KEY]", "--wampcra", "--iterations INT", "--keylen INT"}, []string{"--listen", "--nats-url"}},
@@ -179,6 +180,7 @@ func TestCLIHelp(t *testing.T) {
 		{[]string{"run", "--bogus"}, "Run 'wsgate help run'"},
 		{[]string{"validate", "--listen", ":1"}, "Run 'wsgate help validate'"},
 		{[]string{"version", "x"}, `unexpected argument "x"`},
+		{[]string{"asyncapi", "x"}, `unexpected argument "x"`},
 		{[]string{"nope"}, `unknown command "nope"`},
 		{[]string{"help", "nope"}, `unknown command "nope"`},
 	} {

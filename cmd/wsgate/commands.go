@@ -35,7 +35,7 @@ func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format
 
 // commands lists every command, in the order `wsgate help` shows them.
 func commands() []*command {
-	return []*command{runCommand(), validateCommand(), healthcheckCommand(), versionCommand(), benchCommand(), hashKeyCommand(), connectionsCommand(), routesCommand(), helpCommand(), benchNATSCommand()}
+	return []*command{runCommand(), validateCommand(), asyncAPICommand(), healthcheckCommand(), versionCommand(), benchCommand(), hashKeyCommand(), connectionsCommand(), routesCommand(), helpCommand(), benchNATSCommand()}
 }
 
 func lookup(name string) *command {

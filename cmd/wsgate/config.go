@@ -71,6 +71,9 @@ type config struct {
 	// and a Wsgate-Stage header on its messages. Default: none, and
 	// nothing changes.
 	Stages map[string]bridge.Stage `yaml:"stages"`
+	// AsyncAPI describes the API as an AsyncAPI 3.0 document (wsgate
+	// asyncapi), and serves it when asked to. Default: not served.
+	AsyncAPI asyncAPIConfig `yaml:"asyncapi"`
 }
 
 // stages are the stages for the bridge, each with its logger.

@@ -29,6 +29,8 @@ type reloader struct {
 	deps    auth.Deps
 	log     *slog.Logger
 	certs   *certReloader // nil without TLS
+	// applied, when set, is told of every config a reload applied.
+	applied func(c *config)
 }
 
 // errDevModeSwitch names the one auth change a reload cannot make.
@@ -115,6 +117,9 @@ func (r *reloader) apply(context.Context) (bridge.ReloadReport, error) {
 	closeAuth(r.authn)
 	r.authn = authn
 	rep.Connections = res
+	if r.applied != nil {
+		r.applied(c)
+	}
 	rep.Applied = []string{"json", "auth", "gateway.allowed_origins", "gateway.insecure_skip_origin_check", "gateway.limits"}
 	return rep, nil
 }
@@ -144,6 +149,8 @@ func restartNeeded(running, c *config) []string {
 	diff("wamp", running.WAMP, c.WAMP)
 	diff("socketio", running.SocketIO, c.SocketIO)
 	diff("stages", running.Stages, c.Stages)
+	diff("asyncapi.serve", running.AsyncAPI.Serve, c.AsyncAPI.Serve)
+	diff("asyncapi.path", running.AsyncAPI.Path, c.AsyncAPI.Path)
 	a, b := running.Gateway, c.Gateway
 	for _, g := range []*bridge.Config{&a, &b} {
 		g.AllowedOrigins, g.InsecureSkipOriginCheck, g.Limits = nil, false, bridge.Limits{}

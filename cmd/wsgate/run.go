@@ -144,19 +144,7 @@ func run(s *settings) error {
 	}
 	defer closeNATS()
 
-	jp, err := jsonws.New(c.JSON)
-	if err != nil {
-		return err
-	}
-	sp, err := stomp.New(c.STOMP, version)
-	if err != nil {
-		return err
-	}
-	wp, err := wamp.New(c.WAMP)
-	if err != nil {
-		return err
-	}
-	sio, err := socketio.New(c.SocketIO)
+	jp, protos, err := newProtocols(c)
 	if err != nil {
 		return err
 	}
@@ -175,13 +163,32 @@ func run(s *settings) error {
 		log.Warn("AUTHENTICATION IS OFF (dev mode): any client may connect, from any origin, and publish and subscribe to every subject outside the reserved ones; /@connections and /metrics are open. Do not expose this gateway: add an auth: block to the config (see Security in README.md).")
 	}
 
+	var handlers map[string]http.Handler
+	if c.AsyncAPI.Serve {
+		doc, err := c.asyncAPIDoc(protos)
+		if err != nil {
+			return err
+		}
+		h := &asyncAPIHandler{}
+		h.Set(doc)
+		rl.applied = func(c *config) {
+			if doc, err := liveView(rl.running, c).asyncAPIDoc(protos); err == nil {
+				h.Set(doc)
+			} else {
+				log.Error("reload: the AsyncAPI document was not rebuilt", "err", err)
+			}
+		}
+		handlers = map[string]http.Handler{"GET " + c.AsyncAPI.path(): h}
+	}
+
 	gw, err := bridge.New(bridge.Options{
 		Config:         c.gatewayConfig(),
 		NATS:           nc,
 		HubNATS:        hubNC,
 		Authenticator:  authn,
 		Logger:         log,
-		Protocols:      []bridge.Protocol{jp, sp, mqtt.New(c.MQTT), wp, sio},
+		Protocols:      protos,
+		Handlers:       handlers,
 		StreamReplicas: c.NATS.StreamReplicas,
 		Stages:         c.stages(stageLogs),
 		Routes:         jp.Routes,
@@ -250,6 +257,28 @@ wait:
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// newProtocols makes the wire protocols of c, in the order the gateway
+// prefers them, and returns the JSON one apart (routes reload).
+func newProtocols(c *config) (*jsonws.Protocol, []bridge.Protocol, error) {
+	jp, err := jsonws.New(c.JSON)
+	if err != nil {
+		return nil, nil, err
+	}
+	sp, err := stomp.New(c.STOMP, version)
+	if err != nil {
+		return nil, nil, err
+	}
+	wp, err := wamp.New(c.WAMP)
+	if err != nil {
+		return nil, nil, err
+	}
+	sio, err := socketio.New(c.SocketIO)
+	if err != nil {
+		return nil, nil, err
+	}
+	return jp, []bridge.Protocol{jp, sp, mqtt.New(c.MQTT), wp, sio}, nil
 }
 
 // drain flushes what the gateway has published and closes the connection.

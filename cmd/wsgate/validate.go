@@ -37,6 +37,7 @@ func (c *config) validate() error {
 		errs = append(errs, unjoin(err)...) // auth's errors name their keys from auth.
 	}
 	errs = append(errs, c.TLS.validate()...)
+	errs = append(errs, c.AsyncAPI.validate(c.takenPaths())...)
 	if err := bridge.ValidateStages(c.Stages); err != nil {
 		errs = append(errs, unjoin(err)...) // they name their keys from stages.
 	}

@@ -88,6 +88,13 @@ type RouteConfig struct {
 	// Cache serves replies of a request or http route from memory
 	// (cache.go). Default: no cache.
 	Cache CacheConfig `yaml:"cache"`
+	// Schema is a JSON Schema (inline, as YAML or JSON) that the whole
+	// client message must satisfy before the route's integration runs
+	// (schema.go); it is also the message's payload in the AsyncAPI
+	// document. Not on $connect and $disconnect, which carry no client
+	// message, nor on a target (set it on the route). Default: none,
+	// nothing is checked.
+	Schema any `yaml:"schema"`
 }
 
 // Integration kinds.
@@ -246,8 +253,9 @@ type route struct {
 	queueV   []string
 	payload  []string // body path of the payload; nil means the whole message
 	http     *httpSpec
-	xf       *routeJQ    // nil for a route without transforms or conditions
-	cache    *replyCache // nil without a cache
+	xf       *routeJQ     // nil for a route without transforms or conditions
+	cache    *replyCache  // nil without a cache
+	schema   *routeSchema // nil without a schema: nothing decoded
 	cacheKey textTemplate
 	timeout  time.Duration
 	raw      bool
@@ -386,6 +394,15 @@ func compileRoute(key string, rc RouteConfig, defTimeout time.Duration) (*route,
 	}
 	if rc.Timeout < 0 {
 		errs = append(errs, ferr("timeout", "must not be negative"))
+	}
+	if rc.Schema != nil {
+		if key == routeConnect || key == routeDisconnect {
+			errs = append(errs, ferr("schema", "%s carries no client message to check", key))
+		} else if s, err := compileSchema(rc.Schema); err != nil {
+			errs = append(errs, ferr("schema", "%v", err))
+		} else {
+			r.schema = s
+		}
 	}
 	errs = append(errs, compileTransforms(key, rc, r, defTimeout)...)
 	if rc.Cache.enabled() {

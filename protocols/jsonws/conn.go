@@ -84,13 +84,25 @@ func (c *conn) handle(data []byte) {
 		c.logAccess(r, errRateLimited, 0, len(data))
 		return
 	}
-	var in *jqInput // only for routes with transforms or conditions
-	if r.xf != nil {
+	var in *jqInput // only for routes with transforms, conditions or a schema
+	if r.schema != nil {
 		in = &jqInput{c: c, b: b}
+		if !c.conforms(r, in, id, len(data)) {
+			return
+		}
+	}
+	if r.xf != nil {
+		if in == nil {
+			in = &jqInput{c: c, b: b}
+		}
 		if r.xf.choosing() {
 			chosen := c.chooseOrDefault(r, in, id)
 			if chosen == nil {
 				c.logAccess(r, statusNoTarget, 0, len(data))
+				return
+			}
+			// A message that falls through to $default meets its schema too.
+			if chosen != r && chosen.schema != nil && !c.conforms(chosen, in, id, len(data)) {
 				return
 			}
 			r = chosen
@@ -122,6 +134,21 @@ func (c *conn) handle(data []byte) {
 		return // twoWay writes its line
 	}
 	c.logAccess(r, status, time.Since(start), len(data))
+}
+
+// conforms checks a message against route r's schema. One that does not
+// conform gets a bad_request error frame naming where and why, and goes
+// no further; one that does leaves its decoded value in in, for the
+// route's transforms.
+func (c *conn) conforms(r *route, in *jqInput, id json.RawMessage, size int) bool {
+	doc, err := r.schema.check(in.b)
+	if err != nil {
+		c.fail(r.key, id, errBadRequest, err.Error())
+		c.logAccess(r, errBadRequest, 0, size)
+		return false
+	}
+	in.doc, in.decoded = doc, true
+	return true
 }
 
 // Statuses of access log lines besides the error codes.

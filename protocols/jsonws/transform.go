@@ -92,6 +92,9 @@ func compileTransforms(key string, rc RouteConfig, r *route, defTimeout time.Dur
 		if tc.Rate != 0 || tc.Burst != 0 {
 			errs = append(errs, ferr(field+".rate", "a target shares its route's rate: set it on the route"))
 		}
+		if tc.Schema != nil {
+			errs = append(errs, ferr(field+".schema", "a target shares its route's schema: set it on the route"))
+		}
 		tr, terrs := compileRoute(key, tc, defTimeout)
 		for _, e := range terrs {
 			errs = append(errs, fmt.Errorf("%s.%w", field, e))
@@ -143,12 +146,18 @@ type jqInput struct {
 	c *conn
 	b *body
 	v map[string]any
+
+	doc     any  // the message decoded, when a schema check did it already
+	decoded bool // doc is set
 }
 
 // get returns the input for route r.
 func (in *jqInput) get(r *route) map[string]any {
 	if in.v == nil {
-		in.v = in.c.jqBase(decodeBody(in.b))
+		if !in.decoded {
+			in.doc, in.decoded = decodeBody(in.b), true
+		}
+		in.v = in.c.jqBase(in.doc)
 	}
 	in.v["route"] = r.key
 	return in.v
