@@ -71,7 +71,6 @@ func (g *Gateway) adminOnly(h http.Handler, adminPort bool) http.Handler {
 		case g.devMode:
 		case g.cfg.Admin.TokenHash != "":
 			if !g.adminToken(r) {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="wsgate admin"`)
 				w.Header().Set("WWW-Authenticate", `Bearer realm="wsgate-admin"`)
 				writeJSONError(w, http.StatusUnauthorized, "operator endpoint: admin token required")
 				return
