@@ -1,18 +1,14 @@
 package e2e
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 // roundRobin is a balancer without sticky sessions: each HTTP request (a
@@ -62,17 +58,7 @@ func TestSocketIORelay(t *testing.T) {
 	t.Cleanup(lb.Close)
 	for _, transports := range []string{"polling", "polling,websocket"} {
 		t.Run(strings.ReplaceAll(transports, ",", "+"), func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, node, "--test", "--test-timeout=60000", "socketio.test.mjs")
-			cmd.WaitDelay = 5 * time.Second
-			cmd.Dir = dir
-			cmd.Env = append(os.Environ(), "WSGATE_HTTP="+lb.URL, "SIO_KEY="+key,
-				"SIO_BAD_KEY="+newSecret(t), "SIO_TRANSPORTS="+transports, "SIO_UPGRADE_OPTIONAL=1")
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("node --test e2e/js/socketio.test.mjs through a round-robin balancer: %v\n%s", err, out)
-			}
+			runSocketIOTest(t, node, dir, lb.URL, key, transports, "SIO_UPGRADE_OPTIONAL=1")
 		})
 	}
 	rr.mu.Lock()

@@ -156,20 +156,28 @@ func TestSocketIONode(t *testing.T) {
 	sioJSONPeer(t, g, jsonKey)
 	for _, transports := range []string{"websocket", "polling", "polling,websocket"} {
 		t.Run(strings.ReplaceAll(transports, ",", "+"), func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, node, "--test", "--test-timeout=60000", "socketio.test.mjs")
-			cmd.WaitDelay = 5 * time.Second
-			cmd.Dir = dir
-			cmd.Env = append(os.Environ(), "WSGATE_HTTP="+g.HTTP(""), "SIO_KEY="+key,
-				"SIO_BAD_KEY="+newSecret(t), "SIO_TRANSPORTS="+transports)
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("node --test e2e/js/socketio.test.mjs: %v\n%s", err, out)
-			}
-			t.Logf("%s", out)
+			t.Logf("%s", runSocketIOTest(t, node, dir, g.HTTP(""), key, transports))
 		})
 	}
+}
+
+// runSocketIOTest runs e2e/js/socketio.test.mjs against the gateway (or
+// balancer) at httpURL with the client's transports and env (NAME=value
+// more), and returns its output; a failing run fails t.
+func runSocketIOTest(t *testing.T, node, dir, httpURL, key, transports string, env ...string) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "--test", "--test-timeout=60000", "socketio.test.mjs")
+	cmd.WaitDelay = 5 * time.Second
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), "WSGATE_HTTP="+httpURL, "SIO_KEY="+key,
+		"SIO_BAD_KEY="+newSecret(t), "SIO_TRANSPORTS="+transports), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node --test e2e/js/socketio.test.mjs (%s, transports %s): %v\n%s", httpURL, transports, err, out)
+	}
+	return out
 }
 
 // TestSocketIORecovery: with socketio.recovery, socket.io-client keeps
