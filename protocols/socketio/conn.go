@@ -305,7 +305,7 @@ func (c *conn) closing() {
 // bridge has ended every subscription.
 func (c *conn) OnClose(bridge.CloseInfo) {
 	c.closed.Store(true)
-	c.p.hb.remove(c)
+	c.p.hb.Remove(c)
 	if c.s.Virtual() {
 		c.p.polls.remove(c.s.ID())
 	}

@@ -109,6 +109,6 @@ func (p *Protocol) Admit(_ context.Context, c *bridge.ConnectRequest) (map[strin
 func (p *Protocol) Open(s *bridge.Session) bridge.Handler {
 	c := newConn(p, s)
 	c.sendOpen()
-	p.hb.add(c)
+	p.hb.Add(c)
 	return c
 }

@@ -266,7 +266,7 @@ func (c *conn) Refuse(_ bool, _ []byte, err error) error {
 // open transactions are dropped with the connection [STOMP-1.2 "ABORT"
 // implies as much for a DISCONNECT mid-transaction].
 func (c *conn) OnClose(bridge.CloseInfo) {
-	c.p.hb.remove(c)
+	c.p.hb.Remove(c)
 	c.mu.Lock()
 	subs := c.subs
 	c.subs = map[string]*subscription{}

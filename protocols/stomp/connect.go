@@ -119,7 +119,7 @@ func (c *conn) connect(f *Frame) error {
 	resp.Add("session", c.s.ID())
 	c.write(resp)
 	if c.sendEvery > 0 || c.recvEvery > 0 {
-		c.p.hb.add(c)
+		c.p.hb.Add(c)
 	}
 	c.goLive()
 	return nil
