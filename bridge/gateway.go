@@ -61,6 +61,9 @@ type Options struct {
 	// the gateway's part). Its error, a refused config, is answered 400
 	// with one line of it per problem. Nil: no such endpoint.
 	Reload func(context.Context) (ReloadReport, error)
+	// Tracing sends OpenTelemetry spans over OTLP (TracingConfig). Its
+	// zero value is off.
+	Tracing TracingConfig
 }
 
 // Gateway accepts WebSocket connections and bridges them to NATS.
@@ -84,6 +87,7 @@ type Gateway struct {
 	surveys []*nats.Subscription
 	reload  func(context.Context) (ReloadReport, error) // Options.Reload
 	access  *accessLog                                  // nil: no access log
+	tr      *tracer                                     // nil: tracing off
 	routeFn func() []RouteInfo                          // Options.Routes
 	protos  []Protocol
 	byToken map[string]Protocol
@@ -170,7 +174,13 @@ func New(o Options) (*Gateway, error) {
 		}
 		g.metrics.protocol(p.Name()) // its series exist, at zero, from the start
 	}
+	if g.tr, err = newTracer(o.Tracing, g.id); err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
+	}
 	g.hub = newHub(g.nc, g.cfg.ReservedPrefix, g.log)
+	if g.tr != nil && g.tr.deliveries {
+		g.hub.tr = g.tr
+	}
 	if o.HubNATS != nil {
 		g.hub.nc, g.hub.local = o.HubNATS, true
 	}
@@ -303,6 +313,17 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.hub.close()
 	if g.poll != nil {
 		g.poll.Close()
+	}
+	// The spans not yet sent go out within what is left of ctx, or
+	// shutdownGrace when a slow stop has used it up.
+	tctx := ctx
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		tctx, cancel = context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+	}
+	if terr := g.tr.shutdown(tctx); terr != nil {
+		g.log.Warn("tracing: spans not flushed", "err", terr)
 	}
 	return err
 }

@@ -71,6 +71,9 @@ type config struct {
 	// and a Wsgate-Stage header on its messages. Default: none, and
 	// nothing changes.
 	Stages map[string]bridge.Stage `yaml:"stages"`
+	// Tracing sends OpenTelemetry spans over OTLP (README.md, Operations).
+	// Default: off.
+	Tracing bridge.TracingConfig `yaml:"tracing"`
 }
 
 // stages are the stages for the bridge, each with its logger.

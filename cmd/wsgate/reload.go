@@ -144,6 +144,7 @@ func restartNeeded(running, c *config) []string {
 	diff("wamp", running.WAMP, c.WAMP)
 	diff("socketio", running.SocketIO, c.SocketIO)
 	diff("stages", running.Stages, c.Stages)
+	diff("tracing", running.Tracing, c.Tracing)
 	a, b := running.Gateway, c.Gateway
 	for _, g := range []*bridge.Config{&a, &b} {
 		g.AllowedOrigins, g.InsecureSkipOriginCheck, g.Limits = nil, false, bridge.Limits{}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel"
 
 	"github.com/wsgate/wsgate/auth"
 	"github.com/wsgate/wsgate/bridge"
@@ -174,6 +175,11 @@ func run(s *settings) error {
 		log.Warn("AUTHENTICATION IS OFF (dev mode): any client may connect, from any origin, and publish and subscribe to every subject outside the reserved ones; /@connections and /metrics are open. Do not expose this gateway: add an auth: block to the config (see Security in README.md).")
 	}
 
+	if c.Tracing.Enabled {
+		// The exporters report failures (a collector that is down) to
+		// OpenTelemetry's global handler: into our log, not stderr's.
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("tracing", "err", err) }))
+	}
 	gw, err := bridge.New(bridge.Options{
 		Config:         c.gatewayConfig(),
 		NATS:           nc,
@@ -184,6 +190,7 @@ func run(s *settings) error {
 		StreamReplicas: c.NATS.StreamReplicas,
 		Stages:         c.stages(stageLogs),
 		Routes:         jp.Routes,
+		Tracing:        c.Tracing,
 		Reload: func(ctx context.Context) (bridge.ReloadReport, error) {
 			return rl.reload(ctx, "POST /admin/reload")
 		},
