@@ -96,15 +96,20 @@ func (s *Session) Tracing() bool { return s.gw.tr != nil }
 // StartMessage starts the server span of one client message on route,
 // continuing the trace the client's traceparent and tracestate name (see
 // RemoteSpanContext: bad values start a new trace). It returns nil when
-// tracing is off. The caller ends it.
+// tracing is off or a new trace is not sampled (tracing.ratio). A client's
+// trace that is not sampled gets no span either, but its trace context is
+// passed on as it came. The caller ends the span.
 func (s *Session) StartMessage(route, traceparent, tracestate string) *Span {
 	t := s.gw.tr
 	if t == nil {
 		return nil
 	}
-	ctx := context.Background()
-	if sc := RemoteSpanContext(traceparent, tracestate); sc.IsValid() {
-		ctx = trace.ContextWithRemoteSpanContext(ctx, sc)
+	ctx, ok := t.parent(context.Background(), traceparent, tracestate)
+	if !ok {
+		return nil
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() && !sc.IsSampled() {
+		return &Span{sp: trace.SpanFromContext(ctx)} // passed on, never recorded
 	}
 	_, sp := t.t.Start(ctx, "route "+route, trace.WithSpanKind(trace.SpanKindServer))
 	if sp.IsRecording() {
@@ -122,16 +127,18 @@ func (s *Session) StartMessage(route, traceparent, tracestate string) *Span {
 // parse, so workers never see one.
 func (t *tracer) startSend(ctx context.Context, kind trace.SpanKind, op, subject, route string, hdr Header) (Header, trace.Span) {
 	parent := trace.SpanContextFromContext(ctx)
-	cp, cs, present := clientTrace(hdr)
 	if !parent.IsValid() {
-		if sc := RemoteSpanContext(cp, cs); sc.IsValid() {
-			ctx = trace.ContextWithRemoteSpanContext(ctx, sc)
-		} else {
-			if present {
-				hdr = withTrace(hdr, trace.SpanContext{})
-			}
+		cp, cs, present := clientTrace(hdr)
+		if !present {
 			return hdr, nil
 		}
+		if parent = RemoteSpanContext(cp, cs); !parent.IsValid() {
+			return withTrace(hdr, parent), nil // a bad one is dropped
+		}
+		ctx = trace.ContextWithRemoteSpanContext(ctx, parent)
+	}
+	if !parent.IsSampled() {
+		return withTrace(hdr, parent), nil // passed on, never recorded
 	}
 	_, sp := t.t.Start(ctx, "nats "+op, trace.WithSpanKind(kind))
 	if sp.IsRecording() {
@@ -154,13 +161,26 @@ func endSend(sp trace.Span, err error) {
 	sp.End()
 }
 
+// parent returns ctx with the client's trace context when it is valid;
+// otherwise ctx as it is, and whether a new trace there is sampled.
+func (t *tracer) parent(ctx context.Context, traceparent, tracestate string) (context.Context, bool) {
+	if sc := RemoteSpanContext(traceparent, tracestate); sc.IsValid() {
+		return trace.ContextWithRemoteSpanContext(ctx, sc), true
+	}
+	return ctx, t.sampleRoot()
+}
+
 // startUpgrade starts the server span of a WebSocket upgrade, continuing
 // the trace of the request's traceparent header, and returns r with it in
-// its context: $connect's integration is its child.
+// its context: $connect's integration is its child. The span is nil when
+// the trace is not sampled; a client's trace context is passed on then.
 func (t *tracer) startUpgrade(r *http.Request, protocol string) (*http.Request, trace.Span) {
-	ctx := r.Context()
-	if sc := RemoteSpanContext(r.Header.Get("Traceparent"), r.Header.Get("Tracestate")); sc.IsValid() {
-		ctx = trace.ContextWithRemoteSpanContext(ctx, sc)
+	ctx, ok := t.parent(r.Context(), r.Header.Get("Traceparent"), r.Header.Get("Tracestate"))
+	if !ok {
+		return r, nil
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() && !sc.IsSampled() {
+		return r.WithContext(ctx), nil
 	}
 	ctx, sp := t.t.Start(ctx, "upgrade "+protocol, trace.WithSpanKind(trace.SpanKindServer))
 	if sp.IsRecording() {
@@ -172,6 +192,9 @@ func (t *tracer) startUpgrade(r *http.Request, protocol string) (*http.Request, 
 // endUpgrade ends an upgrade's span: s is the session admitted, nil when
 // the upgrade was refused.
 func endUpgrade(sp trace.Span, s *Session) {
+	if sp == nil {
+		return
+	}
 	if sp.IsRecording() {
 		if s != nil {
 			sp.SetAttributes(attrConnID.String(s.id), attrOutcome.String("ok"))
@@ -188,7 +211,7 @@ func endUpgrade(sp trace.Span, s *Session) {
 // carries a trace context; otherwise it returns nil.
 func (t *tracer) startDelivery(m *Message, pattern string) trace.Span {
 	sc := RemoteSpanContext(m.Header.Get(HeaderTraceparent), m.Header.Get(HeaderTracestate))
-	if !sc.IsValid() {
+	if !sc.IsSampled() { // an invalid one is not sampled either
 		return nil
 	}
 	ctx := trace.ContextWithRemoteSpanContext(context.Background(), sc)
@@ -207,7 +230,10 @@ func (t *tracer) startDelivery(m *Message, pattern string) trace.Span {
 // nothing and returns nil. The caller ends the span.
 func StartHTTPCall(ctx context.Context, method, urlTemplate string, h http.Header) *Span {
 	parent := trace.SpanFromContext(ctx)
-	if !parent.SpanContext().IsValid() {
+	if sc := parent.SpanContext(); !sc.IsSampled() {
+		if sc.IsValid() {
+			w3c.Inject(ctx, propagation.HeaderCarrier(h)) // passed on, never recorded
+		}
 		return nil
 	}
 	_, sp := parent.TracerProvider().Tracer(instrumentation).Start(ctx, "HTTP "+method, trace.WithSpanKind(trace.SpanKindClient))

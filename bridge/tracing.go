@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"strings"
@@ -117,8 +118,16 @@ const instrumentation = "github.com/wsgate/wsgate/bridge"
 type tracer struct {
 	provider   *sdktrace.TracerProvider
 	t          trace.Tracer
+	ratio      float64 // of new traces sampled (sampleRoot)
 	deliveries bool
 }
+
+// sampleRoot decides whether a new trace, one no client started, is
+// sampled. It is decided before any span is made, so that a trace left
+// out costs a random number and nothing else: no span, no trace context
+// in the message's headers (its workers decide for themselves). The
+// provider's sampler then samples every root it is given.
+func (t *tracer) sampleRoot() bool { return t.ratio >= 1 || rand.Float64() < t.ratio }
 
 // newTracer starts the exporter and tracer provider of c (nil when c is
 // off). Exporters connect lazily: a collector that is down costs dropped
@@ -152,9 +161,11 @@ func newTracer(c TracingConfig, gatewayID string) (*tracer, error) {
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithBatcher(exp),
 		sdktrace.WithResource(res),
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(*c.Ratio))),
+		// Parent-based: a client's trace keeps its sampled flag; new
+		// traces were sampled by sampleRoot already.
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())),
 	)
-	return &tracer{provider: tp, t: tp.Tracer(instrumentation), deliveries: c.Deliveries}, nil
+	return &tracer{provider: tp, t: tp.Tracer(instrumentation), ratio: *c.Ratio, deliveries: c.Deliveries}, nil
 }
 
 // newExporter makes c's OTLP exporter. The exporters read the standard

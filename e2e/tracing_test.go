@@ -180,8 +180,12 @@ tracing:
   endpoint: ` + collector + `
   ratio: 1
   service_name: wsgate-e2e
+  deliveries: true
 json:
   routes:
+    watch:
+      integration: subscribe
+      subject: "news.{body.topic}"
     ask:
       integration: request
       subject: svc.ask
@@ -364,6 +368,27 @@ func TestTracing(t *testing.T) {
 		if attrString(up.Attributes, "wsgate.connection_id") == "" {
 			t.Error("upgrade span has no wsgate.connection_id")
 		}
+	})
+
+	t.Run("delivery", func(t *testing.T) {
+		w := dial(t, g.WS("/"), nil)
+		w.send(`{"action":"watch","topic":"x"}`)
+		w.expect("subscribed")
+		tp := newTraceparent(9)
+		m := nats.NewMsg("news.x")
+		m.Header.Set("traceparent", tp.String())
+		m.Data = []byte(`{"n":1}`)
+		if err := nc.PublishMsg(m); err != nil {
+			t.Fatal(err)
+		}
+		if got := w.read(5 * time.Second); string(got) != `{"n":1}` && !strings.Contains(string(got), `"n":1`) {
+			t.Fatalf("delivered %s", got)
+		}
+		d := rcv.span(t, tp.trace[:], "nats deliver")
+		if d.Kind != tracepb.Span_SPAN_KIND_CONSUMER || !bytes.Equal(d.ParentSpanId, tp.parent[:]) {
+			t.Fatalf("delivery span kind %v parent %x, want CONSUMER under the publisher's %x", d.Kind, d.ParentSpanId, tp.parent)
+		}
+		wantAttrs(t, d, map[string]string{"messaging.destination.name": "news.x", "messaging.destination.template": "news.x"})
 	})
 
 	t.Run("stomp", func(t *testing.T) {
