@@ -179,7 +179,7 @@ func New(o Options) (*Gateway, error) {
 	}
 	g.hub = newHub(g.nc, g.cfg.ReservedPrefix, g.log)
 	if g.tr != nil && g.tr.deliveries {
-		g.hub.tr = g.tr
+		g.hub.tr = g.tr // before its dispatchers see any message
 	}
 	if o.HubNATS != nil {
 		g.hub.nc, g.hub.local = o.HubNATS, true
@@ -191,6 +191,7 @@ func New(o Options) (*Gateway, error) {
 	}
 	g.ctrl = newControl(g)
 	if err := g.answerSurveys(); err != nil {
+		_ = g.tr.shutdown(context.Background()) // nothing was traced yet
 		return nil, err
 	}
 	g.mux = g.routes()

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -76,8 +78,17 @@ func (r *otlpReceiver) serve(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	r.record(&ex)
+	out, _ := proto.Marshal(&collectortrace.ExportTraceServiceResponse{})
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	_, _ = w.Write(out)
+}
+
+// record keeps the spans of an export.
+func (r *otlpReceiver) record(ex *collectortrace.ExportTraceServiceRequest) {
 	r.posts.Add(1)
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	for _, rs := range ex.ResourceSpans {
 		svc := attrString(rs.GetResource().GetAttributes(), "service.name")
 		for _, ss := range rs.ScopeSpans {
@@ -86,10 +97,33 @@ func (r *otlpReceiver) serve(w http.ResponseWriter, req *http.Request) {
 			}
 		}
 	}
-	r.mu.Unlock()
-	out, _ := proto.Marshal(&collectortrace.ExportTraceServiceResponse{})
-	w.Header().Set("Content-Type", "application/x-protobuf")
-	_, _ = w.Write(out)
+}
+
+// grpcReceiver is the OTLP/gRPC trace service (port 4317's) in front of
+// an otlpReceiver's span store.
+type grpcReceiver struct {
+	collectortrace.UnimplementedTraceServiceServer
+	*otlpReceiver
+}
+
+func (g grpcReceiver) Export(_ context.Context, ex *collectortrace.ExportTraceServiceRequest) (*collectortrace.ExportTraceServiceResponse, error) {
+	g.record(ex)
+	return &collectortrace.ExportTraceServiceResponse{}, nil
+}
+
+// startGRPCReceiver serves OTLP/gRPC; its URL is http:// (no TLS).
+func startGRPCReceiver(t *testing.T) *otlpReceiver {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &otlpReceiver{URL: "http://" + ln.Addr().String()}
+	srv := grpc.NewServer()
+	collectortrace.RegisterTraceServiceServer(srv, grpcReceiver{otlpReceiver: r})
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(srv.Stop)
+	return r
 }
 
 // span waits for a span of traceID named name and returns it.
@@ -421,6 +455,25 @@ func TestTracing(t *testing.T) {
 			t.Fatalf("subscriber's traceparent names parent %x, want the producer span %x", p, producer.SpanId)
 		}
 	})
+}
+
+// TestTracingGRPC: the otlp-grpc exporter reaches an OTLP/gRPC receiver.
+func TestTracingGRPC(t *testing.T) {
+	rcv := startGRPCReceiver(t)
+	g := startGateway(t, gwOpts{
+		Config: "tracing:\n  enabled: true\n  exporter: otlp-grpc\n  endpoint: " + rcv.URL + "\n" +
+			"json:\n  routes:\n    send: {integration: publish, subject: grpc.test}\n",
+		Env: []string{"OTEL_BSP_SCHEDULE_DELAY=50"},
+	})
+	c := dial(t, g.WS("/"), nil)
+	tp := newTraceparent(10)
+	c.send(`{"action":"send","traceparent":"` + tp.String() + `","id":1}`)
+	c.expect("published")
+	server := rcv.span(t, tp.trace[:], "route send")
+	if server.service != "wsgate" {
+		t.Errorf("service.name %q, want the default wsgate", server.service)
+	}
+	rcv.child(t, server, "nats publish")
 }
 
 // TestTracingOff: without tracing.enabled nothing reaches a collector, even
