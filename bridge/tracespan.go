@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -220,6 +221,23 @@ func (t *tracer) startDelivery(m *Message, pattern string) trace.Span {
 		sp.SetAttributes(attrMsgSystem, attrMsgDest.String(m.Subject), attrMsgOp.String("deliver"),
 			attribute.String("messaging.destination.template", pattern))
 	}
+	return sp
+}
+
+// startNATSCall starts the client span of a request the gateway makes on
+// its own behalf (the NATS authorizer's) within the sampled trace of ctx's
+// span, and puts its trace context in m's header. It returns nil, and
+// leaves m alone, outside such a trace.
+func startNATSCall(ctx context.Context, subject string, m *nats.Msg) trace.Span {
+	parent := trace.SpanFromContext(ctx)
+	if !parent.SpanContext().IsSampled() {
+		return nil
+	}
+	_, sp := parent.TracerProvider().Tracer(instrumentation).Start(ctx, "nats request", trace.WithSpanKind(trace.SpanKindClient))
+	if sp.IsRecording() {
+		sp.SetAttributes(attrMsgSystem, attrMsgDest.String(subject), attrMsgOp.String("request"))
+	}
+	m.Header = nats.Header(withTrace(Header(m.Header), sp.SpanContext()))
 	return sp
 }
 

@@ -144,6 +144,24 @@ func (r *otlpReceiver) span(t *testing.T, traceID []byte, name string) recordedS
 	return found
 }
 
+// byID waits for the span whose id is id.
+func (r *otlpReceiver) byID(t *testing.T, id []byte) recordedSpan {
+	t.Helper()
+	var found recordedSpan
+	eventually(t, 10*time.Second, func() error {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for _, sp := range r.spans {
+			if bytes.Equal(sp.SpanId, id) {
+				found = sp
+				return nil
+			}
+		}
+		return fmt.Errorf("no span %x among %d spans", id, len(r.spans))
+	})
+	return found
+}
+
 // child waits for a span named name whose parent is parent.
 func (r *otlpReceiver) child(t *testing.T, parent recordedSpan, name string) recordedSpan {
 	t.Helper()
@@ -474,6 +492,66 @@ func TestTracingGRPC(t *testing.T) {
 		t.Errorf("service.name %q, want the default wsgate", server.service)
 	}
 	rcv.child(t, server, "nats publish")
+}
+
+// TestTracingUpgrade: a traced upgrade's NATS authorizer request and
+// $connect request are its children, and their workers continue the trace.
+func TestTracingUpgrade(t *testing.T) {
+	rcv := startOTLPReceiver(t)
+	g := startGateway(t, gwOpts{
+		Config: `
+tracing:
+  enabled: true
+  endpoint: ` + rcv.URL + `
+auth:
+  authenticators:
+    - type: nats
+      nats:
+        subject: auth.check
+json:
+  routes:
+    $connect:
+      integration: request
+      subject: "users.{principal}.connect"
+`,
+		Env: []string{"OTEL_BSP_SCHEDULE_DELAY=50"},
+	})
+	nc := natsConn(t, g.NATSURL)
+	authSeen, connectSeen := make(chan string, 1), make(chan string, 1)
+	for subj, seen := range map[string]chan string{"auth.check": authSeen, "users.u1.connect": connectSeen} {
+		answer := []byte(authorizerAllow)
+		if subj != "auth.check" {
+			answer = nil // admitted
+		}
+		if _, err := nc.Subscribe(subj, func(m *nats.Msg) {
+			seen <- m.Header.Get("traceparent")
+			_ = m.Respond(answer)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	tp := newTraceparent(11)
+	hdr := bearer("tok")
+	hdr.Set("Traceparent", tp.String())
+	dial(t, g.WS("/"), hdr)
+	up := rcv.span(t, tp.trace[:], "upgrade json")
+	if !bytes.Equal(up.ParentSpanId, tp.parent[:]) {
+		t.Fatalf("upgrade span parent %x, want the client's %x", up.ParentSpanId, tp.parent)
+	}
+	for what, seen := range map[string]chan string{"authorizer": authSeen, "$connect": connectSeen} {
+		got := <-seen
+		tid, parent, ok := parseTraceparent(got)
+		if !ok || !bytes.Equal(tid, tp.trace[:]) {
+			t.Fatalf("%s worker got traceparent %q, want one of trace %x", what, got, tp.trace)
+		}
+		call := rcv.byID(t, parent)
+		if call.Name != "nats request" || call.Kind != tracepb.Span_SPAN_KIND_CLIENT || !bytes.Equal(call.ParentSpanId, up.SpanId) {
+			t.Errorf("%s worker's parent is %s span %q under %x, want a CLIENT nats request under the upgrade's %x", what, call.Kind, call.Name, call.ParentSpanId, up.SpanId)
+		}
+	}
 }
 
 // TestTracingOff: without tracing.enabled nothing reaches a collector, even

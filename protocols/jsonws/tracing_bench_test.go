@@ -24,7 +24,7 @@ import (
 // receiver that discards them. The messages carry no traceparent, so the
 // ratio decides which are sampled.
 //
-//	go test -run XXX -bench RouteTracing -benchmem -count 5 ./protocols/jsonws/
+//	go test -run XXX -bench RouteTracing -benchmem -count 1 -benchtime 100000x ./protocols/jsonws/
 func BenchmarkRouteTracing(b *testing.B) {
 	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
