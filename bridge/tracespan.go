@@ -123,7 +123,8 @@ func (s *Session) StartMessage(route, traceparent, tracestate string) *Span {
 // producer span for a publish, a client span for a request) and returns
 // hdr with the span's trace context. Its parent is ctx's span, else the
 // trace context the protocol copied into hdr from its client (a STOMP
-// header, an MQTT 5 user property). With neither there is no span (nil),
+// header, an MQTT 5 user property). A publish within a local span gets
+// none of its own: it carries that span's context. With neither there is no span (nil),
 // and hdr comes back as it was, less a client trace context that does not
 // parse, so workers never see one.
 func (t *tracer) startSend(ctx context.Context, kind trace.SpanKind, op, subject, route string, hdr Header) (Header, trace.Span) {
@@ -140,6 +141,12 @@ func (t *tracer) startSend(ctx context.Context, kind trace.SpanKind, op, subject
 	}
 	if !parent.IsSampled() {
 		return withTrace(hdr, parent), nil // passed on, never recorded
+	}
+	if kind == trace.SpanKindProducer && !parent.IsRemote() {
+		// A publish within a span of the gateway's own (a route's, an
+		// upgrade's) adds nothing a span of its own would say: the
+		// subscribers' parent is that span.
+		return withTrace(hdr, parent), nil
 	}
 	_, sp := t.t.Start(ctx, "nats "+op, trace.WithSpanKind(kind))
 	if sp.IsRecording() {
