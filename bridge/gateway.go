@@ -71,6 +71,9 @@ type Options struct {
 	// token is asked for. A pattern must not take a protocol's path.
 	// Nil: none.
 	Handlers map[string]http.Handler
+	// Tracing sends OpenTelemetry spans over OTLP (TracingConfig). Its
+	// zero value is off.
+	Tracing TracingConfig
 }
 
 // Gateway accepts WebSocket connections and bridges them to NATS.
@@ -94,6 +97,7 @@ type Gateway struct {
 	surveys []*nats.Subscription
 	reload  func(context.Context) (ReloadReport, error) // Options.Reload
 	access  *accessLog                                  // nil: no access log
+	tr      *tracer                                     // nil: tracing off
 	routeFn func() []RouteInfo                          // Options.Routes
 	extra   map[string]http.Handler                     // Options.Handlers
 	protos  []Protocol
@@ -193,7 +197,13 @@ func New(o Options) (*Gateway, error) {
 		}
 		g.metrics.protocol(p.Name()) // its series exist, at zero, from the start
 	}
+	if g.tr, err = newTracer(o.Tracing, g.id); err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
+	}
 	g.hub = newHub(g.nc, g.cfg.ReservedPrefix, g.log)
+	if g.tr != nil && g.tr.deliveries {
+		g.hub.tr = g.tr // before its dispatchers see any message
+	}
 	if o.HubNATS != nil {
 		g.hub.nc, g.hub.local = o.HubNATS, true
 	}
@@ -204,6 +214,7 @@ func New(o Options) (*Gateway, error) {
 	}
 	g.ctrl = newControl(g)
 	if err := g.answerSurveys(); err != nil {
+		_ = g.tr.shutdown(context.Background()) // nothing was traced yet
 		return nil, err
 	}
 	g.mux = g.routes()
@@ -327,6 +338,17 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.hub.close()
 	if g.poll != nil {
 		g.poll.Close()
+	}
+	// The spans not yet sent go out within what is left of ctx, or
+	// shutdownGrace when a slow stop has used it up.
+	tctx := ctx
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		tctx, cancel = context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+	}
+	if terr := g.tr.shutdown(tctx); terr != nil {
+		g.log.Warn("tracing: spans not flushed", "err", terr)
 	}
 	return err
 }

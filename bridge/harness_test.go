@@ -102,6 +102,14 @@ func (h *testHandler) handle(line string) error {
 			return nil
 		}
 		h.say("ok pub " + subj)
+	case "tpub": // tpub <subject> <traceparent> <data>: as a STOMP SEND with a traceparent header
+		subj, rest, _ := strings.Cut(rest, " ")
+		tp, data, _ := strings.Cut(rest, " ")
+		if err := h.s.Publish(subj, "", Header{"Traceparent": {tp}}, []byte(data)); err != nil {
+			h.say("err " + err.Error())
+			return nil
+		}
+		h.say("ok pub " + subj)
 	case "close":
 		code, reason, _ := strings.Cut(rest, " ")
 		n, _ := strconv.Atoi(code)
@@ -181,6 +189,14 @@ func newEnvAuth(t *testing.T, cfg Config, authn auth.Authenticator, protos ...Pr
 // two gateways of one deployment.
 func newEnvOn(t *testing.T, emb *Embedded, cfg Config, authn auth.Authenticator, protos ...Protocol) *env {
 	t.Helper()
+	return newEnvOpts(t, emb, Options{Config: cfg, Authenticator: authn, Protocols: protos})
+}
+
+// newEnvOpts is newEnvOn with more of the gateway's options (its NATS
+// connections and logger are the env's).
+func newEnvOpts(t *testing.T, emb *Embedded, o Options) *env {
+	t.Helper()
+	cfg, protos := o.Config, o.Protocols
 	if cfg.GhostTimeout == 0 {
 		// Liveness off unless the test is about it (peers_test.go), as
 		// for a standalone gateway (cmd's default).
@@ -199,14 +215,9 @@ func newEnvOn(t *testing.T, emb *Embedded, cfg Config, authn auth.Authenticator,
 		t.Fatal(err)
 	}
 	t.Cleanup(hubNC.Close)
-	gw, err := New(Options{
-		Config:        cfg,
-		NATS:          nc,
-		HubNATS:       hubNC,
-		Authenticator: authn,
-		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Protocols:     protos,
-	})
+	o.Config, o.Protocols, o.NATS, o.HubNATS = cfg, protos, nc, hubNC
+	o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	gw, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

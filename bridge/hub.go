@@ -37,6 +37,7 @@ type hub struct {
 	index    sublist // subs by pattern, for deliverLocal
 	wg       sync.WaitGroup
 	filtered atomic.Uint64 // reserved-subject messages kept from wide subscriptions
+	tr       *tracer       // nil unless tracing.deliveries: spans of fan-outs
 }
 
 type hubKey struct{ pattern, queue string }
@@ -264,6 +265,11 @@ func (h *hub) fanOut(hs *hubSub, m *nats.Msg, kick *[]*Session) {
 		return
 	}
 	d := &Delivery{Msg: &Message{Subject: m.Subject, Reply: m.Reply, Header: Header(m.Header), Data: m.Data}, kick: kick}
+	if h.tr != nil {
+		if sp := h.tr.startDelivery(d.Msg, hs.key.pattern); sp != nil {
+			defer sp.End()
+		}
+	}
 	if hs.key.queue != "" {
 		// NATS gave this process the message for the group: one local
 		// member takes it.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
 	"github.com/wsgate/wsgate/auth"
@@ -306,17 +307,36 @@ func (s *Session) check(action, name string, valid func(string) error, allowed f
 // Publish sends data to subject on NATS with the connection's headers plus
 // hdr (which may be nil) after checking permissions.
 func (s *Session) Publish(subject, route string, hdr Header, data []byte) error {
-	err := s.publish(subject, route, hdr, data)
+	return s.PublishContext(context.Background(), subject, route, hdr, data)
+}
+
+// PublishContext is Publish within ctx's trace: with tracing on, the
+// message gets a producer span, child of ctx's span (or of the trace
+// context the client put in hdr), and carries its traceparent.
+func (s *Session) PublishContext(ctx context.Context, subject, route string, hdr Header, data []byte) error {
+	err := s.publish(ctx, subject, route, hdr, data)
 	if s.gw.access != nil {
 		s.autoAccess(route, 0, err, len(data))
 	}
 	return err
 }
 
-func (s *Session) publish(subject, route string, hdr Header, data []byte) error {
+func (s *Session) publish(ctx context.Context, subject, route string, hdr Header, data []byte) error {
 	if err := s.CheckPublish(subject); err != nil {
 		return err
 	}
+	if t := s.gw.tr; t != nil {
+		var sp trace.Span
+		hdr, sp = t.startSend(ctx, trace.SpanKindProducer, "publish", subject, route, hdr)
+		err := s.publishChecked(subject, route, hdr, data)
+		endSend(sp, err)
+		return err
+	}
+	return s.publishChecked(subject, route, hdr, data)
+}
+
+// publishChecked is publish once permissions are checked.
+func (s *Session) publishChecked(subject, route string, hdr Header, data []byte) error {
 	h := s.msgHeaders(route, hdr)
 	nc := s.gw.nc
 	if hb := s.gw.hub; hb.local && hb.deliverLocal(subject, h, data) {
@@ -344,6 +364,18 @@ func (s *Session) request(ctx context.Context, subject, route string, hdr Header
 	if err := s.CheckPublish(subject); err != nil {
 		return nil, err
 	}
+	if t := s.gw.tr; t != nil {
+		var sp trace.Span
+		hdr, sp = t.startSend(ctx, trace.SpanKindClient, "request", subject, route, hdr)
+		m, err := s.requestChecked(ctx, subject, route, hdr, data, timeout)
+		endSend(sp, err)
+		return m, err
+	}
+	return s.requestChecked(ctx, subject, route, hdr, data, timeout)
+}
+
+// requestChecked is request once permissions are checked.
+func (s *Session) requestChecked(ctx context.Context, subject, route string, hdr Header, data []byte, timeout time.Duration) (*Message, error) {
 	h := s.msgHeaders(route, hdr)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

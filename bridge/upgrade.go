@@ -97,6 +97,17 @@ func (g *Gateway) serveUpgrade(w http.ResponseWriter, r *http.Request, st *stage
 // returned. z, when not nil, is the permessage-deflate agreement that
 // connect's handshake answers.
 func (g *Gateway) serveSession(w http.ResponseWriter, r *http.Request, p Protocol, token string, st *stage, z *wire.Deflate, connect func(*Session) (net.Conn, bool)) *Session {
+	if g.tr == nil {
+		return g.admitSession(w, r, p, token, st, z, connect)
+	}
+	r, sp := g.tr.startUpgrade(r, p.Name())
+	s := g.admitSession(w, r, p, token, st, z, connect)
+	endUpgrade(sp, s)
+	return s
+}
+
+// admitSession is serveSession without the upgrade's span.
+func (g *Gateway) admitSession(w http.ResponseWriter, r *http.Request, p Protocol, token string, st *stage, z *wire.Deflate, connect func(*Session) (net.Conn, bool)) *Session {
 	pm := g.metrics.connects
 	if !g.originAllowed(r) {
 		pm.WithLabelValues(p.Name(), "forbidden_origin").Inc()

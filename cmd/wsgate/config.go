@@ -74,6 +74,9 @@ type config struct {
 	// AsyncAPI describes the API as an AsyncAPI 3.0 document (wsgate
 	// asyncapi), and serves it when asked to. Default: not served.
 	AsyncAPI asyncAPIConfig `yaml:"asyncapi"`
+	// Tracing sends OpenTelemetry spans over OTLP (README.md, Operations).
+	// Default: off.
+	Tracing bridge.TracingConfig `yaml:"tracing"`
 }
 
 // stages are the stages for the bridge, each with its logger.

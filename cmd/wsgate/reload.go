@@ -151,6 +151,7 @@ func restartNeeded(running, c *config) []string {
 	diff("stages", running.Stages, c.Stages)
 	diff("asyncapi.serve", running.AsyncAPI.Serve, c.AsyncAPI.Serve)
 	diff("asyncapi.path", running.AsyncAPI.Path, c.AsyncAPI.Path)
+	diff("tracing", running.Tracing, c.Tracing)
 	a, b := running.Gateway, c.Gateway
 	for _, g := range []*bridge.Config{&a, &b} {
 		g.AllowedOrigins, g.InsecureSkipOriginCheck, g.Limits = nil, false, bridge.Limits{}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel"
 
 	"github.com/wsgate/wsgate/auth"
 	"github.com/wsgate/wsgate/bridge"
@@ -181,6 +182,11 @@ func run(s *settings) error {
 		handlers = map[string]http.Handler{"GET " + c.AsyncAPI.path(): h}
 	}
 
+	if c.Tracing.Enabled {
+		// The exporters report failures (a collector that is down) to
+		// OpenTelemetry's global handler: into our log, not stderr's.
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("tracing", "err", err) }))
+	}
 	gw, err := bridge.New(bridge.Options{
 		Config:         c.gatewayConfig(),
 		NATS:           nc,
@@ -193,6 +199,7 @@ func run(s *settings) error {
 		Stages:         c.stages(stageLogs),
 		Routes:         jp.Routes,
 		Recent:         recent,
+		Tracing:        c.Tracing,
 		Reload: func(ctx context.Context) (bridge.ReloadReport, error) {
 			return rl.reload(ctx, "POST /admin/reload")
 		},

@@ -44,6 +44,7 @@ func (c *config) validate() error {
 	errs = append(errs, c.validateStageUse()...)
 	errs = append(errs, c.validateGateway()...)
 	errs = append(errs, c.validateNATS()...)
+	errs = append(errs, c.Tracing.Validate()...) // they name their keys from tracing.
 	for _, l := range c.clientLimits() {
 		if l.bytes > maxClientMessage {
 			errs = append(errs, fmt.Errorf("%s: %d is more than NATS can carry (at most %d, with %d bytes of header room)", l.key, l.bytes, maxClientMessage, headerRoom))

@@ -83,6 +83,16 @@ func TestValidate(t *testing.T) {
 		{"leafnode with url", "nats:\n  url: nats://x:4222\n  leafnode:\n    remotes: [nats-leaf://hub:7422]\n", "nats.leafnode: only an embedded server is a leaf node"},
 		{"nats log level", "nats:\n  log_level: loud\n", "nats.log_level: "},
 		{"nats data dir", "nats:\n  data_dir: " + file + "\n", "nats.data_dir: " + `"` + file + `" is not a directory`},
+		{"tracing exporter", "tracing:\n  enabled: true\n  exporter: zipkin\n", `tracing.exporter: "zipkin" is not otlp-http or otlp-grpc`},
+		{"tracing ratio zero", "tracing:\n  ratio: 0\n", "tracing.ratio: 0 is not more than 0 and at most 1"},
+		{"tracing ratio over one", "tracing:\n  ratio: 1.5\n", "tracing.ratio: 1.5 is not more than 0 and at most 1"},
+		{"tracing ratio negative", "tracing:\n  ratio: -0.1\n", "tracing.ratio: -0.1 is not more than 0 and at most 1"},
+		{"tracing ratio not a number", "tracing:\n  ratio: half\n", "line 2: tracing.ratio: "},
+		{"tracing endpoint bare", "tracing:\n  endpoint: collector:4318\n", `tracing.endpoint: "collector:4318" is not a URL (write http://host:port)`},
+		{"tracing endpoint scheme", "tracing:\n  endpoint: grpc://collector:4317\n", `tracing.endpoint: "grpc://collector:4317": scheme "grpc" is not http or https`},
+		{"tracing endpoint host", "tracing:\n  endpoint: \"http://:4318\"\n", `tracing.endpoint: "http://:4318" has no host`},
+		{"tracing unknown key", "tracing:\n  enabeld: true\n", "line 2: tracing.enabeld: unknown key (did you mean enabled?)"},
+		{"tracing service name", "tracing:\n  service_name: \"a\\tb\"\n", `tracing.service_name: "a\tb" has control characters`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := checkConfig(t, tc.yaml)
@@ -110,6 +120,13 @@ mqtt:
   retained_bucket: my_retained
 stomp:
   heartbeat_send: -1s
+tracing:
+  enabled: true
+  exporter: otlp-grpc
+  endpoint: https://collector.example.com:4317
+  ratio: 0.01
+  service_name: edge-gateway
+  deliveries: true
 `
 	if _, err := checkConfig(t, good); err != nil {
 		t.Errorf("good config: %v", err)

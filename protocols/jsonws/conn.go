@@ -78,16 +78,22 @@ func (c *conn) handle(data []byte) {
 		c.logAccess(nil, errNoRoute, 0, len(data))
 		return
 	}
+	var sp *bridge.Span // the message's server span; nil with tracing off
+	if c.s.Tracing() {
+		sp = c.startSpan(r, b)
+	}
 	if r.rate > 0 && !c.allow(r) {
 		c.s.Metrics().LimitExceeded(Name, "route_rate")
 		c.fail(r.key, id, errRateLimited, fmt.Sprintf("route %s allows %g messages per second", r.key, r.rate))
 		c.logAccess(r, errRateLimited, 0, len(data))
+		sp.End(errRateLimited)
 		return
 	}
 	var in *jqInput // only for routes with transforms, conditions or a schema
 	if r.schema != nil {
 		in = &jqInput{c: c, b: b}
 		if !c.conforms(r, in, id, len(data)) {
+			sp.End(errBadRequest)
 			return
 		}
 	}
@@ -99,10 +105,12 @@ func (c *conn) handle(data []byte) {
 			chosen := c.chooseOrDefault(r, in, id)
 			if chosen == nil {
 				c.logAccess(r, statusNoTarget, 0, len(data))
+				sp.End(statusNoTarget)
 				return
 			}
 			// A message that falls through to $default meets its schema too.
 			if chosen != r && chosen.schema != nil && !c.conforms(chosen, in, id, len(data)) {
+				sp.End(errBadRequest)
 				return
 			}
 			r = chosen
@@ -112,7 +120,7 @@ func (c *conn) handle(data []byte) {
 	var status string
 	switch r.kind {
 	case kindPublish:
-		status = c.publish(r, b, id, in)
+		status = c.publish(sp, r, b, id, in)
 	case kindSubscribe:
 		status = c.subscribe(r, b, id)
 	case kindUnsubscribe:
@@ -126,13 +134,17 @@ func (c *conn) handle(data []byte) {
 			in.b = b
 		}
 		size := len(data)
-		err := c.s.Beside(c.p.cur().cfg.MaxInflight, func(ctx context.Context) { c.twoWay(ctx, r, b, id, in, size) })
+		err := c.s.Beside(c.p.cur().cfg.MaxInflight, func(ctx context.Context) { c.twoWay(sp.Context(ctx), sp, r, b, id, in, size) })
 		if errors.Is(err, bridge.ErrTooManyRequests) {
 			c.fail(r.key, id, errTooMany, fmt.Sprintf("more than %d requests waiting", c.p.cur().cfg.MaxInflight))
 			c.logAccess(r, errTooMany, 0, size)
+			sp.End(errTooMany)
+		} else if err != nil {
+			sp.End(statusCancelled)
 		}
-		return // twoWay writes its line
+		return // twoWay writes its line and ends the span
 	}
+	sp.End(status)
 	c.logAccess(r, status, time.Since(start), len(data))
 }
 
@@ -149,6 +161,21 @@ func (c *conn) conforms(r *route, in *jqInput, id json.RawMessage, size int) boo
 	}
 	in.doc, in.decoded = doc, true
 	return true
+}
+
+// Members of a client message that carry its W3C trace context.
+var (
+	traceparentPath = []string{bridge.HeaderTraceparent}
+	tracestatePath  = []string{bridge.HeaderTracestate}
+)
+
+// startSpan starts the server span of a message on route r, continuing the
+// trace its traceparent and tracestate members name (when they are
+// strings; anything else, or a malformed value, starts a new trace).
+func (c *conn) startSpan(r *route, b *body) *bridge.Span {
+	tp, _ := b.str(traceparentPath)
+	ts, _ := b.str(tracestatePath)
+	return c.s.StartMessage(r.key, tp, ts)
 }
 
 // Statuses of access log lines besides the error codes.
@@ -365,13 +392,15 @@ func payload(r *route, b *body) []byte {
 }
 
 // publish runs a publish route and returns the status of the access log.
-func (c *conn) publish(r *route, b *body, id json.RawMessage, in *jqInput) string {
+func (c *conn) publish(sp *bridge.Span, r *route, b *body, id json.RawMessage, in *jqInput) string {
 	start := time.Now()
 	subj, err := c.subject(r, b)
 	if err == nil {
+		sp.SetIntegration(r.kind, subj)
+		ctx := sp.Context(context.Background())
 		var p []byte
-		if p, err = c.forward(context.Background(), r, b, in); err == nil {
-			err = c.s.Publish(subj, r.key, nil, p)
+		if p, err = c.forward(ctx, r, b, in); err == nil {
+			err = c.s.PublishContext(ctx, subj, r.key, nil, p)
 		}
 	}
 	c.s.Metrics().RouteDone(r.key, time.Since(start).Seconds())

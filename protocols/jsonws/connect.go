@@ -58,7 +58,7 @@ func (p *Protocol) admit(ctx context.Context, r *route, req *bridge.ConnectReque
 	case kindPublish:
 		subj, err := (&conn{p: p, s: s}).subject(r, nil)
 		if err == nil {
-			err = s.Publish(subj, routeConnect, hdr, body)
+			err = s.PublishContext(ctx, subj, routeConnect, hdr, body)
 		}
 		if err != nil {
 			s.Metrics().IntegrationError(routeConnect, "publish")

@@ -107,8 +107,26 @@ func (p *Protocol) callHTTP(ctx context.Context, r *route, lookup func(string) (
 	}
 }
 
-// httpOnce sends one request under the route's timeout.
+// httpOnce sends one request under the route's timeout: within a traced
+// message, as a client span of its own whose traceparent the request
+// carries.
 func (p *Protocol) httpOnce(ctx context.Context, r *route, u string, hdr http.Header, body io.Reader) (*httpAnswer, error) {
+	sp := bridge.StartHTTPCall(ctx, r.http.method, r.http.url.src, hdr)
+	if sp == nil {
+		return p.httpExchange(ctx, r, u, hdr, body)
+	}
+	a, err := p.httpExchange(sp.Context(ctx), r, u, hdr, body)
+	if err != nil {
+		sp.Fail(err)
+	} else {
+		sp.SetStatusCode(a.status)
+	}
+	sp.End("")
+	return a, err
+}
+
+// httpExchange is httpOnce without the span.
+func (p *Protocol) httpExchange(ctx context.Context, r *route, u string, hdr http.Header, body io.Reader) (*httpAnswer, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, r.http.method, u, body)

@@ -11,9 +11,11 @@ import (
 
 // twoWay runs a request or http integration and sends its answer; size
 // is the message's, for the access log.
-func (c *conn) twoWay(ctx context.Context, r *route, b *body, id json.RawMessage, in *jqInput, size int) {
+// sp, the message's span (nil: none), is ended with the status.
+func (c *conn) twoWay(ctx context.Context, sp *bridge.Span, r *route, b *body, id json.RawMessage, in *jqInput, size int) {
 	start := time.Now()
-	status := c.runTwoWay(ctx, r, b, id, in)
+	status := c.runTwoWay(ctx, sp, r, b, id, in)
+	sp.End(status)
 	took := time.Since(start)
 	c.s.Metrics().RouteDone(r.key, took.Seconds())
 	c.logAccess(r, status, took, size)
@@ -21,7 +23,7 @@ func (c *conn) twoWay(ctx context.Context, r *route, b *body, id json.RawMessage
 
 // runTwoWay is twoWay without the accounting; it returns the status of the
 // access log.
-func (c *conn) runTwoWay(ctx context.Context, r *route, b *body, id json.RawMessage, in *jqInput) string {
+func (c *conn) runTwoWay(ctx context.Context, sp *bridge.Span, r *route, b *body, id json.RawMessage, in *jqInput) string {
 	p, err := c.forward(ctx, r, b, in)
 	if err != nil {
 		return c.failErr(r.key, id, err)
@@ -39,6 +41,7 @@ func (c *conn) runTwoWay(ctx context.Context, r *route, b *body, id json.RawMess
 	}
 	var reply []byte
 	if r.kind == kindHTTP {
+		sp.SetIntegration(r.kind, r.http.url.src)
 		var ok bool
 		if reply, ok = c.httpRoute(ctx, r, b, id, in, p); !ok {
 			return errIntegration // httpRoute sent the client its error
@@ -46,6 +49,7 @@ func (c *conn) runTwoWay(ctx context.Context, r *route, b *body, id json.RawMess
 	} else {
 		var subj string
 		if subj, err = c.subject(r, b); err == nil {
+			sp.SetIntegration(r.kind, subj)
 			var m *bridge.Message
 			if m, err = c.s.Request(ctx, subj, r.key, nil, p, r.timeout); err == nil {
 				reply, err = c.transformReply(ctx, r, in, m.Data, nil)
