@@ -199,8 +199,9 @@ func helpCommand() *command {
 
 // overview is `wsgate help`: every command in one line.
 func overview(w io.Writer) {
-	fmt.Fprint(w, `wsgate is a WebSocket API gateway on NATS: clients speak JSON, STOMP or
-MQTT over WebSocket, and every message becomes a NATS message.
+	fmt.Fprint(w, `wsgate is a WebSocket API gateway on NATS: clients speak JSON, STOMP,
+MQTT, WAMP or Socket.IO over WebSocket, and every message becomes a NATS
+message.
 
 Usage: wsgate [COMMAND] [flags]
 
