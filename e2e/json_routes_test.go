@@ -670,6 +670,13 @@ json:
 		if n := g.metric(t, "wsgate_integration_errors_total", map[string]string{"route": "missing", "kind": "http_4xx"}); n != 1 {
 			t.Errorf("wsgate_integration_errors_total{route=missing,kind=http_4xx} = %v, want 1", n)
 		}
+		// The execution log, at debug, has what the endpoint said.
+		eventually(t, 5*time.Second, func() error {
+			if !g.hasLog("integration failed", map[string]any{"route": "missing", "class": "http_4xx", "status": 404, "body": "{\"why\":\"gone\"}\n", "method": "GET"}) {
+				return fmt.Errorf("no execution log line for the failed call:\n%s", g.logText())
+			}
+			return nil
+		})
 	})
 }
 

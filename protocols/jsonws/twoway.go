@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/wsgate/wsgate/bridge"
@@ -59,6 +61,7 @@ func (c *conn) runTwoWay(ctx context.Context, sp *bridge.Span, r *route, b *body
 			if ctx.Err() != nil {
 				return statusCancelled
 			}
+			c.logExecution(ctx, r, "", nil, err)
 			return c.failErr(r.key, id, err)
 		}
 	}
@@ -88,6 +91,7 @@ func (c *conn) httpRoute(ctx context.Context, r *route, b *body, id json.RawMess
 		c.s.Headers(bridge.EventMessage, r.key), p)
 	if class := httpErrorClass(a, err); class != "" {
 		c.s.Metrics().IntegrationError(r.key, class)
+		c.logExecution(ctx, r, class, a, err)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -135,4 +139,41 @@ func (c *conn) httpRoute(ctx context.Context, r *route, b *body, id json.RawMess
 	}
 	_ = c.s.Send(env.frame())
 	return nil, false
+}
+
+// maxLoggedBody is how much of an integration's error body an execution
+// log line shows.
+const maxLoggedBody = 1024
+
+// logExecution writes the execution log line of a failed integration, at
+// debug: the route, the connection, what failed, and for an HTTP answer
+// its status and the start of its body (what the endpoint said, which the
+// client's error frame does not carry). At info and above it costs one
+// level check.
+func (c *conn) logExecution(ctx context.Context, r *route, class string, a *httpAnswer, err error) {
+	lg := c.s.Logger()
+	if !lg.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	attrs := []slog.Attr{slog.String("route", r.key), slog.String("integration", r.kind)}
+	if class != "" {
+		attrs = append(attrs, slog.String("class", class))
+	}
+	if r.kind == kindHTTP {
+		attrs = append(attrs, slog.String("method", r.http.method), slog.String("url", r.http.url.src))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("err", err.Error()))
+	}
+	if a != nil {
+		body, cut := a.body, false
+		if len(body) > maxLoggedBody {
+			body, cut = body[:maxLoggedBody], true
+		}
+		attrs = append(attrs, slog.Int("status", a.status), slog.String("body", strings.ToValidUTF8(string(body), "\ufffd")))
+		if cut {
+			attrs = append(attrs, slog.Int("body_bytes", len(a.body)))
+		}
+	}
+	lg.LogAttrs(ctx, slog.LevelDebug, "integration failed", attrs...)
 }
