@@ -3,14 +3,15 @@ package bench
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -61,8 +62,9 @@ func freePort() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-// startWsgate runs this binary as a gateway with embedded NATS.
-func startWsgate(dataDir string, extra []string) (*target, error) {
+// startWsgate runs this binary as a gateway with embedded NATS, with config
+// (YAML, may be empty) and, when cert is set, TLS on its WebSocket port.
+func startWsgate(dataDir, config string, cert *benchCert) (*target, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -71,14 +73,29 @@ func startWsgate(dataDir string, extra []string) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{"run", "--listen", ws, "--nats-listen", nt, "--data-dir", dataDir, "--log-level", "error"}, extra...)
+	args := []string{"run", "--listen", ws, "--nats-listen", nt, "--data-dir", dataDir, "--log-level", "error"}
+	if cert != nil {
+		config += cert.yaml()
+	}
+	if config != "" {
+		file := filepath.Join(dataDir, "wsgate.yaml")
+		if err := os.WriteFile(file, []byte(config), 0o600); err != nil {
+			return nil, err
+		}
+		args = append(args, "--config", file)
+	}
 	cmd := exec.Command(self, args...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	t := &target{name: "wsgate", kind: "json", wsURL: "ws://" + ws + "/", natsURL: "nats://" + nt, pid: cmd.Process.Pid, cmd: cmd}
-	if err := waitHTTP("http://"+ws+"/readyz", 20*time.Second); err != nil {
+	scheme := "ws://"
+	if cert != nil {
+		scheme = "wss://"
+	}
+	t := &target{name: "wsgate", kind: "json", wsURL: scheme + ws + "/", natsURL: "nats://" + nt, pid: cmd.Process.Pid, cmd: cmd}
+	base, _ := httpBase(t.wsURL)
+	if err := waitHTTP(base+"/readyz", 20*time.Second); err != nil {
 		t.stop()
 		return nil, fmt.Errorf("wsgate did not get ready: %w", err)
 	}
@@ -86,9 +103,9 @@ func startWsgate(dataDir string, extra []string) (*target, error) {
 }
 
 // startNATSReference runs this binary's hidden bench-nats-server command:
-// nats-server with its WebSocket listener, no TLS, no auth; compress turns
-// its WebSocket compression on.
-func startNATSReference(compress bool) (*target, error) {
+// nats-server with its WebSocket listener, no auth; compress turns its
+// WebSocket compression on, cert its WebSocket TLS.
+func startNATSReference(compress bool, cert *benchCert) (*target, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -101,11 +118,16 @@ func startNATSReference(compress bool) (*target, error) {
 	if compress {
 		args = append(args, "--compress")
 	}
+	scheme := "ws://"
+	if cert != nil {
+		args = append(args, "--tls-cert", cert.certFile, "--tls-key", cert.keyFile)
+		scheme = "wss://"
+	}
 	cmd := exec.Command(self, args...)
 	if err := startReady(cmd, "nats-server reference"); err != nil {
 		return nil, err
 	}
-	return &target{name: "nats-server", kind: "nats", wsURL: "ws://" + ws + "/", natsURL: "nats://" + nt, pid: cmd.Process.Pid, cmd: cmd}, nil
+	return &target{name: "nats-server", kind: "nats", wsURL: scheme + ws + "/", natsURL: "nats://" + nt, pid: cmd.Process.Pid, cmd: cmd}, nil
 }
 
 // startReady starts a peer server and waits, at most 20 s, for the line
@@ -141,7 +163,7 @@ func startReady(cmd *exec.Cmd, name string) error {
 func waitHTTP(url string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		resp, err := http.Get(url)
+		resp, err := httpClient.Get(url)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -157,13 +179,16 @@ func waitHTTP(url string, timeout time.Duration) error {
 }
 
 // RunNATSReference is the hidden `wsgate bench-nats-server` command: a
-// nats-server with a WebSocket listener, for side-by-side benchmarks. It
+// nats-server with a WebSocket listener (TLS with --tls-cert), for
+// side-by-side benchmarks. It
 // prints "ready" on stdout when it accepts connections and stops on SIGTERM.
 func RunNATSReference(args []string) error {
 	fs := flag.NewFlagSet("bench-nats-server", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:4333", "client `address`")
 	ws := fs.String("ws", "127.0.0.1:8433", "WebSocket `address`")
 	compress := fs.Bool("compress", false, "answer permessage-deflate offers")
+	certFile := fs.String("tls-cert", "", "PEM certificate `file` of the WebSocket listener (with --tls-key; default: no TLS)")
+	keyFile := fs.String("tls-key", "", "PEM key `file` of the WebSocket listener")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -195,6 +220,14 @@ func RunNATSReference(args []string) error {
 	opts.Websocket.Host = wsHost
 	opts.Websocket.Port, _ = strconv.Atoi(wsPort)
 	opts.Websocket.NoTLS = true
+	if *certFile != "" {
+		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+		if err != nil {
+			return fmt.Errorf("--tls-cert: %w", err)
+		}
+		opts.Websocket.NoTLS = false
+		opts.Websocket.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
 	opts.Websocket.Compression = *compress
 	srv, err := server.NewServer(opts)
 	if err != nil {
