@@ -36,6 +36,7 @@ type Options struct {
 	Compress        bool          // clients offer permessage-deflate; nats-server compresses too
 	Filler          string        // payload filler: "x" or "records" (see filler)
 	TLS             bool          // the started servers serve wss:// on a self-signed certificate
+	GC              bool          // idle: the started servers collect their garbage before each memory reading
 	Out             io.Writer
 
 	// An already running gateway to measure instead of starting one.
@@ -74,6 +75,7 @@ func Run(args []string) error {
 	fs.BoolVar(&o.Compress, "compress", false, "clients offer permessage-deflate (gorilla's EnableCompression), and nats-server's WebSocket compression is on")
 	fs.StringVar(&o.Filler, "filler", "x", "what pads a payload to --size: x (one letter, which compresses to nothing) or records (JSON-like records of random values, which compress about as real JSON does)")
 	fs.BoolVar(&o.TLS, "tls", false, "serve every started target (wsgate*, nats-server*) over TLS, wss://, with a self-signed certificate made for the run; clients do not verify it")
+	fs.BoolVar(&o.GC, "gc", false, "idle: make each started server (wsgate*, nats-server*) collect its garbage before each memory reading, through a pprof endpoint the bench gives it, so that garbage not yet collected (TLS handshakes leave much) is not counted")
 	fs.StringVar(&o.URL, "url", "", "measure the running gateway at this ws:// `URL` (target \"external\")")
 	fs.StringVar(&o.RabbitURL, "rabbitmq-url", "ws://127.0.0.1:15674/ws", "Web-STOMP `URL` of the rabbitmq target")
 	fs.StringVar(&o.Kind, "kind", "json", "client protocol for --url: json, stomp, mqtt, wamp, wamp-msgpack, socketio (a ws:// URL with /socket.io/?EIO=4&transport=websocket) or nats")
@@ -101,6 +103,9 @@ func Run(args []string) error {
 	}
 	return o.run()
 }
+
+// servers is how the bench starts its servers.
+func (o *Options) servers() serverOpts { return serverOpts{cert: o.cert, gc: o.GC} }
 
 // window is the --window a scenario uses: the flag, or when it is 0 the
 // scenario's default.
@@ -159,14 +164,14 @@ func (o *Options) runOne(scenario, targetName string) (result, error) {
 			return result{}, derr
 		}
 		defer os.RemoveAll(dir)
-		t, err = startWsgate(dir, "", o.cert)
+		t, err = startWsgate(dir, "", o.servers())
 	case "wsgate-stomp":
 		dir, derr := os.MkdirTemp("", "wsgate-bench")
 		if derr != nil {
 			return result{}, derr
 		}
 		defer os.RemoveAll(dir)
-		if t, err = startWsgate(dir, "", o.cert); err == nil {
+		if t, err = startWsgate(dir, "", o.servers()); err == nil {
 			t.name, t.kind, t.wsURL = "wsgate-stomp", "stomp", t.wsURL+"stomp"
 		}
 	case "wsgate-mqtt":
@@ -175,7 +180,7 @@ func (o *Options) runOne(scenario, targetName string) (result, error) {
 			return result{}, derr
 		}
 		defer os.RemoveAll(dir)
-		if t, err = startWsgate(dir, "", o.cert); err == nil {
+		if t, err = startWsgate(dir, "", o.servers()); err == nil {
 			t.name, t.kind, t.wsURL = "wsgate-mqtt", "mqtt", t.wsURL+"mqtt"
 		}
 	case "wsgate-wamp":
@@ -184,7 +189,7 @@ func (o *Options) runOne(scenario, targetName string) (result, error) {
 			return result{}, derr
 		}
 		defer os.RemoveAll(dir)
-		if t, err = startWsgate(dir, "", o.cert); err == nil {
+		if t, err = startWsgate(dir, "", o.servers()); err == nil {
 			t.name, t.kind, t.wsURL = "wsgate-wamp", "wamp", t.wsURL+"wamp"
 		}
 	case "wsgate-wamp-msgpack":
@@ -193,7 +198,7 @@ func (o *Options) runOne(scenario, targetName string) (result, error) {
 			return result{}, derr
 		}
 		defer os.RemoveAll(dir)
-		if t, err = startWsgate(dir, "", o.cert); err == nil {
+		if t, err = startWsgate(dir, "", o.servers()); err == nil {
 			t.name, t.kind, t.wsURL = "wsgate-wamp-msgpack", kindWAMPMsgpack, t.wsURL+"wamp"
 		}
 	case "wsgate-socketio":
@@ -202,14 +207,14 @@ func (o *Options) runOne(scenario, targetName string) (result, error) {
 			return result{}, derr
 		}
 		defer os.RemoveAll(dir)
-		t, err = startSocketIO(dir, o.cert)
+		t, err = startSocketIO(dir, o.servers())
 	case "socketio-node":
 		if o.TLS {
 			return result{}, errors.New("socketio-node: no --tls")
 		}
 		t, err = startSocketIONode(o.SIONodeDir)
 	case "nats-server-mqtt":
-		if t, err = startNATSReference(o.Compress, o.cert); err == nil {
+		if t, err = startNATSReference(o.Compress, o.servers()); err == nil {
 			t.name, t.kind, t.wsURL = "nats-server-mqtt", "mqtt", t.wsURL+"mqtt"
 		}
 	case "rabbitmq":
@@ -223,7 +228,7 @@ func (o *Options) runOne(scenario, targetName string) (result, error) {
 		}
 		t = &target{name: "rabbitmq", kind: "stomp", wsURL: o.RabbitURL, pid: pid}
 	case "nats-server":
-		t, err = startNATSReference(o.Compress, o.cert)
+		t, err = startNATSReference(o.Compress, o.servers())
 	case "external":
 		t = &target{name: "external", kind: o.Kind, wsURL: o.URL, natsURL: o.NATSURL, pid: o.PID}
 	default:
@@ -311,7 +316,11 @@ func cpuOf(t *target) time.Duration {
 
 // idle measures the memory each open, subscribed, quiet connection costs.
 func (o *Options) idle(t *target) ([]figure, error) {
+	var gcErr error
 	settle := func() int64 {
+		if err := t.collectGarbage(); err != nil {
+			gcErr = err
+		}
 		time.Sleep(3 * time.Second)
 		rss, _ := procRSS(t.pid)
 		return rss
@@ -329,6 +338,9 @@ func (o *Options) idle(t *target) ([]figure, error) {
 	defer closeAll(conns)
 	after := settle()
 	m1 := goMemory(t)
+	if gcErr != nil {
+		return nil, gcErr
+	}
 	time.Sleep(o.Hold)
 	n := float64(o.Idle)
 	figs := []figure{

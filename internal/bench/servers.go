@@ -7,7 +7,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	_ "net/http/pprof" // --gc collects the reference server's garbage through it
 	"os"
 	"os/exec"
 	"os/signal"
@@ -25,9 +28,45 @@ type target struct {
 	kind     string // client protocol: "json" or "nats"
 	wsURL    string
 	natsURL  string
-	pid      int  // 0 when the server is not ours to measure
-	compress bool // clients offer permessage-deflate (--compress)
+	pid      int    // 0 when the server is not ours to measure
+	compress bool   // clients offer permessage-deflate (--compress)
+	pprof    string // address of the server's pprof endpoint, for --gc; "" without
 	cmd      *exec.Cmd
+}
+
+// serverOpts is how the bench starts its servers.
+type serverOpts struct {
+	cert *benchCert // TLS on the WebSocket port (--tls)
+	gc   bool       // a pprof endpoint, through which the bench collects the server's garbage (--gc)
+}
+
+// pprofEnv gives cmd a pprof endpoint (WSGATE_PPROF) when so.gc is set and
+// returns its address.
+func (so serverOpts) pprofEnv(cmd *exec.Cmd) (string, error) {
+	if !so.gc {
+		return "", nil
+	}
+	addr, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	cmd.Env = append(os.Environ(), "WSGATE_PPROF="+addr)
+	return addr, nil
+}
+
+// collectGarbage makes the server run a garbage collection (through its
+// pprof endpoint, whose heap profile with gc=1 does); nothing without --gc.
+func (t *target) collectGarbage() error {
+	if t.pprof == "" {
+		return nil
+	}
+	resp, err := httpClient.Get("http://" + t.pprof + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		return fmt.Errorf("--gc: %w", err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return nil
 }
 
 func (t *target) stop() {
@@ -63,8 +102,9 @@ func freePort() (string, error) {
 }
 
 // startWsgate runs this binary as a gateway with embedded NATS, with config
-// (YAML, may be empty) and, when cert is set, TLS on its WebSocket port.
-func startWsgate(dataDir, config string, cert *benchCert) (*target, error) {
+// (YAML, may be empty) and so.
+func startWsgate(dataDir, config string, so serverOpts) (*target, error) {
+	cert := so.cert
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -86,6 +126,10 @@ func startWsgate(dataDir, config string, cert *benchCert) (*target, error) {
 	}
 	cmd := exec.Command(self, args...)
 	cmd.Stderr = os.Stderr
+	pp, err := so.pprofEnv(cmd)
+	if err != nil {
+		return nil, err
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -93,7 +137,7 @@ func startWsgate(dataDir, config string, cert *benchCert) (*target, error) {
 	if cert != nil {
 		scheme = "wss://"
 	}
-	t := &target{name: "wsgate", kind: "json", wsURL: scheme + ws + "/", natsURL: "nats://" + nt, pid: cmd.Process.Pid, cmd: cmd}
+	t := &target{name: "wsgate", kind: "json", wsURL: scheme + ws + "/", natsURL: "nats://" + nt, pid: cmd.Process.Pid, pprof: pp, cmd: cmd}
 	base, _ := httpBase(t.wsURL)
 	if err := waitHTTP(base+"/readyz", 20*time.Second); err != nil {
 		t.stop()
@@ -104,8 +148,9 @@ func startWsgate(dataDir, config string, cert *benchCert) (*target, error) {
 
 // startNATSReference runs this binary's hidden bench-nats-server command:
 // nats-server with its WebSocket listener, no auth; compress turns its
-// WebSocket compression on, cert its WebSocket TLS.
-func startNATSReference(compress bool, cert *benchCert) (*target, error) {
+// WebSocket compression on.
+func startNATSReference(compress bool, so serverOpts) (*target, error) {
+	cert := so.cert
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -124,10 +169,14 @@ func startNATSReference(compress bool, cert *benchCert) (*target, error) {
 		scheme = "wss://"
 	}
 	cmd := exec.Command(self, args...)
+	pp, err := so.pprofEnv(cmd)
+	if err != nil {
+		return nil, err
+	}
 	if err := startReady(cmd, "nats-server reference"); err != nil {
 		return nil, err
 	}
-	return &target{name: "nats-server", kind: "nats", wsURL: scheme + ws + "/", natsURL: "nats://" + nt, pid: cmd.Process.Pid, cmd: cmd}, nil
+	return &target{name: "nats-server", kind: "nats", wsURL: scheme + ws + "/", natsURL: "nats://" + nt, pid: cmd.Process.Pid, pprof: pp, cmd: cmd}, nil
 }
 
 // startReady starts a peer server and waits, at most 20 s, for the line
@@ -236,6 +285,10 @@ func RunNATSReference(args []string) error {
 	go srv.Start()
 	if !srv.ReadyForConnections(10 * time.Second) {
 		return errors.New("nats-server not ready")
+	}
+	if addr := os.Getenv("WSGATE_PPROF"); addr != "" {
+		// The bench's --gc: net/http/pprof's handlers on the default mux.
+		go func() { _ = http.ListenAndServe(addr, nil) }()
 	}
 	fmt.Println("ready")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -39,8 +39,8 @@ const sioConfig = `socketio:
 `
 
 // startSocketIO runs wsgate with sioConfig.
-func startSocketIO(dir string, cert *benchCert) (*target, error) {
-	t, err := startWsgate(dir, sioConfig, cert)
+func startSocketIO(dir string, so serverOpts) (*target, error) {
+	t, err := startWsgate(dir, sioConfig, so)
 	if err != nil {
 		return nil, err
 	}
