@@ -200,6 +200,7 @@ func (s *Session) readAvailableTLS() error {
 		case err == nil:
 		case errors.Is(err, errWouldBlock):
 			r.release()
+			releaseTLSBuffers(r.tls)
 			return nil
 		default:
 			return err

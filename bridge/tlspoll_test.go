@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats.go"
@@ -424,5 +425,42 @@ func TestWriteTLSBatches(t *testing.T) {
 	// for these 69 KB, 16 KiB records after that.
 	if w := rc.writes.Load(); w > 25 {
 		t.Fatalf("%d frames took %d record writes", len(frames), w)
+	}
+}
+
+// TestTLSBuffersReleased checks that crypto/tls's read buffers are found on
+// this Go release and let go when a session goes idle, and that the
+// session reads on afterwards (the other TLS tests do so at length).
+func TestTLSBuffersReleased(t *testing.T) {
+	if !tlsBuffers.ok {
+		t.Fatal("crypto/tls.Conn's rawInput, input and hand are not where releaseTLSBuffers looks: idle TLS connections keep their read buffers")
+	}
+	e := newTLSEnv(t, Config{})
+	cl, _, _ := e.dialTLS(0)
+	s := e.session(cl)
+	big := strings.Repeat("x", 40<<10) // grows rawInput past a full record
+	looked := 0
+	for i := range 3 {
+		cl.do("pub tls.buffers " + big)
+		waitIdle(t, s)
+		// Own the reader, as waitIdle does, to look.
+		if !s.r.state.CompareAndSwap(readIdle, readRunning) {
+			continue // woken again meanwhile: look next time
+		}
+		looked++
+		p := unsafe.Pointer(s.r.tls)
+		raw := (*bytes.Buffer)(unsafe.Add(p, tlsBuffers.rawInput))
+		hand := (*bytes.Buffer)(unsafe.Add(p, tlsBuffers.hand))
+		rawCap, handCap := raw.Cap(), hand.Cap()
+		if !s.r.state.CompareAndSwap(readRunning, readIdle) {
+			s.r.state.Store(readRunning)
+			go s.readBurst()
+		}
+		if rawCap != 0 || handCap != 0 {
+			t.Fatalf("round %d: idle TLS session keeps buffers of %d and %d bytes", i, rawCap, handCap)
+		}
+	}
+	if looked == 0 {
+		t.Fatal("the reader never stayed idle long enough to look")
 	}
 }
