@@ -287,8 +287,14 @@ func RunNATSReference(args []string) error {
 		return errors.New("nats-server not ready")
 	}
 	if addr := os.Getenv("WSGATE_PPROF"); addr != "" {
-		// The bench's --gc: net/http/pprof's handlers on the default mux.
-		go func() { _ = http.ListenAndServe(addr, nil) }()
+		// The bench's --gc: net/http/pprof's handlers on the default mux,
+		// listening before "ready".
+		pln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("pprof: %w", err)
+		}
+		defer pln.Close()
+		go func() { _ = http.Serve(pln, nil) }()
 	}
 	fmt.Println("ready")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
