@@ -21,19 +21,13 @@ import (
 // buffers are simply kept (tlsBuffersOK is false; a test fails). Only the
 // session's reader calls it, between its Reads of the connection, which are
 // the only code that touches these fields after the handshake.
-var tlsBuffers = func() (offs struct{ rawInput, input, hand uintptr; ok bool }) {
-	t := reflect.TypeFor[tls.Conn]()
-	field := func(name string, typ reflect.Type) (uintptr, bool) {
-		f, ok := t.FieldByName(name)
-		return f.Offset, ok && f.Type == typ && len(f.Index) == 1
-	}
-	var ok1, ok2, ok3 bool
-	offs.rawInput, ok1 = field("rawInput", reflect.TypeFor[bytes.Buffer]())
-	offs.input, ok2 = field("input", reflect.TypeFor[bytes.Reader]())
-	offs.hand, ok3 = field("hand", reflect.TypeFor[bytes.Buffer]())
-	offs.ok = ok1 && ok2 && ok3
-	return offs
-}()
+var tlsBuffers = func() (offs struct {
+	rawInput, input, hand uintptr
+	ok                    bool
+}) { t := reflect.TypeFor[tls.Conn](); field := func(name string, typ reflect.Type) (uintptr, bool) {
+	f, ok := t.FieldByName(name)
+	return f.Offset, ok && f.Type == typ && len(f.Index) == 1
+}; var ok1, ok2, ok3 bool; offs.rawInput, ok1 = field("rawInput", reflect.TypeFor[bytes.Buffer]()); offs.input, ok2 = field("input", reflect.TypeFor[bytes.Reader]()); offs.hand, ok3 = field("hand", reflect.TypeFor[bytes.Buffer]()); offs.ok = ok1 && ok2 && ok3; return offs }()
 
 // releaseTLSBuffers lets c's read buffers go if they are empty.
 func releaseTLSBuffers(c *tls.Conn) {
