@@ -18,16 +18,32 @@ import (
 //
 // These are private fields; tlsBuffers finds them by name and type when
 // the process starts, and if a Go release renames or retypes any, the
-// buffers are simply kept (tlsBuffersOK is false; a test fails). Only the
-// session's reader calls it, between its Reads of the connection, which are
-// the only code that touches these fields after the handshake.
-var tlsBuffers = func() (offs struct {
+// buffers are simply kept (tlsBuffers.ok is false, and
+// TestTLSBuffersReleased fails). Only the session's reader calls
+// releaseTLSBuffers, between its Reads of the connection, which are the
+// only code that touches these fields after the handshake.
+var tlsBuffers = findTLSBuffers()
+
+// tlsBufferOffsets are where crypto/tls.Conn keeps its read buffers.
+type tlsBufferOffsets struct {
 	rawInput, input, hand uintptr
-	ok                    bool
-}) { t := reflect.TypeFor[tls.Conn](); field := func(name string, typ reflect.Type) (uintptr, bool) {
-	f, ok := t.FieldByName(name)
-	return f.Offset, ok && f.Type == typ && len(f.Index) == 1
-}; var ok1, ok2, ok3 bool; offs.rawInput, ok1 = field("rawInput", reflect.TypeFor[bytes.Buffer]()); offs.input, ok2 = field("input", reflect.TypeFor[bytes.Reader]()); offs.hand, ok3 = field("hand", reflect.TypeFor[bytes.Buffer]()); offs.ok = ok1 && ok2 && ok3; return offs }()
+	ok                    bool // all three found, of the expected types
+}
+
+func findTLSBuffers() tlsBufferOffsets {
+	t := reflect.TypeFor[tls.Conn]()
+	field := func(name string, typ reflect.Type) (uintptr, bool) {
+		f, ok := t.FieldByName(name)
+		return f.Offset, ok && f.Type == typ && len(f.Index) == 1
+	}
+	var o tlsBufferOffsets
+	var ok1, ok2, ok3 bool
+	o.rawInput, ok1 = field("rawInput", reflect.TypeFor[bytes.Buffer]())
+	o.input, ok2 = field("input", reflect.TypeFor[bytes.Reader]())
+	o.hand, ok3 = field("hand", reflect.TypeFor[bytes.Buffer]())
+	o.ok = ok1 && ok2 && ok3
+	return o
+}
 
 // releaseTLSBuffers lets c's read buffers go if they are empty.
 func releaseTLSBuffers(c *tls.Conn) {
