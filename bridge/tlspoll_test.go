@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -462,5 +463,65 @@ func TestTLSBuffersReleased(t *testing.T) {
 	}
 	if looked == 0 {
 		t.Fatal("the reader never stayed idle long enough to look")
+	}
+}
+
+// TestPollConnRead checks a pollConn's reads in poll mode on a real TCP
+// connection: nothing there is errWouldBlock, which crypto/tls must take
+// for temporary; bytes are read; the peer's close is io.EOF; a read of a
+// closed pollConn fails for good.
+func TestPollConnRead(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	c, err := pollListener{ln}.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, ok := c.(*pollConn)
+	if !ok {
+		t.Fatalf("accepted a %T, want a *pollConn", c)
+	}
+	pc.poll()
+	buf := make([]byte, 64)
+
+	n, err := pc.Read(buf)
+	var ne net.Error
+	if n != 0 || !errors.As(err, &ne) || !ne.Timeout() || !ne.Temporary() || err != errWouldBlock {
+		t.Fatalf("read of an empty socket: %d, %v; want errWouldBlock, a temporary net.Error", n, err)
+	}
+	if _, err := peer.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	got := ""
+	checkFor(t, 5*time.Second, func() error {
+		n, err := pc.Read(buf)
+		got += string(buf[:n])
+		if got != "hello" {
+			return fmt.Errorf("read %q so far (last: %v)", got, err)
+		}
+		return nil
+	})
+	if err := peer.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkFor(t, 5*time.Second, func() error {
+		if _, err := pc.Read(buf); err != io.EOF {
+			return fmt.Errorf("read after the peer closed: %v, want EOF", err)
+		}
+		return nil
+	})
+	if err := pc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pc.Read(buf); err == nil || errors.As(err, &ne) && ne.Temporary() {
+		t.Fatalf("read of a closed pollConn: %v, want a permanent error", err)
 	}
 }
