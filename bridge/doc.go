@@ -18,5 +18,7 @@
 // bridge/internal/wire; the connection state around them (the reader and
 // writer state machines in read.go and writer.go, the queue, the session)
 // is here. Frames to clients are encoded once and written by one writer
-// per connection, several queued frames per system call.
+// per connection, several queued frames per system call (per TLS write,
+// writetls.go). TLS connections accepted through TLSListener are read
+// through the poller too (tlspoll.go).
 package bridge

@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -270,13 +271,15 @@ func (g *Gateway) Serve(ln net.Listener) error {
 	return err
 }
 
-// ServeTLS is Serve with TLS.
+// ServeTLS is Serve with TLS, on the certificate and key in those files,
+// through TLSListener (HTTP/1.1 only: WebSocket upgrades are HTTP/1.1).
 func (g *Gateway) ServeTLS(ln net.Listener, certFile, keyFile string) error {
-	err := g.srv.ServeTLS(g.guard(ln), certFile, keyFile)
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return fmt.Errorf("tls: %w", err)
 	}
-	return err
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}}
+	return g.Serve(TLSListener(ln, cfg))
 }
 
 // shutdownGrace is how long Shutdown waits, after its deadline, for

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -27,10 +28,12 @@ const readBufSize = 4 << 10
 var readBufPool = sync.Pool{New: func() any { b := make([]byte, 0, readBufSize); return &b }}
 
 // reader is a connection's read side: polled (no goroutine while idle) on
-// plain TCP, a blocking goroutine otherwise (TLS, non-Linux).
+// plain TCP and on TLS accepted through TLSListener, a blocking goroutine
+// otherwise (another listener, non-Linux).
 type reader struct {
 	state atomic.Int32
 	raw   syscall.RawConn // the socket, when read through the poller; nil in blocking mode
+	tls   *tls.Conn       // the connection, when it is TLS read through the poller
 	buf   *[]byte         // bytes read and not yet parsed; nil when there are none
 	fp    wire.Parser
 
@@ -44,18 +47,28 @@ type reader struct {
 }
 
 // initReader prepares the read side before the session is visible to
-// anyone else: a plain TCP socket is read through the poller, anything else
-// by a blocking goroutine. Until startReading, wakes are only remembered.
+// anyone else: a plain TCP socket, or a TLS connection over a pollConn, is
+// read through the poller, anything else by a blocking goroutine. Until
+// startReading, wakes are only remembered.
 func (s *Session) initReader() {
 	r := &s.r
 	r.fp.Max = s.gw.cfg.MaxMessageBytes
 	r.state.Store(readRunning)
-	tc, ok := s.netConn.(*net.TCPConn)
-	if !ok || s.gw.poll == nil {
+	if s.gw.poll == nil {
 		return
 	}
-	if raw, err := tc.SyscallConn(); err == nil {
-		r.raw = raw
+	switch c := s.netConn.(type) {
+	case *net.TCPConn:
+		if raw, err := c.SyscallConn(); err == nil {
+			r.raw = raw
+		}
+	case *tls.Conn:
+		// The handshake and the upgrade are done and nobody else reads:
+		// from here on a Read of the socket never waits.
+		if pc, ok := c.NetConn().(*pollConn); ok {
+			pc.poll()
+			r.raw, r.tls = pc.raw, c
+		}
 	}
 }
 
@@ -65,8 +78,10 @@ func (s *Session) startReading() {
 	if r.raw != nil {
 		if err := s.gw.poll.Add((*sessionWaker)(s), r.raw); err == nil {
 			// add armed the socket: bytes already waiting raise an event at
-			// once, and a wake that came meanwhile left readAgain.
-			if !r.state.CompareAndSwap(readRunning, readIdle) {
+			// once, and a wake that came meanwhile left readAgain. A TLS
+			// connection may hold records it read before the upgrade was
+			// done, which no event announces: it is read at once.
+			if r.tls != nil || !r.state.CompareAndSwap(readRunning, readIdle) {
 				r.state.Store(readRunning)
 				go s.readBurst()
 			}
@@ -74,6 +89,10 @@ func (s *Session) startReading() {
 		}
 		s.Logger().Warn("poller refused the socket: reading it with a goroutine")
 		r.raw = nil
+		if r.tls != nil {
+			r.tls.NetConn().(*pollConn).polled.Store(false)
+			r.tls = nil
+		}
 	}
 	go s.readBlocking()
 }
@@ -132,6 +151,9 @@ func (s *Session) readBurst() {
 // handling every complete frame.
 func (s *Session) readAvailable() error {
 	r := &s.r
+	if r.tls != nil {
+		return s.readAvailableTLS()
+	}
 	for {
 		b := r.spare()
 		var n int
@@ -154,6 +176,33 @@ func (s *Session) readAvailable() error {
 			return io.EOF
 		}
 		if err := s.received(n); err != nil {
+			return err
+		}
+	}
+}
+
+// readAvailableTLS is readAvailable through crypto/tls: each Read returns
+// what one record holds, taking it from the records the tls.Conn has
+// buffered or, without waiting (pollConn), from the socket. errWouldBlock
+// means the tls.Conn holds no complete record and the socket is dry, so an
+// armed socket will wake us for the next one; a partial record stays in the
+// tls.Conn. A client's close_notify is io.EOF.
+func (s *Session) readAvailableTLS() error {
+	r := &s.r
+	for {
+		n, err := r.tls.Read(r.spare())
+		if n > 0 {
+			if perr := s.received(n); perr != nil {
+				return perr
+			}
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, errWouldBlock):
+			r.release()
+			releaseTLSBuffers(r.tls)
+			return nil
+		default:
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"crypto/tls"
 	"net"
 	"sync"
 	"time"
@@ -61,7 +62,7 @@ func (s *Session) kickSoon() {
 // socket takes the frames at once, then, if anything is left, on a
 // writeLoop goroutine of its own.
 func (s *Session) kick() {
-	if s.r.raw != nil && s.writeInline() {
+	if s.r.raw != nil && s.r.tls == nil && s.writeInline() {
 		return
 	}
 	go s.writeLoop()
@@ -219,8 +220,13 @@ func (s *Session) writeLoop() {
 			timeout = min(timeout, closeGrace)
 		}
 		_ = s.netConn.SetWriteDeadline(now.Add(timeout))
-		v := *bufs
-		_, err := v.WriteTo(s.netConn)
+		var err error
+		if tc, ok := s.netConn.(*tls.Conn); ok {
+			err = writeTLS(tc, *bufs)
+		} else {
+			v := *bufs
+			_, err = v.WriteTo(s.netConn)
+		}
 		clear(*bufs)
 		total := 0
 		for _, f := range batch {

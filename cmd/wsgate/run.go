@@ -215,7 +215,9 @@ func run(s *settings) error {
 			return err
 		}
 		rl.certs = certs
-		ln = tls.NewListener(ln, tcfg)
+		// Like tls.NewListener, but upgraded connections are read through
+		// the gateway's poller: an idle TLS connection has no goroutine.
+		ln = bridge.TLSListener(ln, tcfg)
 	}
 	serveErr := make(chan error, 2)
 	if a := c.Gateway.Admin.Listen; a != "" {

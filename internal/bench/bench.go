@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -34,6 +35,8 @@ type Options struct {
 	SIONodeDir      string        // socketio-node: the directory of its server.mjs; "": found from the working directory
 	Compress        bool          // clients offer permessage-deflate; nats-server compresses too
 	Filler          string        // payload filler: "x" or "records" (see filler)
+	TLS             bool          // the started servers serve wss:// on a self-signed certificate
+	GC              bool          // idle: the started servers collect their garbage before each memory reading
 	Out             io.Writer
 
 	// An already running gateway to measure instead of starting one.
@@ -43,6 +46,8 @@ type Options struct {
 	Kind      string // client protocol of the external gateway
 	PID       int
 	Hold      time.Duration // keep the idle connections open this long (for profiling)
+
+	cert *benchCert // --tls: the servers' certificate
 }
 
 // Run is the `wsgate bench` command.
@@ -69,6 +74,8 @@ func Run(args []string) error {
 	fs.StringVar(&o.SIONodeDir, "socketio-node-dir", "", "socketio-node: `directory` of server.mjs, with its node_modules (npm ci --prefix internal/bench/socketio-node); default: "+socketIONodeDir+" in the working directory or a parent")
 	fs.BoolVar(&o.Compress, "compress", false, "clients offer permessage-deflate (gorilla's EnableCompression), and nats-server's WebSocket compression is on")
 	fs.StringVar(&o.Filler, "filler", "x", "what pads a payload to --size: x (one letter, which compresses to nothing) or records (JSON-like records of random values, which compress about as real JSON does)")
+	fs.BoolVar(&o.TLS, "tls", false, "serve every started target (wsgate*, nats-server*) over TLS, wss://, with a self-signed certificate made for the run; clients do not verify it")
+	fs.BoolVar(&o.GC, "gc", false, "idle: make each started server (wsgate*, nats-server*) collect its garbage before each memory reading, through a pprof endpoint the bench gives it, so that garbage not yet collected (TLS handshakes leave much) is not counted")
 	fs.StringVar(&o.URL, "url", "", "measure the running gateway at this ws:// `URL` (target \"external\")")
 	fs.StringVar(&o.RabbitURL, "rabbitmq-url", "ws://127.0.0.1:15674/ws", "Web-STOMP `URL` of the rabbitmq target")
 	fs.StringVar(&o.Kind, "kind", "json", "client protocol for --url: json, stomp, mqtt, wamp, wamp-msgpack, socketio (a ws:// URL with /socket.io/?EIO=4&transport=websocket) or nats")
@@ -86,8 +93,19 @@ func Run(args []string) error {
 	if o.Filler != "x" && o.Filler != "records" {
 		return fmt.Errorf("--filler: %q is not x or records", o.Filler)
 	}
+	if o.TLS {
+		c, err := newBenchCert()
+		if err != nil {
+			return err
+		}
+		defer c.remove()
+		o.cert = c
+	}
 	return o.run()
 }
+
+// servers is how the bench starts its servers.
+func (o *Options) servers() serverOpts { return serverOpts{cert: o.cert, gc: o.GC} }
 
 // window is the --window a scenario uses: the flag, or when it is 0 the
 // scenario's default.
@@ -146,14 +164,14 @@ func (o *Options) runOne(scenario, targetName string) (result, error) {
 			return result{}, derr
 		}
 		defer os.RemoveAll(dir)
-		t, err = startWsgate(dir, nil)
+		t, err = startWsgate(dir, "", o.servers())
 	case "wsgate-stomp":
 		dir, derr := os.MkdirTemp("", "wsgate-bench")
 		if derr != nil {
 			return result{}, derr
 		}
 		defer os.RemoveAll(dir)
-		if t, err = startWsgate(dir, nil); err == nil {
+		if t, err = startWsgate(dir, "", o.servers()); err == nil {
 			t.name, t.kind, t.wsURL = "wsgate-stomp", "stomp", t.wsURL+"stomp"
 		}
 	case "wsgate-mqtt":
@@ -162,7 +180,7 @@ func (o *Options) runOne(scenario, targetName string) (result, error) {
 			return result{}, derr
 		}
 		defer os.RemoveAll(dir)
-		if t, err = startWsgate(dir, nil); err == nil {
+		if t, err = startWsgate(dir, "", o.servers()); err == nil {
 			t.name, t.kind, t.wsURL = "wsgate-mqtt", "mqtt", t.wsURL+"mqtt"
 		}
 	case "wsgate-wamp":
@@ -171,7 +189,7 @@ func (o *Options) runOne(scenario, targetName string) (result, error) {
 			return result{}, derr
 		}
 		defer os.RemoveAll(dir)
-		if t, err = startWsgate(dir, nil); err == nil {
+		if t, err = startWsgate(dir, "", o.servers()); err == nil {
 			t.name, t.kind, t.wsURL = "wsgate-wamp", "wamp", t.wsURL+"wamp"
 		}
 	case "wsgate-wamp-msgpack":
@@ -180,7 +198,7 @@ func (o *Options) runOne(scenario, targetName string) (result, error) {
 			return result{}, derr
 		}
 		defer os.RemoveAll(dir)
-		if t, err = startWsgate(dir, nil); err == nil {
+		if t, err = startWsgate(dir, "", o.servers()); err == nil {
 			t.name, t.kind, t.wsURL = "wsgate-wamp-msgpack", kindWAMPMsgpack, t.wsURL+"wamp"
 		}
 	case "wsgate-socketio":
@@ -189,14 +207,20 @@ func (o *Options) runOne(scenario, targetName string) (result, error) {
 			return result{}, derr
 		}
 		defer os.RemoveAll(dir)
-		t, err = startSocketIO(dir)
+		t, err = startSocketIO(dir, o.servers())
 	case "socketio-node":
+		if o.TLS {
+			return result{}, errors.New("socketio-node: no --tls")
+		}
 		t, err = startSocketIONode(o.SIONodeDir)
 	case "nats-server-mqtt":
-		if t, err = startNATSReference(o.Compress); err == nil {
+		if t, err = startNATSReference(o.Compress, o.servers()); err == nil {
 			t.name, t.kind, t.wsURL = "nats-server-mqtt", "mqtt", t.wsURL+"mqtt"
 		}
 	case "rabbitmq":
+		if o.TLS {
+			return result{}, errors.New("rabbitmq: no --tls (measure a wss:// endpoint with --url)")
+		}
 		// A RabbitMQ with rabbitmq_web_stomp, started beforehand (README).
 		pid, perr := pidOf("beam.smp")
 		if perr != nil {
@@ -204,7 +228,7 @@ func (o *Options) runOne(scenario, targetName string) (result, error) {
 		}
 		t = &target{name: "rabbitmq", kind: "stomp", wsURL: o.RabbitURL, pid: pid}
 	case "nats-server":
-		t, err = startNATSReference(o.Compress)
+		t, err = startNATSReference(o.Compress, o.servers())
 	case "external":
 		t = &target{name: "external", kind: o.Kind, wsURL: o.URL, natsURL: o.NATSURL, pid: o.PID}
 	default:
@@ -292,7 +316,11 @@ func cpuOf(t *target) time.Duration {
 
 // idle measures the memory each open, subscribed, quiet connection costs.
 func (o *Options) idle(t *target) ([]figure, error) {
+	var gcErr error
 	settle := func() int64 {
+		if err := t.collectGarbage(); err != nil {
+			gcErr = err
+		}
 		time.Sleep(3 * time.Second)
 		rss, _ := procRSS(t.pid)
 		return rss
@@ -310,6 +338,9 @@ func (o *Options) idle(t *target) ([]figure, error) {
 	defer closeAll(conns)
 	after := settle()
 	m1 := goMemory(t)
+	if gcErr != nil {
+		return nil, gcErr
+	}
 	time.Sleep(o.Hold)
 	n := float64(o.Idle)
 	figs := []figure{

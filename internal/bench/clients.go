@@ -23,6 +23,7 @@ var dialer = &websocket.Dialer{
 	ReadBufferSize:   4096,
 	WriteBufferSize:  1024,
 	NetDialContext:   countingDial,
+	TLSClientConfig:  insecureClientTLS, // wss:// (--tls, or --url): the bench's own certificate
 }
 
 // compressingDialer is dialer with permessage-deflate offered (--compress).

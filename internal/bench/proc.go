@@ -3,7 +3,6 @@ package bench
 import (
 	"bufio"
 	"fmt"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -64,9 +63,11 @@ func goMemory(t *target) map[string]float64 {
 	if !strings.HasPrefix(t.name, "wsgate") {
 		return out
 	}
-	base := strings.TrimPrefix(t.wsURL, "ws")
-	base = base[:strings.Index(base[len("://"):], "/")+len("://")]
-	resp, err := http.Get("http" + base + "/metrics")
+	base, err := httpBase(t.wsURL)
+	if err != nil {
+		return out
+	}
+	resp, err := httpClient.Get(base + "/metrics")
 	if err != nil {
 		return out
 	}

@@ -3,14 +3,18 @@ package bench
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	_ "net/http/pprof" // --gc collects the reference server's garbage through it
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -24,9 +28,45 @@ type target struct {
 	kind     string // client protocol: "json" or "nats"
 	wsURL    string
 	natsURL  string
-	pid      int  // 0 when the server is not ours to measure
-	compress bool // clients offer permessage-deflate (--compress)
+	pid      int    // 0 when the server is not ours to measure
+	compress bool   // clients offer permessage-deflate (--compress)
+	pprof    string // address of the server's pprof endpoint, for --gc; "" without
 	cmd      *exec.Cmd
+}
+
+// serverOpts is how the bench starts its servers.
+type serverOpts struct {
+	cert *benchCert // TLS on the WebSocket port (--tls)
+	gc   bool       // a pprof endpoint, through which the bench collects the server's garbage (--gc)
+}
+
+// pprofEnv gives cmd a pprof endpoint (WSGATE_PPROF) when so.gc is set and
+// returns its address.
+func (so serverOpts) pprofEnv(cmd *exec.Cmd) (string, error) {
+	if !so.gc {
+		return "", nil
+	}
+	addr, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	cmd.Env = append(os.Environ(), "WSGATE_PPROF="+addr)
+	return addr, nil
+}
+
+// collectGarbage makes the server run a garbage collection (through its
+// pprof endpoint, whose heap profile with gc=1 does); nothing without --gc.
+func (t *target) collectGarbage() error {
+	if t.pprof == "" {
+		return nil
+	}
+	resp, err := httpClient.Get("http://" + t.pprof + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		return fmt.Errorf("--gc: %w", err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return nil
 }
 
 func (t *target) stop() {
@@ -61,8 +101,10 @@ func freePort() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-// startWsgate runs this binary as a gateway with embedded NATS.
-func startWsgate(dataDir string, extra []string) (*target, error) {
+// startWsgate runs this binary as a gateway with embedded NATS, with config
+// (YAML, may be empty) and so.
+func startWsgate(dataDir, config string, so serverOpts) (*target, error) {
+	cert := so.cert
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -71,14 +113,33 @@ func startWsgate(dataDir string, extra []string) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{"run", "--listen", ws, "--nats-listen", nt, "--data-dir", dataDir, "--log-level", "error"}, extra...)
+	args := []string{"run", "--listen", ws, "--nats-listen", nt, "--data-dir", dataDir, "--log-level", "error"}
+	if cert != nil {
+		config += cert.yaml()
+	}
+	if config != "" {
+		file := filepath.Join(dataDir, "wsgate.yaml")
+		if err := os.WriteFile(file, []byte(config), 0o600); err != nil {
+			return nil, err
+		}
+		args = append(args, "--config", file)
+	}
 	cmd := exec.Command(self, args...)
 	cmd.Stderr = os.Stderr
+	pp, err := so.pprofEnv(cmd)
+	if err != nil {
+		return nil, err
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	t := &target{name: "wsgate", kind: "json", wsURL: "ws://" + ws + "/", natsURL: "nats://" + nt, pid: cmd.Process.Pid, cmd: cmd}
-	if err := waitHTTP("http://"+ws+"/readyz", 20*time.Second); err != nil {
+	scheme := "ws://"
+	if cert != nil {
+		scheme = "wss://"
+	}
+	t := &target{name: "wsgate", kind: "json", wsURL: scheme + ws + "/", natsURL: "nats://" + nt, pid: cmd.Process.Pid, pprof: pp, cmd: cmd}
+	base, _ := httpBase(t.wsURL)
+	if err := waitHTTP(base+"/readyz", 20*time.Second); err != nil {
 		t.stop()
 		return nil, fmt.Errorf("wsgate did not get ready: %w", err)
 	}
@@ -86,9 +147,10 @@ func startWsgate(dataDir string, extra []string) (*target, error) {
 }
 
 // startNATSReference runs this binary's hidden bench-nats-server command:
-// nats-server with its WebSocket listener, no TLS, no auth; compress turns
-// its WebSocket compression on.
-func startNATSReference(compress bool) (*target, error) {
+// nats-server with its WebSocket listener, no auth; compress turns its
+// WebSocket compression on.
+func startNATSReference(compress bool, so serverOpts) (*target, error) {
+	cert := so.cert
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -101,11 +163,20 @@ func startNATSReference(compress bool) (*target, error) {
 	if compress {
 		args = append(args, "--compress")
 	}
+	scheme := "ws://"
+	if cert != nil {
+		args = append(args, "--tls-cert", cert.certFile, "--tls-key", cert.keyFile)
+		scheme = "wss://"
+	}
 	cmd := exec.Command(self, args...)
+	pp, err := so.pprofEnv(cmd)
+	if err != nil {
+		return nil, err
+	}
 	if err := startReady(cmd, "nats-server reference"); err != nil {
 		return nil, err
 	}
-	return &target{name: "nats-server", kind: "nats", wsURL: "ws://" + ws + "/", natsURL: "nats://" + nt, pid: cmd.Process.Pid, cmd: cmd}, nil
+	return &target{name: "nats-server", kind: "nats", wsURL: scheme + ws + "/", natsURL: "nats://" + nt, pid: cmd.Process.Pid, pprof: pp, cmd: cmd}, nil
 }
 
 // startReady starts a peer server and waits, at most 20 s, for the line
@@ -141,7 +212,7 @@ func startReady(cmd *exec.Cmd, name string) error {
 func waitHTTP(url string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		resp, err := http.Get(url)
+		resp, err := httpClient.Get(url)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -157,13 +228,16 @@ func waitHTTP(url string, timeout time.Duration) error {
 }
 
 // RunNATSReference is the hidden `wsgate bench-nats-server` command: a
-// nats-server with a WebSocket listener, for side-by-side benchmarks. It
+// nats-server with a WebSocket listener (TLS with --tls-cert), for
+// side-by-side benchmarks. It
 // prints "ready" on stdout when it accepts connections and stops on SIGTERM.
 func RunNATSReference(args []string) error {
 	fs := flag.NewFlagSet("bench-nats-server", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:4333", "client `address`")
 	ws := fs.String("ws", "127.0.0.1:8433", "WebSocket `address`")
 	compress := fs.Bool("compress", false, "answer permessage-deflate offers")
+	certFile := fs.String("tls-cert", "", "PEM certificate `file` of the WebSocket listener (with --tls-key; default: no TLS)")
+	keyFile := fs.String("tls-key", "", "PEM key `file` of the WebSocket listener")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -195,6 +269,14 @@ func RunNATSReference(args []string) error {
 	opts.Websocket.Host = wsHost
 	opts.Websocket.Port, _ = strconv.Atoi(wsPort)
 	opts.Websocket.NoTLS = true
+	if *certFile != "" {
+		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+		if err != nil {
+			return fmt.Errorf("--tls-cert: %w", err)
+		}
+		opts.Websocket.NoTLS = false
+		opts.Websocket.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
 	opts.Websocket.Compression = *compress
 	srv, err := server.NewServer(opts)
 	if err != nil {
@@ -203,6 +285,16 @@ func RunNATSReference(args []string) error {
 	go srv.Start()
 	if !srv.ReadyForConnections(10 * time.Second) {
 		return errors.New("nats-server not ready")
+	}
+	if addr := os.Getenv("WSGATE_PPROF"); addr != "" {
+		// The bench's --gc: net/http/pprof's handlers on the default mux,
+		// listening before "ready".
+		pln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("pprof: %w", err)
+		}
+		defer pln.Close()
+		go func() { _ = http.Serve(pln, nil) }()
 	}
 	fmt.Println("ready")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -39,12 +39,8 @@ const sioConfig = `socketio:
 `
 
 // startSocketIO runs wsgate with sioConfig.
-func startSocketIO(dir string) (*target, error) {
-	cfg := filepath.Join(dir, "socketio.yaml")
-	if err := os.WriteFile(cfg, []byte(sioConfig), 0o600); err != nil {
-		return nil, err
-	}
-	t, err := startWsgate(dir, []string{"--config", cfg})
+func startSocketIO(dir string, so serverOpts) (*target, error) {
+	t, err := startWsgate(dir, sioConfig, so)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +132,7 @@ func appendSIOEmit(dst []byte, subject string, payload []byte) []byte {
 // enough for every dialer at once.
 var sioHTTP = &http.Client{
 	Timeout:   30 * time.Second,
-	Transport: &http.Transport{MaxIdleConnsPerHost: 1024, IdleConnTimeout: 30 * time.Second},
+	Transport: &http.Transport{MaxIdleConnsPerHost: 1024, IdleConnTimeout: 30 * time.Second, TLSClientConfig: insecureClientTLS},
 }
 
 // dialSIOPolling opens a connection as socket.io-client does by default:
