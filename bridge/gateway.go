@@ -357,20 +357,23 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 }
 
 // closeAll closes every connection with 1001, spread evenly over window
-// (all at once when it is 0), or at once when ctx ends.
+// (all at once when it is 0), or at once when ctx ends. The i-th closes at
+// i/(n-1) of the window from the start, not a pause after the one before:
+// pauses of a millisecond or less would each overrun by the timer's
+// granularity and the window stretch by half.
 func (g *Gateway) closeAll(ctx context.Context, window time.Duration) {
 	ss := g.snapshot()
-	var every time.Duration
-	if len(ss) > 1 {
-		every = window / time.Duration(len(ss)-1)
-	}
+	start := time.Now()
 	for i, s := range ss {
-		if i > 0 && every > 0 && ctx.Err() == nil {
-			t := time.NewTimer(every)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
+		if i > 0 && window > 0 && ctx.Err() == nil {
+			at := start.Add(window * time.Duration(i) / time.Duration(len(ss)-1))
+			if d := time.Until(at); d > 0 {
+				t := time.NewTimer(d)
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+					t.Stop()
+				}
 			}
 		}
 		s.closeBy(CloseInfo{Code: CloseGoingAway, Reason: "server shutting down", By: "server"})

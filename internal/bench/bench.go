@@ -37,6 +37,7 @@ type Options struct {
 	Filler          string        // payload filler: "x" or "records" (see filler)
 	TLS             bool          // the started servers serve wss:// on a self-signed certificate
 	GC              bool          // idle: the started servers collect their garbage before each memory reading
+	LameDuckWindow  time.Duration // rolling: the first gateway's gateway.lame_duck_window (beside 0)
 	Out             io.Writer
 
 	// An already running gateway to measure instead of starting one.
@@ -54,7 +55,7 @@ type Options struct {
 func Run(args []string) error {
 	o := Options{Out: os.Stdout}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	scen := fs.String("scenarios", "fanout,idle,connect", "comma-separated: fanout, pairs, idle, connect, crowd, qos1, qos2 (MQTT targets), calls (wsgate-wamp, wsgate)")
+	scen := fs.String("scenarios", "fanout,idle,connect", "comma-separated: fanout, pairs, idle, connect, crowd, qos1, qos2 (MQTT targets), calls (wsgate-wamp, wsgate), rolling (wsgate: a rolling restart's reconnect curve)")
 	targets := fs.String("targets", "wsgate,nats-server", "servers to measure side by side: wsgate (JSON), wsgate-stomp, wsgate-mqtt, wsgate-wamp, wsgate-wamp-msgpack, wsgate-socketio, socketio-node (the Node socket.io server), nats-server (NATS protocol), nats-server-mqtt, rabbitmq (Web-STOMP, already running)")
 	fs.IntVar(&o.Subscribers, "subscribers", 1000, "fan-out subscribers on one subject")
 	fs.IntVar(&o.Size, "size", 64, "payload bytes (at least 34)")
@@ -71,6 +72,7 @@ func Run(args []string) error {
 	fs.IntVar(&o.Crowd, "crowd", 10000, "crowd: clients that join one subject at once, then leave at once")
 	fs.IntVar(&o.CrowdRate, "crowd-rate", 10, "crowd: messages per second published while the crowd joins")
 	fs.IntVar(&o.Concurrency, "concurrency", 64, "connections dialled at once")
+	fs.DurationVar(&o.LameDuckWindow, "lame-duck-window", 5*time.Second, "rolling: the gateway.lame_duck_window measured beside 0")
 	fs.StringVar(&o.SIONodeDir, "socketio-node-dir", "", "socketio-node: `directory` of server.mjs, with its node_modules (npm ci --prefix internal/bench/socketio-node); default: "+socketIONodeDir+" in the working directory or a parent")
 	fs.BoolVar(&o.Compress, "compress", false, "clients offer permessage-deflate (gorilla's EnableCompression), and nats-server's WebSocket compression is on")
 	fs.StringVar(&o.Filler, "filler", "x", "what pads a payload to --size: x (one letter, which compresses to nothing) or records (JSON-like records of random values, which compress about as real JSON does)")
@@ -259,6 +261,8 @@ func (o *Options) runOne(scenario, targetName string) (result, error) {
 		r.figures, err = o.qos(t, 2)
 	case "calls":
 		r.figures, err = o.calls(t)
+	case "rolling":
+		r.figures, r.params, err = o.rolling(t)
 	default:
 		err = fmt.Errorf("unknown scenario %q", scenario)
 	}

@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -104,6 +105,11 @@ func freePort() (string, error) {
 // startWsgate runs this binary as a gateway with embedded NATS, with config
 // (YAML, may be empty) and so.
 func startWsgate(dataDir, config string, so serverOpts) (*target, error) {
+	return startWsgateOn(dataDir, config, "", so)
+}
+
+// startWsgateOn is startWsgate on the NATS at natsURL ("": embedded).
+func startWsgateOn(dataDir, config, natsURL string, so serverOpts) (*target, error) {
 	cert := so.cert
 	self, err := os.Executable()
 	if err != nil {
@@ -114,6 +120,10 @@ func startWsgate(dataDir, config string, so serverOpts) (*target, error) {
 		return nil, err
 	}
 	args := []string{"run", "--listen", ws, "--nats-listen", nt, "--data-dir", dataDir, "--log-level", "error"}
+	if natsURL != "" {
+		args = []string{"run", "--listen", ws, "--nats-url", natsURL, "--log-level", "error"}
+		nt = strings.TrimPrefix(natsURL, "nats://")
+	}
 	if cert != nil {
 		config += cert.yaml()
 	}
