@@ -81,9 +81,10 @@ func (s *Session) RequestAsync(limit int, subject, route string, hdr Header, dat
 	})
 }
 
-// endBeside cancels what runs beside the reader and waits for it; nothing
-// new starts afterwards.
-func (s *Session) endBeside() {
+// cancelBeside cancels what runs beside the reader; nothing new starts
+// afterwards. The session's end calls it before Done is closed, so that
+// work that finishes after Done sees its ctx cancelled and answers nobody.
+func (s *Session) cancelBeside() {
 	b := &s.beside
 	b.mu.Lock()
 	b.ended = true
@@ -91,5 +92,10 @@ func (s *Session) endBeside() {
 		b.cancel()
 	}
 	b.mu.Unlock()
-	b.wg.Wait()
+}
+
+// endBeside cancels what runs beside the reader and waits for it.
+func (s *Session) endBeside() {
+	s.cancelBeside()
+	s.beside.wg.Wait()
 }

@@ -524,6 +524,7 @@ func (s *Session) finish(err error) {
 		c := s.causeFromError(err)
 		s.w.drain(s, s.gw.cfg.WriteTimeout)
 		s.closeSocket()
+		s.cancelBeside()
 		close(s.done)
 		s.r.release()
 
