@@ -198,7 +198,7 @@ func New(o Options) (*Gateway, error) {
 		}
 		g.metrics.protocol(p.Name()) // its series exist, at zero, from the start
 	}
-	if g.tr, err = newTracer(o.Tracing, g.id); err != nil {
+	if g.tr, err = newTracer(o.Tracing, g.id, g.log); err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
 	g.hub = newHub(g.nc, g.cfg.ReservedPrefix, g.log)

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/url"
 	"os"
 	"strings"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -132,10 +134,17 @@ func (t *tracer) sampleRoot() bool { return t.ratio >= 1 || rand.Float64() < t.r
 // newTracer starts the exporter and tracer provider of c (nil when c is
 // off). Exporters connect lazily: a collector that is down costs dropped
 // spans and a logged error, never a refused start.
-func newTracer(c TracingConfig, gatewayID string) (*tracer, error) {
+func newTracer(c TracingConfig, gatewayID string, log *slog.Logger) (*tracer, error) {
 	if !c.Enabled {
 		return nil, nil
 	}
+	// The SDK reports what it could not export through its global error
+	// handler, which writes with the standard log package by default: into
+	// the gateway's log instead, once per failed batch (every 5 s at most
+	// while a collector is down).
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		log.Warn("tracing: spans not exported", "component", "tracing", "err", err)
+	}))
 	if errs := c.Validate(); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

@@ -2,6 +2,8 @@ package bridge
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net"
 	"testing"
 	"time"
@@ -23,7 +25,7 @@ func TestTracerWithoutCollector(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "300")
 	for _, exp := range []string{"", ExporterOTLPHTTP, ExporterOTLPGRPC} {
 		t.Run(exp, func(t *testing.T) {
-			tr, err := newTracer(TracingConfig{Enabled: true, Exporter: exp, Endpoint: dead}, "gw1")
+			tr, err := newTracer(TracingConfig{Enabled: true, Exporter: exp, Endpoint: dead}, "gw1", slog.New(slog.NewTextHandler(io.Discard, nil)))
 			if err != nil || tr == nil {
 				t.Fatalf("newTracer: %v", err)
 			}
@@ -38,11 +40,11 @@ func TestTracerWithoutCollector(t *testing.T) {
 			}
 		})
 	}
-	if tr, err := newTracer(TracingConfig{}, "gw1"); tr != nil || err != nil {
+	if tr, err := newTracer(TracingConfig{}, "gw1", nil); tr != nil || err != nil {
 		t.Errorf("tracing off: newTracer = %v, %v; want nil, nil", tr, err)
 	}
 	bad := 2.0
-	if _, err := newTracer(TracingConfig{Enabled: true, Ratio: &bad}, "gw1"); err == nil {
+	if _, err := newTracer(TracingConfig{Enabled: true, Ratio: &bad}, "gw1", nil); err == nil {
 		t.Error("a ratio of 2 was accepted")
 	}
 }
