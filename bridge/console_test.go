@@ -213,4 +213,25 @@ func TestConsoleClusterWide(t *testing.T) {
 	if len(r.Connections) != 1 || r.Connections[0].Gateway != b.gw.ID() || r.Gateways != 2 {
 		t.Errorf("search on A for B's connection: %+v", r)
 	}
+
+	// GET /@connections?scope=cluster lists both gateways' (wsgate
+	// connections list --cluster); without it, A's own.
+	var all SearchReport
+	if code := a.adminGet("/@connections?scope=cluster", consoleToken, &all); code != 200 {
+		t.Fatalf("cluster list: %d", code)
+	}
+	byGW = map[string]int{}
+	for _, ci := range all.Connections {
+		byGW[ci.Gateway]++
+	}
+	if len(all.Connections) != 3 || !all.Complete || byGW[a.gw.ID()] != 1 || byGW[b.gw.ID()] != 2 {
+		t.Errorf("cluster list on A: %+v", all)
+	}
+	var own ConnList
+	if code := a.adminGet("/@connections", consoleToken, &own); code != 200 || len(own.Connections) != 1 {
+		t.Errorf("A's own list: %d %+v", code, own)
+	}
+	if code := a.adminGet("/@connections?scope=everywhere", consoleToken, nil); code != http.StatusBadRequest {
+		t.Errorf("scope=everywhere: %d, want 400", code)
+	}
 }

@@ -68,9 +68,12 @@ type SearchReport struct {
 type connQuery struct {
 	ID        string `json:"id,omitempty"`
 	Principal string `json:"principal,omitempty"`
-	IP        string `json:"ip,omitempty"`
-	Protocol  string `json:"protocol,omitempty"`
-	Limit     int    `json:"limit"`
+	// Exact: Principal is the principal's id, whole, as GET /@connections
+	// filters; otherwise any part of it, in any case, as the console does.
+	Exact    bool   `json:"exact,omitempty"`
+	IP       string `json:"ip,omitempty"`
+	Protocol string `json:"protocol,omitempty"`
+	Limit    int    `json:"limit"`
 }
 
 // connAnswer is one gateway's answer to a search.
@@ -85,6 +88,8 @@ func (q *connQuery) match(s *Session) bool {
 		q.IP != "" && !strings.HasPrefix(s.sourceIP, q.IP),
 		q.Protocol != "" && s.proto.Name() != q.Protocol:
 		return false
+	case q.Principal != "" && q.Exact:
+		return s.Principal().ID == q.Principal
 	case q.Principal != "":
 		return strings.Contains(strings.ToLower(s.Principal().ID), strings.ToLower(q.Principal))
 	}
@@ -193,13 +198,23 @@ func (g *Gateway) getConnections(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusBadRequest, "invalid connection id")
 		return
 	}
-	question, _ := json.Marshal(q)
-	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.RequestTimeout)
-	defer cancel()
-	answers, complete, err := g.survey(ctx, surveyConnections, question)
+	rep, err := g.searchCluster(r.Context(), q)
 	if err != nil {
 		writeJSONError(w, http.StatusBadGateway, err.Error())
 		return
+	}
+	writeJSON(w, rep)
+}
+
+// searchCluster asks every gateway alive for its connections that match
+// q, and returns them together, oldest first.
+func (g *Gateway) searchCluster(ctx context.Context, q connQuery) (SearchReport, error) {
+	question, _ := json.Marshal(q)
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.RequestTimeout)
+	defer cancel()
+	answers, complete, err := g.survey(ctx, surveyConnections, question)
+	if err != nil {
+		return SearchReport{}, err
 	}
 	rep := SearchReport{Connections: []ConnInfo{}, Gateways: len(answers), Complete: complete}
 	for _, b := range answers {
@@ -213,7 +228,7 @@ func (g *Gateway) getConnections(w http.ResponseWriter, r *http.Request) {
 	slices.SortFunc(rep.Connections, func(a, b ConnInfo) int {
 		return cmp.Or(a.ConnectedAt.Compare(b.ConnectedAt), cmp.Compare(a.ConnectionID, b.ConnectionID))
 	})
-	writeJSON(w, rep)
+	return rep, nil
 }
 
 // writeJSON answers 200 with v as JSON.

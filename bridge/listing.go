@@ -15,8 +15,26 @@ type ConnList struct {
 }
 
 // listConnections is GET /@connections; ?principal= and ?protocol= filter.
+// ?scope=cluster lists every gateway's, through the survey the admin
+// console's search uses (at most maxSearchResults a gateway; the answer is
+// a SearchReport, which says whether every gateway answered and whether
+// one had more).
 func (g *Gateway) listConnections(w http.ResponseWriter, r *http.Request) {
 	principal, protocol := r.URL.Query().Get("principal"), r.URL.Query().Get("protocol")
+	switch r.URL.Query().Get("scope") {
+	case "", "gateway":
+	case "cluster":
+		rep, err := g.searchCluster(r.Context(), connQuery{Principal: principal, Exact: true, Protocol: protocol, Limit: maxSearchResults})
+		if err != nil {
+			writeJSONError(w, http.StatusBadGateway, err.Error())
+			return
+		}
+		writeJSON(w, rep)
+		return
+	default:
+		writeJSONError(w, http.StatusBadRequest, "scope must be gateway or cluster")
+		return
+	}
 	out := ConnList{Gateway: g.id, Connections: []ConnInfo{}}
 	for _, s := range g.snapshot() {
 		if !s.attached.Load() {

@@ -119,11 +119,12 @@ type connectionInfo struct {
 func connectionsCommand() *command {
 	return &command{
 		name:     "connections",
-		synopsis: "connections list|get ID|send ID [DATA]|close ID [--code N --reason R] [--gateway URL] [--json]",
+		synopsis: "connections list [--cluster]|get ID|send ID [DATA]|close ID [--code N --reason R] [--gateway URL] [--json]",
 		summary:  "list, inspect, message and close connections (the connection API)",
 		about: `Uses the gateway's operator endpoints (/@connections) at --gateway with the
 admin token from WSGATE_ADMIN_TOKEN (gateway.admin.token_hash is its hash).
-  list         this gateway's open connections (--principal, --protocol filter)
+  list         this gateway's open connections (--principal, --protocol filter;
+               --cluster: every gateway's, at most 200 each)
   get ID       one connection, on whichever gateway of the cluster holds it
   send ID DATA delivers DATA (or standard input, without DATA or with -) to it
   close ID     closes it (--code 1000 or 3000-4999, --reason)
@@ -133,6 +134,7 @@ Tables by default; --json prints the gateway's JSON.`,
 			f.register(fs)
 			principal := fs.String("principal", "", "list: only this principal's connections")
 			protocol := fs.String("protocol", "", "list: only connections of this `protocol`")
+			cluster := fs.Bool("cluster", false, "list: every gateway's connections, not only this one's")
 			code := fs.Int("code", 0, "close: the close `code` (1000 or 3000-4999)")
 			reason := fs.String("reason", "", "close: the close `reason`")
 			return func(stdout io.Writer) error {
@@ -162,6 +164,9 @@ Tables by default; --json prints the gateway's JSON.`,
 					if *protocol != "" {
 						q.Set("protocol", *protocol)
 					}
+					if *cluster {
+						q.Set("scope", "cluster")
+					}
 					path := "/@connections"
 					if len(q) > 0 {
 						path += "?" + q.Encode()
@@ -176,11 +181,22 @@ Tables by default; --json prints the gateway's JSON.`,
 					}
 					var list struct {
 						Connections []connectionInfo `json:"connections"`
+						Complete    *bool            `json:"complete"` // --cluster's answer only
+						Truncated   bool             `json:"truncated"`
 					}
 					if err := json.Unmarshal(b, &list); err != nil {
 						return fmt.Errorf("gateway answer: %w", err)
 					}
-					return connectionTable(stdout, list.Connections)
+					if err := connectionTable(stdout, list.Connections); err != nil {
+						return err
+					}
+					if list.Complete != nil && !*list.Complete {
+						fmt.Fprintln(stdout, "(not every gateway answered in time)")
+					}
+					if list.Truncated {
+						fmt.Fprintln(stdout, "(a gateway had more than 200: narrow with --principal or --protocol)")
+					}
+					return nil
 				case "get":
 					b, err := a.do("GET", "/@connections/"+url.PathEscape(args[0]), nil)
 					if err != nil {
