@@ -80,6 +80,11 @@ func TestAdminCLI(t *testing.T) {
 	if out := cli("connections", "list", "--principal", "bob"); strings.Contains(out, id) {
 		t.Errorf("bob's list has alice's connection:\n%s", out)
 	}
+	for principal, want := range map[string]bool{"alice": true, "ali": false} { // --cluster filters as the gateway's list does: whole ids
+		if out := cli("connections", "list", "--cluster", "--principal", principal); strings.Contains(out, id) != want || strings.Contains(out, "not every gateway") {
+			t.Errorf("connections list --cluster --principal %s:\n%s", principal, out)
+		}
+	}
 	if out := cli("connections", "get", id); !strings.Contains(out, id) || !strings.Contains(out, "alice") {
 		t.Errorf("connections get:\n%s", out)
 	}
