@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,6 +47,7 @@ type Options struct {
 	RabbitURL string // Web-STOMP endpoint of the rabbitmq target
 	Kind      string // client protocol of the external gateway
 	PID       int
+	PIDs      []int         // --pid with commas: every gateway's process
 	Hold      time.Duration // keep the idle connections open this long (for profiling)
 
 	cert *benchCert // --tls: the servers' certificate
@@ -78,14 +80,27 @@ func Run(args []string) error {
 	fs.StringVar(&o.Filler, "filler", "x", "what pads a payload to --size: x (one letter, which compresses to nothing) or records (JSON-like records of random values, which compress about as real JSON does)")
 	fs.BoolVar(&o.TLS, "tls", false, "serve every started target (wsgate*, nats-server*) over TLS, wss://, with a self-signed certificate made for the run; clients do not verify it")
 	fs.BoolVar(&o.GC, "gc", false, "idle: make each started server (wsgate*, nats-server*) collect its garbage before each memory reading, through a pprof endpoint the bench gives it, so that garbage not yet collected (TLS handshakes leave much) is not counted")
-	fs.StringVar(&o.URL, "url", "", "measure the running gateway at this ws:// `URL` (target \"external\")")
+	fs.StringVar(&o.URL, "url", "", "measure the running gateway at this ws:// `URL` (target \"external\"); several, comma-separated, are the gateways of one deployment: connections are spread over them in turn (pairs: a publisher and its subscriber on different gateways)")
 	fs.StringVar(&o.RabbitURL, "rabbitmq-url", "ws://127.0.0.1:15674/ws", "Web-STOMP `URL` of the rabbitmq target")
 	fs.StringVar(&o.Kind, "kind", "json", "client protocol for --url: json, stomp, mqtt, wamp, wamp-msgpack, socketio (a ws:// URL with /socket.io/?EIO=4&transport=websocket) or nats")
 	fs.StringVar(&o.NATSURL, "nats", "", "NATS `URL` of the external gateway")
-	fs.IntVar(&o.PID, "pid", 0, "process id of the external gateway, for its CPU and memory")
+	pids := fs.String("pid", "", "process id of the external gateway, for its CPU and memory; with several --url gateways, their ids, comma-separated, whose CPU and memory add up")
 	fs.DurationVar(&o.Hold, "hold", 0, "hold idle connections open this long before closing (for profiling)")
 	if err := fs.Parse(args); err != nil {
 		return err // flag.ErrHelp too: `wsgate bench -h` prints its help and exits 0
+	}
+	for _, p := range strings.Split(*pids, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("--pid: %q is not a process id", p)
+		}
+		o.PIDs = append(o.PIDs, n)
+	}
+	if len(o.PIDs) > 0 {
+		o.PID = o.PIDs[0]
 	}
 	o.Scenarios = strings.Split(*scen, ",")
 	o.Targets = strings.Split(*targets, ",")
@@ -232,7 +247,11 @@ func (o *Options) runOne(scenario, targetName string) (result, error) {
 	case "nats-server":
 		t, err = startNATSReference(o.Compress, o.servers())
 	case "external":
-		t = &target{name: "external", kind: o.Kind, wsURL: o.URL, natsURL: o.NATSURL, pid: o.PID}
+		urls := strings.Split(o.URL, ",")
+		t = &target{name: "external", kind: o.Kind, wsURL: urls[0], natsURL: o.NATSURL, pid: o.PID, pids: o.PIDs}
+		if len(urls) > 1 {
+			t.urls = urls
+		}
 	default:
 		return result{}, fmt.Errorf("unknown target %q", targetName)
 	}
@@ -283,7 +302,7 @@ func (o *Options) openConnsWith(dialFn func(context.Context, *target) (*conn, er
 	start := time.Now()
 	for i := range n {
 		g.Go(func() error {
-			c, err := dialFn(ctx, t)
+			c, err := dialFn(ctx, t.at(i))
 			if err != nil {
 				return fmt.Errorf("connection %d: %w", i, err)
 			}
@@ -310,12 +329,22 @@ func closeAll(conns []*conn) {
 	}
 }
 
-func cpuOf(t *target) time.Duration {
-	if t.pid == 0 {
-		return 0
+// cpuOf is the CPU time the target's processes have used.
+func cpuOf(t *target) (sum time.Duration) {
+	for _, pid := range t.allPIDs() {
+		d, _ := procCPU(pid)
+		sum += d
 	}
-	d, _ := procCPU(t.pid)
-	return d
+	return sum
+}
+
+// rssOf is the target's processes' resident memory, added up.
+func rssOf(t *target) (sum int64) {
+	for _, pid := range t.allPIDs() {
+		rss, _ := procRSS(pid)
+		sum += rss
+	}
+	return sum
 }
 
 // idle measures the memory each open, subscribed, quiet connection costs.
@@ -326,8 +355,7 @@ func (o *Options) idle(t *target) ([]figure, error) {
 			gcErr = err
 		}
 		time.Sleep(3 * time.Second)
-		rss, _ := procRSS(t.pid)
-		return rss
+		return rssOf(t)
 	}
 	before := settle()
 	m0 := goMemory(t)

@@ -107,3 +107,28 @@ func TestMsgpackPayload(t *testing.T) {
 		t.Error("payload in an EVENT without arguments")
 	}
 }
+
+// TestTargetSpread: over several gateways, connection i dials the i-th in
+// turn, and a shifted group (pairs' publishers) lands on another gateway
+// than the same index of the first group (their subscribers).
+func TestTargetSpread(t *testing.T) {
+	one := &target{wsURL: "ws://a/"}
+	if one.at(5) != one || one.shifted(1) != one {
+		t.Fatal("a single gateway's target is itself")
+	}
+	two := &target{wsURL: "ws://a/", urls: []string{"ws://a/", "ws://b/"}, pids: []int{1, 2}}
+	for i, want := range []string{"ws://a/", "ws://b/", "ws://a/", "ws://b/"} {
+		if got := two.at(i).wsURL; got != want {
+			t.Errorf("at(%d) dials %s, want %s", i, got, want)
+		}
+		if two.shifted(1).at(i).wsURL == two.at(i).wsURL {
+			t.Errorf("shifted(1).at(%d) is on the same gateway as at(%d)", i, i)
+		}
+	}
+	if got := two.allPIDs(); len(got) != 2 {
+		t.Errorf("allPIDs %v", got)
+	}
+	if got := (&target{pid: 7}).allPIDs(); len(got) != 1 || got[0] != 7 {
+		t.Errorf("allPIDs of one %v", got)
+	}
+}

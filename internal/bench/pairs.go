@@ -31,7 +31,9 @@ func (o *Options) pairs(t *target) ([]figure, string, error) {
 		return nil, params, fmt.Errorf("subscribers: %w", err)
 	}
 	defer closeAll(subs)
-	pubs, _, err := o.openConns(t, np, nil)
+	// Over several gateways, publisher i is on another than its
+	// subscribers: every message crosses from one gateway to another.
+	pubs, _, err := o.openConns(t.shifted(1), np, nil)
 	if err != nil {
 		return nil, params, fmt.Errorf("publishers: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -33,6 +34,47 @@ type target struct {
 	compress bool   // clients offer permessage-deflate (--compress)
 	pprof    string // address of the server's pprof endpoint, for --gc; "" without
 	cmd      *exec.Cmd
+
+	// An external deployment of several gateways (--url with commas):
+	// every gateway's WebSocket URL, wsURL first, over which connections
+	// are spread by their index, and every gateway's process id, whose
+	// CPU and memory add up.
+	urls []string
+	pids []int
+}
+
+// at is the target connection i dials: t itself, or, over several
+// gateways, t with the i-th URL (round robin).
+func (t *target) at(i int) *target {
+	if len(t.urls) < 2 {
+		return t
+	}
+	c := *t
+	c.wsURL = t.urls[i%len(t.urls)]
+	return &c
+}
+
+// shifted is t with its gateways rotated by k, so that connection i of
+// one group lands on another gateway than connection i of another group
+// (pairs: a publisher and its subscriber).
+func (t *target) shifted(k int) *target {
+	if len(t.urls) < 2 {
+		return t
+	}
+	c := *t
+	c.urls = append(slices.Clone(t.urls[k%len(t.urls):]), t.urls[:k%len(t.urls)]...)
+	return &c
+}
+
+// allPIDs are the processes whose CPU and memory a figure counts.
+func (t *target) allPIDs() []int {
+	if len(t.pids) > 0 {
+		return t.pids
+	}
+	if t.pid != 0 {
+		return []int{t.pid}
+	}
+	return nil
 }
 
 // serverOpts is how the bench starts its servers.
