@@ -25,8 +25,10 @@ type asyncPublisher struct {
 	sub     *nats.Subscription // the replies; set once by start
 	// batch holds the writers woken by callbacks while more replies wait
 	// in sub: they start once the replies that arrived together are
-	// handled. Only the reply goroutine uses it.
+	// handled. Only the reply goroutine uses it, and held, the replies
+	// handled since it was last flushed.
 	batch Batch
+	held  int
 
 	mu       sync.Mutex
 	prefix   string // reply subject prefix, "_INBOX.<nuid>."; "" until first use
@@ -104,14 +106,18 @@ func (a *asyncPublisher) reply(m *nats.Msg) {
 		}
 		p.done(seq, err, &a.batch)
 	}
-	// The message being handled still counts as pending.
-	if n, _, err := a.sub.Pending(); err != nil || n <= 1 || a.batch.Len() >= maxBatchKicks {
+	// The message being handled still counts as pending. A backlog that
+	// never drains holds nothing back for more than maxBatchReplies.
+	a.held++
+	if n, _, err := a.sub.Pending(); err != nil || n <= 1 || a.held >= maxBatchReplies {
 		a.batch.Flush()
+		a.held = 0
 	}
 }
 
-// maxBatchKicks bounds the writers a Batch of acknowledgements holds back.
-const maxBatchKicks = 64
+// maxBatchReplies bounds the acknowledgements handled before the writers
+// they woke start.
+const maxBatchReplies = 64
 
 // parsePubAck reads a JetStream publish acknowledgement. The common one,
 // {"stream":"S","seq":N} (maybe with "domain" or "duplicate"), is read
