@@ -195,6 +195,14 @@ const publishRetryWait = 100 * time.Millisecond
 // flight instead of paying a round trip for each. done runs on the
 // gateway's acknowledgement goroutine and must not block.
 func (j *JetStream) PublishAsync(subject string, hdr Header, data []byte, done func(seq uint64, err error)) {
+	j.pub.publish(&nats.Msg{Subject: subject, Header: nats.Header(hdr), Data: data}, func(seq uint64, err error, _ *Batch) { done(seq, err) })
+}
+
+// PublishBatched is PublishAsync whose done may send through b (nil
+// when done runs elsewhere than on the acknowledgement goroutine): the
+// frames sent for acknowledgements that arrived together leave in one
+// write per connection.
+func (j *JetStream) PublishBatched(subject string, hdr Header, data []byte, done func(seq uint64, err error, b *Batch)) {
 	j.pub.publish(&nats.Msg{Subject: subject, Header: nats.Header(hdr), Data: data}, done)
 }
 

@@ -22,6 +22,13 @@ import (
 type asyncPublisher struct {
 	nc      *nats.Conn
 	timeout time.Duration
+	sub     *nats.Subscription // the replies; set once by start
+	// batch holds the writers woken by callbacks while more replies wait
+	// in sub: they start once the replies that arrived together are
+	// handled. Only the reply goroutine uses it, and held, the replies
+	// handled since it was last flushed.
+	batch Batch
+	held  int
 
 	mu       sync.Mutex
 	prefix   string // reply subject prefix, "_INBOX.<nuid>."; "" until first use
@@ -32,7 +39,7 @@ type asyncPublisher struct {
 
 type pendingPub struct {
 	subject string
-	done    func(seq uint64, err error)
+	done    func(seq uint64, err error, b *Batch)
 	expires time.Time
 }
 
@@ -40,13 +47,14 @@ type pendingPub struct {
 // time; the message may or may not be stored.
 var ErrPublishTimeout = errors.New("bridge: jetstream publish not acknowledged in time")
 
-// publish sends m (whose Reply it sets) and registers done.
-func (a *asyncPublisher) publish(m *nats.Msg, done func(uint64, error)) {
+// publish sends m (whose Reply it sets) and registers done. done's Batch
+// is nil when it runs anywhere but on the reply goroutine.
+func (a *asyncPublisher) publish(m *nats.Msg, done func(uint64, error, *Batch)) {
 	a.mu.Lock()
 	if a.prefix == "" {
 		if err := a.start(); err != nil {
 			a.mu.Unlock()
-			done(0, err)
+			done(0, err, nil)
 			return
 		}
 	}
@@ -61,7 +69,7 @@ func (a *asyncPublisher) publish(m *nats.Msg, done func(uint64, error)) {
 	a.mu.Unlock()
 	if err := a.nc.PublishMsg(m); err != nil {
 		if p := a.take(token); p != nil {
-			p.done(0, fmt.Errorf("jetstream publish %q: %w", m.Subject, err))
+			p.done(0, fmt.Errorf("jetstream publish %q: %w", m.Subject, err), nil)
 		}
 	}
 }
@@ -69,10 +77,11 @@ func (a *asyncPublisher) publish(m *nats.Msg, done func(uint64, error)) {
 // start subscribes to the replies and starts the sweep. Called with mu held.
 func (a *asyncPublisher) start() error {
 	prefix := a.nc.NewRespInbox() + "."
-	if _, err := a.nc.Subscribe(prefix+"*", a.reply); err != nil {
+	sub, err := a.nc.Subscribe(prefix+"*", a.reply)
+	if err != nil {
 		return fmt.Errorf("jetstream publish replies: %w", err)
 	}
-	a.prefix, a.pending = prefix, map[string]*pendingPub{}
+	a.sub, a.prefix, a.pending = sub, prefix, map[string]*pendingPub{}
 	return nil
 }
 
@@ -85,18 +94,30 @@ func (a *asyncPublisher) take(token string) *pendingPub {
 	return p
 }
 
-// reply handles one acknowledgement (or a no-responders status).
+// reply handles one acknowledgement (or a no-responders status). The
+// callbacks of acknowledgements that arrived together queue their frames
+// in a.batch, whose writers start after the last of them: a connection
+// with many stores in flight gets their acknowledgements in one write.
 func (a *asyncPublisher) reply(m *nats.Msg) {
-	p := a.take(m.Subject[len(a.prefix):])
-	if p == nil {
-		return // timed out already
+	if p := a.take(m.Subject[len(a.prefix):]); p != nil { // else timed out already
+		seq, err := parsePubAck(m)
+		if err != nil {
+			err = fmt.Errorf("jetstream publish %q: %w", p.subject, err)
+		}
+		p.done(seq, err, &a.batch)
 	}
-	seq, err := parsePubAck(m)
-	if err != nil {
-		err = fmt.Errorf("jetstream publish %q: %w", p.subject, err)
+	// The message being handled still counts as pending. A backlog that
+	// never drains holds nothing back for more than maxBatchReplies.
+	a.held++
+	if n, _, err := a.sub.Pending(); err != nil || n <= 1 || a.held >= maxBatchReplies {
+		a.batch.Flush()
+		a.held = 0
 	}
-	p.done(seq, err)
 }
+
+// maxBatchReplies bounds the acknowledgements handled before the writers
+// they woke start.
+const maxBatchReplies = 64
 
 // parsePubAck reads a JetStream publish acknowledgement. The common one,
 // {"stream":"S","seq":N} (maybe with "domain" or "duplicate"), is read
@@ -183,7 +204,7 @@ func (a *asyncPublisher) sweep() {
 		}
 		a.mu.Unlock()
 		for _, p := range late {
-			p.done(0, fmt.Errorf("jetstream publish %q: %w", p.subject, ErrPublishTimeout))
+			p.done(0, fmt.Errorf("jetstream publish %q: %w", p.subject, ErrPublishTimeout), nil)
 		}
 		if idle {
 			return

@@ -65,7 +65,7 @@ func TestPublishAsync(t *testing.T) {
 	defer sub.Unsubscribe()
 	a := &asyncPublisher{nc: e.gw.nc, timeout: 100 * time.Millisecond}
 	start := time.Now()
-	a.publish(&nats.Msg{Subject: "silent.one", Data: []byte("x")}, func(seq uint64, err error) { results <- pubResult{seq, err} })
+	a.publish(&nats.Msg{Subject: "silent.one", Data: []byte("x")}, func(seq uint64, err error, _ *Batch) { results <- pubResult{seq, err} })
 	select {
 	case r := <-results:
 		if !errors.Is(r.err, ErrPublishTimeout) {

@@ -70,7 +70,7 @@ func (t *aliasTable) establish(topic string, alias uint16) {
 // same for every connection of the version.
 func (c *conn) sendPublish(p *Packet) {
 	if c.aliasMax == 0 {
-		c.sendOut(bridge.BinaryFrame(p.Encode(nil, c.version)), nil)
+		c.sendOut(bridge.BinaryFrame(p.Encode(nil, c.version)), nil, false)
 		return
 	}
 	c.mu.Lock()
@@ -81,11 +81,11 @@ func (c *conn) sendPublish(p *Packet) {
 // sendPublishLocked is sendPublish for a caller holding c.mu.
 func (c *conn) sendPublishLocked(p *Packet) {
 	if c.aliasMax == 0 {
-		c.sendOut(bridge.BinaryFrame(p.Encode(nil, c.version)), nil)
+		c.sendOut(bridge.BinaryFrame(p.Encode(nil, c.version)), nil, c.outDeferred)
 		return
 	}
 	b, fresh := c.outAliases.encode(p, c.aliasMax)
-	if c.sendOut(bridge.BinaryFrame(b), nil) && fresh != 0 {
+	if c.sendOut(bridge.BinaryFrame(b), nil, c.outDeferred) && fresh != 0 {
 		c.outAliases.establish(p.Topic, fresh)
 	}
 }

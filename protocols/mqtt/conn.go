@@ -23,6 +23,9 @@ type conn struct {
 	s *bridge.Session
 
 	buf []byte // bytes of an incomplete packet, kept across messages
+	// scratch is the reader's Packet for the packets every message brings
+	// (PUBLISH, its acknowledgements): decoded into, handled, forgotten.
+	scratch Packet
 
 	stores atomic.Uint64 // QoS 1/2 stores, for their message ids
 
@@ -66,6 +69,9 @@ type conn struct {
 	mu         sync.Mutex
 	out        outbound
 	outAliases aliasTable // v5 outbound topic aliases (alias.go)
+	// outDeferred sends with Session.SendDeferred: set by a JetStream
+	// consumer's callback while it sends (deliverDurable).
+	outDeferred bool
 }
 
 var (
@@ -90,7 +96,7 @@ func (c *conn) HandleMessage(_ bool, data []byte) error {
 		b = c.buf
 	}
 	for len(b) > 0 {
-		p, n, err := Decode(b, c.version, c.p.cfg.MaxPacketSize)
+		p, n, err := decodeInto(&c.scratch, b, c.version, c.p.cfg.MaxPacketSize)
 		if errors.Is(err, errIncomplete) {
 			break
 		}

@@ -208,7 +208,7 @@ func (sb *sub) deliver(d *bridge.Delivery) {
 		return bridge.BinaryFrame(p.Encode(nil, c.version)), nil
 	})
 	if err == nil {
-		c.sendOut(f, d)
+		c.sendOut(f, d, false)
 	}
 }
 
@@ -218,16 +218,20 @@ var errNoTopic = errors.New("mqtt: subject has no MQTT topic")
 // Packet Size, in which case it is dropped [MQTT-3.1.2-25]. It reports
 // whether the frame was queued. d, when not nil, is the hub delivery the
 // frame belongs to: the writer then wakes once the dispatcher's batch is
-// queued, writing several frames in one system call.
-func (c *conn) sendOut(f *bridge.Frame, d *bridge.Delivery) bool {
+// queued, writing several frames in one system call; deferred starts it
+// on a goroutine of its own (Session.SendDeferred).
+func (c *conn) sendOut(f *bridge.Frame, d *bridge.Delivery, deferred bool) bool {
 	if c.maxOut > 0 && len(f.Payload()) > c.maxOut {
 		c.s.Metrics().LimitExceeded(Name, "client_max_packet_size")
 		return false
 	}
 	var err error
-	if d != nil {
+	switch {
+	case d != nil:
 		err = d.Send(c.s, f)
-	} else {
+	case deferred:
+		err = c.s.SendDeferred(f)
+	default:
 		err = c.s.Send(f)
 	}
 	if errors.Is(err, bridge.ErrSlowConsumer) {

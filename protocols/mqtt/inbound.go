@@ -61,7 +61,7 @@ func (c *conn) submit(e *inPub, store func(e *inPub)) {
 	in.mu.Lock()
 	if store == nil && len(in.queue) == 0 && !in.draining {
 		in.mu.Unlock()
-		c.sendAcks(c.complete(e, nil)) // only the reader queues, so nothing can overtake it
+		c.sendAcks(c.complete(e, nil), nil) // only the reader queues, so nothing can overtake it
 		return
 	}
 	for len(in.queue) >= c.p.cfg.ReceiveMaximum {
@@ -77,21 +77,22 @@ func (c *conn) submit(e *inPub, store func(e *inPub)) {
 		store(e)
 		return
 	}
-	c.drain()
+	c.drain(nil)
 }
 
-// stored is the stores' completion: it marks e done and drains.
-func (c *conn) stored(e *inPub) {
+// stored is the stores' completion: it marks e done and drains. b, when
+// set, is the batch of the acknowledgements JetStream sent together.
+func (c *conn) stored(e *inPub, b *bridge.Batch) {
 	c.in.mu.Lock()
 	e.done = true
 	c.in.mu.Unlock()
-	c.drain()
+	c.drain(b)
 }
 
-// drain completes the done messages at the head of the queue, in order.
-// One goroutine drains at a time; another finding it busy leaves its
-// message to it.
-func (c *conn) drain() {
+// drain completes the done messages at the head of the queue, in order,
+// sending their acknowledgements through b (maybe nil). One goroutine
+// drains at a time; another finding it busy leaves its message to it.
+func (c *conn) drain(b *bridge.Batch) {
 	in := c.in
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -118,7 +119,7 @@ func (c *conn) drain() {
 		for _, e := range batch {
 			acks = c.complete(e, acks)
 		}
-		c.sendAcks(acks)
+		c.sendAcks(acks, b)
 		for range batch {
 			c.wg.Done()
 		}
@@ -155,9 +156,10 @@ func (c *conn) complete(e *inPub, acks []byte) []byte {
 	return acks
 }
 
-// sendAcks queues acknowledgements encoded by complete.
-func (c *conn) sendAcks(acks []byte) {
+// sendAcks queues acknowledgements encoded by complete, through b when
+// set.
+func (c *conn) sendAcks(acks []byte, b *bridge.Batch) {
 	if len(acks) > 0 {
-		_ = c.s.Send(bridge.BinaryFrame(acks))
+		_ = b.Send(c.s, bridge.BinaryFrame(acks))
 	}
 }

@@ -234,6 +234,13 @@ func appendVarint(b []byte, v uint32) []byte {
 // allocated. It returns the bytes used; with only part of a packet in b it
 // returns errIncomplete.
 func Decode(b []byte, version byte, max int) (*Packet, int, error) {
+	return decodeInto(nil, b, version, max)
+}
+
+// decodeInto is Decode into into when it is not nil and the packet is one
+// of reuse's types (the packets a connection gets for every message), else
+// into a new Packet. into is overwritten whole.
+func decodeInto(into *Packet, b []byte, version byte, max int) (*Packet, int, error) {
 	if len(b) < 2 {
 		return nil, 0, errIncomplete
 	}
@@ -251,7 +258,13 @@ func Decode(b []byte, version byte, max int) (*Packet, int, error) {
 	if len(b) < total {
 		return nil, 0, errIncomplete
 	}
-	p := &Packet{Type: b[0] >> 4, Flags: b[0] & 0x0f}
+	var p *Packet
+	if into != nil && reuse(b[0]>>4) {
+		p = into
+		*p = Packet{Type: b[0] >> 4, Flags: b[0] & 0x0f}
+	} else {
+		p = &Packet{Type: b[0] >> 4, Flags: b[0] & 0x0f}
+	}
 	d := &decoder{b: b[1+n : total]}
 	if version == 0 && p.Type != CONNECT {
 		return nil, total, fmt.Errorf("%w: first packet is type %d, not CONNECT", ErrProtocol, p.Type) // [MQTT-3.1.0-1]
@@ -260,6 +273,16 @@ func Decode(b []byte, version byte, max int) (*Packet, int, error) {
 		return nil, total, err
 	}
 	return p, total, nil
+}
+
+// reuse reports whether a packet of type t may be decoded into a
+// connection's reused Packet: nothing keeps such a packet once handled.
+func reuse(t byte) bool {
+	switch t {
+	case PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, PINGREQ:
+		return true
+	}
+	return false
 }
 
 // fixedFlags are the required fixed-header flags of each type (2.1.3);

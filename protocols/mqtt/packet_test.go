@@ -251,3 +251,32 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeIntoReuse: every packet of the wire table decodes into a
+// reused Packet — one that last held each of the other packets — exactly
+// as into a new one: nothing of the packet before shows through.
+func TestDecodeIntoReuse(t *testing.T) {
+	cases := loadWire(t)
+	var scratch Packet
+	for _, before := range cases {
+		for _, c := range cases {
+			if _, _, err := decodeInto(&scratch, before.b, before.version, 0); err != nil {
+				continue
+			}
+			want, wn, werr := Decode(c.b, c.version, 0)
+			got, gn, gerr := decodeInto(&scratch, c.b, c.version, 0)
+			if (werr == nil) != (gerr == nil) || wn != gn {
+				t.Fatalf("%x after %x: %v (%d bytes), want %v (%d bytes)", c.b, before.b, gerr, gn, werr, wn)
+			}
+			if werr != nil {
+				continue
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("%x after %x:\n got %+v\nwant %+v", c.b, before.b, got, want)
+			}
+			if (got == &scratch) != reuse(got.Type) {
+				t.Fatalf("%x: type %d decoded into the scratch packet: %v", c.b, got.Type, got == &scratch)
+			}
+		}
+	}
+}

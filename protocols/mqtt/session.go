@@ -406,7 +406,9 @@ func (sb *sub) deliverDurable(dm *bridge.DurableMessage) {
 	p.Dup = dm.Delivered > 1 // [MQTT-3.3.1-1]
 	p.Retain = c.version == V5 && sb.opts.RetainAsPublished && m.Header.Get(HeaderRetain) == "1"
 	c.mu.Lock()
+	c.outDeferred = true // the consumer's next messages may join this write
 	c.queueFlight(&flight{p: p, dm: dm, expires: expiryDeadline(m.Header, dm.Time)})
+	c.outDeferred = false
 	c.mu.Unlock()
 }
 
@@ -423,13 +425,13 @@ func (c *conn) store(ps *persistence, e *inPub) {
 		n++
 	}
 	e.waits.Store(n)
-	finish := func() {
+	finish := func(b *bridge.Batch) {
 		if e.waits.Add(-1) == 0 {
-			c.stored(e)
+			c.stored(e, b)
 		}
 	}
 	if e.kv != nil {
-		c.storeRetained(e.kv, e.subject, e.hdr, e.payload, func(bool) { finish() })
+		c.storeRetained(e.kv, e.subject, e.hdr, e.payload, func(bool) { finish(nil) })
 	}
 	if ps == nil {
 		return
@@ -445,7 +447,7 @@ func (c *conn) store(ps *persistence, e *inPub) {
 	giveUp := time.Now().Add(storeRetryFor)
 	var try func()
 	try = func() {
-		ps.js.PublishAsync(ps.prefix+e.subject, hdr, e.payload, func(_ uint64, err error) {
+		ps.js.PublishBatched(ps.prefix+e.subject, hdr, e.payload, func(_ uint64, err error, b *bridge.Batch) {
 			if err != nil && bridge.Retryable(err) && time.Now().Before(giveUp) {
 				time.AfterFunc(storeRetryWait, try)
 				return
@@ -454,7 +456,7 @@ func (c *conn) store(ps *persistence, e *inPub) {
 				c.s.Logger().Warn("mqtt store failed: delivering live only", "subject", e.subject, "err", err)
 			}
 			e.stored = err == nil
-			finish()
+			finish(b)
 		})
 	}
 	try()
