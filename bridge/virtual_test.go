@@ -85,6 +85,12 @@ func TestVirtualSession(t *testing.T) {
 	if got := read(); got != "msg v.x hi" {
 		t.Fatalf("delivery: %q", got)
 	}
+	// The connection's control subscription went out on the gateway's
+	// own NATS connection, unflushed: flush it, as a connect event
+	// published after it would be.
+	if err := e.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := w.Request("wsgate.conn."+id+".send", []byte("p"), 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
