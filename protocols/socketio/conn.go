@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -64,7 +65,7 @@ type conn struct {
 	sendMu sync.Mutex
 
 	mu      sync.Mutex
-	sockets map[string]*socket // by namespace
+	sockets sockets // one per namespace joined
 	acks    map[uint64]pendingAck
 	ackSeq  uint64
 }
@@ -76,7 +77,46 @@ type socket struct {
 	sid   string
 	pid   string                          // private id, for recovery; "" without it
 	bcast *bridge.Subscription            // everyone in the namespace; nil if not permitted
-	rooms map[string]*bridge.Subscription // by room name
+	rooms map[string]*bridge.Subscription // by room name; made by the first join
+	left  bool                            // the client left the namespace: no more joins
+}
+
+// sockets are a connection's sockets, one per namespace it joined: at most
+// max_namespaces (16 by default) and most often one, so a slice looked
+// through in order costs less than a map, whose first insert alone takes
+// about 200 bytes per connection.
+type sockets []*socket
+
+// get is the socket in namespace ns, or nil.
+func (ss sockets) get(ns string) *socket {
+	for _, sk := range ss {
+		if sk.ns == ns {
+			return sk
+		}
+	}
+	return nil
+}
+
+// put adds sk, or replaces the socket of its namespace.
+func (ss *sockets) put(sk *socket) {
+	for i, o := range *ss {
+		if o.ns == sk.ns {
+			(*ss)[i] = sk
+			return
+		}
+	}
+	*ss = append(*ss, sk)
+}
+
+// remove takes out and returns the socket in namespace ns, if there is one.
+func (ss *sockets) remove(ns string) *socket {
+	for i, sk := range *ss {
+		if sk.ns == ns {
+			*ss = slices.Delete(*ss, i, i+1)
+			return sk
+		}
+	}
+	return nil
 }
 
 // pendingAck is a worker's emit waiting for the client's acknowledgement.
@@ -93,7 +133,7 @@ var (
 )
 
 func newConn(p *Protocol, s *bridge.Session) *conn {
-	c := &conn{p: p, s: s, sockets: map[string]*socket{}}
+	c := &conn{p: p, s: s}
 	c.pingAt.Store(time.Now().UnixNano())
 	return c
 }
@@ -206,7 +246,7 @@ func (c *conn) dispatch(pk *Packet, atts [][]byte) error {
 func (c *conn) socketOf(ns string) *socket {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.sockets[ns]
+	return c.sockets.get(ns)
 }
 
 // send queues one Engine.IO text packet.
@@ -279,8 +319,8 @@ func (c *conn) Goodbye(ci bridge.CloseInfo) *bridge.Frame {
 	}
 	c.mu.Lock()
 	nss := make([]string, 0, len(c.sockets))
-	for ns := range c.sockets {
-		nss = append(nss, ns)
+	for _, sk := range c.sockets {
+		nss = append(nss, sk.ns)
 	}
 	c.mu.Unlock() // c.send takes sendMu, which is never held around c.mu
 	if len(nss) == 0 {
@@ -311,11 +351,8 @@ func (c *conn) OnClose(bridge.CloseInfo) {
 	}
 	c.mu.Lock()
 	acks := c.acks
-	socks := make([]*socket, 0, len(c.sockets))
-	for _, sk := range c.sockets {
-		socks = append(socks, sk)
-	}
-	c.acks, c.sockets = nil, map[string]*socket{}
+	socks := c.sockets
+	c.acks, c.sockets = nil, nil
 	c.mu.Unlock()
 	c.saveSockets(socks)
 	for _, a := range acks {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/auth"
-	"github.com/wsgate/wsgate/bridge"
 )
 
 // authTimeout bounds the authentication of a CONNECT.
@@ -53,7 +52,7 @@ func (c *conn) onConnect(pk *Packet) {
 		return
 	}
 	c.mu.Lock()
-	old := c.sockets[ns]
+	old := c.sockets.get(ns)
 	n := len(c.sockets)
 	c.mu.Unlock()
 	if old != nil {
@@ -69,7 +68,7 @@ func (c *conn) onConnect(pk *Packet) {
 		c.connectError(ns, "refused", msg)
 		return
 	}
-	sk := &socket{ns: ns, tok: tok, sid: newSocketID(), rooms: map[string]*bridge.Subscription{}}
+	sk := &socket{ns: ns, tok: tok, sid: newSocketID()}
 	var restored *savedSocket
 	if c.p.cfg.Recovery.Window > 0 {
 		if restored = c.restore(a.PID, ns); restored != nil {
@@ -88,7 +87,7 @@ func (c *conn) onConnect(pk *Packet) {
 		sk.bcast = bs
 	}
 	c.mu.Lock()
-	c.sockets[ns] = sk
+	c.sockets.put(sk)
 	c.mu.Unlock()
 	if restored != nil {
 		c.recovered(sk, restored, a.Offset)
@@ -140,8 +139,7 @@ func (c *conn) connectError(ns, kind, msg string) {
 // subscriptions end.
 func (c *conn) onDisconnect(ns string) {
 	c.mu.Lock()
-	sk := c.sockets[ns]
-	delete(c.sockets, ns)
+	sk := c.sockets.remove(ns)
 	c.mu.Unlock()
 	if sk == nil {
 		return
@@ -151,7 +149,7 @@ func (c *conn) onDisconnect(ns string) {
 	}
 	c.mu.Lock()
 	rooms := sk.rooms
-	sk.rooms = nil
+	sk.rooms, sk.left = nil, true
 	c.mu.Unlock()
 	for _, sub := range rooms {
 		sub.Unsubscribe()

@@ -14,7 +14,7 @@ func (c *conn) join(sk *socket, room string) error {
 	}
 	c.mu.Lock()
 	_, in := sk.rooms[room]
-	gone := sk.rooms == nil // the client left the namespace
+	gone := sk.left
 	c.mu.Unlock()
 	if in {
 		return nil
@@ -27,10 +27,13 @@ func (c *conn) join(sk *socket, room string) error {
 		return err
 	}
 	c.mu.Lock()
-	if _, in := sk.rooms[room]; in || sk.rooms == nil {
+	if _, in := sk.rooms[room]; in || sk.left {
 		c.mu.Unlock()
 		sub.Unsubscribe() // joined meanwhile (a worker and the client at once), or left
 		return nil
+	}
+	if sk.rooms == nil {
+		sk.rooms = map[string]*bridge.Subscription{}
 	}
 	sk.rooms[room] = sub
 	c.mu.Unlock()
