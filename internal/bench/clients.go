@@ -123,6 +123,17 @@ func (c *conn) stompExchange(frame, want string) error {
 	if err := c.ws.WriteMessage(websocket.TextMessage, []byte(frame)); err != nil {
 		return err
 	}
+	return c.readUntil(func(b []byte) (bool, error) {
+		if bytes.HasPrefix(b, []byte("ERROR\n")) {
+			return false, fmt.Errorf("stomp: %s", b)
+		}
+		return bytes.HasPrefix(b, []byte(want+"\n")), nil
+	})
+}
+
+// readUntil reads messages, for at most 30 s, until answered says one is
+// the answer awaited, or an error.
+func (c *conn) readUntil(answered func(b []byte) (bool, error)) error {
 	_ = c.ws.SetReadDeadline(time.Now().Add(30 * time.Second))
 	defer c.ws.SetReadDeadline(time.Time{})
 	for {
@@ -130,11 +141,8 @@ func (c *conn) stompExchange(frame, want string) error {
 		if err != nil {
 			return err
 		}
-		if bytes.HasPrefix(b, []byte(want+"\n")) {
-			return nil
-		}
-		if bytes.HasPrefix(b, []byte("ERROR\n")) {
-			return fmt.Errorf("stomp: %s", b)
+		if done, err := answered(b); done || err != nil {
+			return err
 		}
 	}
 }

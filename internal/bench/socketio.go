@@ -75,25 +75,17 @@ func (c *conn) sioExchange(msg, want string) error {
 	return c.sioUntil(want)
 }
 
+// sioUntil reads until a packet starting with want, answering pings.
 func (c *conn) sioUntil(want string) error {
-	_ = c.ws.SetReadDeadline(time.Now().Add(30 * time.Second))
-	defer c.ws.SetReadDeadline(time.Time{})
-	for {
-		_, b, err := c.ws.ReadMessage()
-		if err != nil {
-			return err
-		}
+	return c.readUntil(func(b []byte) (bool, error) {
 		switch {
-		case bytes.HasPrefix(b, []byte(want)):
-			return nil
 		case bytes.HasPrefix(b, []byte("44")):
-			return fmt.Errorf("socketio: %s", b)
+			return false, fmt.Errorf("socketio: %s", b)
 		case string(b) == "2":
-			if err := c.write(websocket.TextMessage, []byte("3")); err != nil {
-				return err
-			}
+			return false, c.write(websocket.TextMessage, []byte("3"))
 		}
-	}
+		return bytes.HasPrefix(b, []byte(want)), nil
+	})
 }
 
 // sioJoin joins the room subject and waits for the acknowledgement.

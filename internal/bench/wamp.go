@@ -25,20 +25,12 @@ func (c *conn) wampExchange(msg, want string) error {
 	if err := c.ws.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
 		return err
 	}
-	_ = c.ws.SetReadDeadline(time.Now().Add(30 * time.Second))
-	defer c.ws.SetReadDeadline(time.Time{})
-	for {
-		_, b, err := c.ws.ReadMessage()
-		if err != nil {
-			return err
+	return c.readUntil(func(b []byte) (bool, error) {
+		if bytes.HasPrefix(b, []byte("[3,")) || bytes.HasPrefix(b, []byte("[6,")) || bytes.HasPrefix(b, []byte("[8,")) {
+			return false, fmt.Errorf("wamp: %s", b)
 		}
-		switch {
-		case bytes.HasPrefix(b, []byte(want)):
-			return nil
-		case bytes.HasPrefix(b, []byte("[3,")), bytes.HasPrefix(b, []byte("[6,")), bytes.HasPrefix(b, []byte("[8,")):
-			return fmt.Errorf("wamp: %s", b)
-		}
-	}
+		return bytes.HasPrefix(b, []byte(want)), nil
+	})
 }
 
 // wampPayload finds the first argument of an EVENT

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -27,24 +26,17 @@ func (c *conn) msgpackExchange(m wamp.Message, want wamp.Type) error {
 	if err := c.ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
 		return err
 	}
-	_ = c.ws.SetReadDeadline(time.Now().Add(30 * time.Second))
-	defer c.ws.SetReadDeadline(time.Time{})
-	for {
-		_, b, err := c.ws.ReadMessage()
-		if err != nil {
-			return err
-		}
+	return c.readUntil(func(b []byte) (bool, error) {
 		got, err := wamp.Decode(wamp.Msgpack, b, msgpackLimits)
 		if err != nil {
-			return err
+			return false, err
 		}
 		switch got.Type() {
-		case want:
-			return nil
 		case wamp.TypeAbort, wamp.TypeGoodbye, wamp.TypeError:
-			return fmt.Errorf("wamp: %#v", got)
+			return false, fmt.Errorf("wamp: %#v", got)
 		}
-	}
+		return got.Type() == want, nil
+	})
 }
 
 func (c *conn) msgpackJoin() error {
