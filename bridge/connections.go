@@ -1,7 +1,7 @@
 package bridge
 
 import (
-	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -106,20 +106,18 @@ func (g *Gateway) controlRequest(w http.ResponseWriter, r *http.Request, verb st
 		writeJSONError(w, http.StatusBadRequest, "invalid connection id")
 		return nil, false
 	}
-	m, err := g.nc.Request(g.cfg.ReservedPrefix+".conn."+id+"."+verb, body, g.cfg.RequestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.RequestTimeout)
+	defer cancel()
+	m, err := g.askConnection(ctx, id, verb, nil, body)
 	switch {
-	case errors.Is(err, nats.ErrNoResponders):
+	case errors.Is(err, ErrNotHere):
 		writeJSONError(w, http.StatusGone, "connection "+id+" is gone")
 		return nil, false
-	case errors.Is(err, nats.ErrTimeout):
+	case errors.Is(err, context.DeadlineExceeded):
 		writeJSONError(w, http.StatusGatewayTimeout, "the gateway holding the connection did not answer")
 		return nil, false
 	case err != nil:
 		writeJSONError(w, http.StatusBadGateway, err.Error())
-		return nil, false
-	}
-	if bytes.Equal(m.Data, goneReply) {
-		writeJSONError(w, http.StatusGone, "connection "+id+" is gone")
 		return nil, false
 	}
 	return m, true

@@ -46,7 +46,7 @@ func newControl(g *Gateway) *control {
 }
 
 func (c *control) attach(s *Session) error {
-	sub, err := c.g.nc.ChanSubscribe(c.g.cfg.ReservedPrefix+".conn."+s.id+".*", c.ch)
+	sub, err := c.g.nc.ChanSubscribe(c.g.controlSubject(s.id, "*"), c.ch)
 	if err != nil {
 		return err
 	}

@@ -24,17 +24,33 @@ func (o *Opener) Relay(ctx context.Context, id, verb string, hdr Header, data []
 	if !validConnID(id) {
 		return nil, ErrNotHere
 	}
-	req := &nats.Msg{Subject: o.g.cfg.ReservedPrefix + ".conn." + id + "." + verb, Header: nats.Header(hdr), Data: data}
-	m, err := o.g.nc.RequestMsgWithContext(ctx, req)
+	m, err := o.g.askConnection(ctx, id, verb, hdr, data)
+	if err != nil {
+		return nil, err
+	}
+	return &Message{Subject: m.Subject, Header: Header(m.Header), Data: m.Data}, nil
+}
+
+// askConnection requests verb of whichever gateway holds the connection id
+// (a valid one), until ctx ends: ErrNotHere when no gateway does or the
+// connection has just ended.
+func (g *Gateway) askConnection(ctx context.Context, id, verb string, hdr Header, data []byte) (*nats.Msg, error) {
+	m, err := g.nc.RequestMsgWithContext(ctx, &nats.Msg{Subject: g.controlSubject(id, verb), Header: nats.Header(hdr), Data: data})
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
 		return nil, ErrNotHere
 	case err != nil:
-		return nil, fmt.Errorf("relay %s to connection %s: %w", verb, id, err)
+		return nil, fmt.Errorf("%s to connection %s: %w", verb, id, err)
 	case bytes.Equal(m.Data, goneReply):
 		return nil, ErrNotHere
 	}
-	return &Message{Subject: m.Subject, Header: Header(m.Header), Data: m.Data}, nil
+	return m, nil
+}
+
+// controlSubject is the subject of verb on connection id's control
+// subscription (control.go).
+func (g *Gateway) controlSubject(id, verb string) string {
+	return g.cfg.ReservedPrefix + ".conn." + id + "." + verb
 }
 
 // Notify is Relay without an answer: verb is published to the connection's
@@ -43,7 +59,7 @@ func (o *Opener) Notify(id, verb string, hdr Header, data []byte) error {
 	if !validConnID(id) {
 		return ErrNotHere
 	}
-	m := &nats.Msg{Subject: o.g.cfg.ReservedPrefix + ".conn." + id + "." + verb, Header: nats.Header(hdr), Data: data}
+	m := &nats.Msg{Subject: o.g.controlSubject(id, verb), Header: nats.Header(hdr), Data: data}
 	if err := o.g.nc.PublishMsg(m); err != nil {
 		return fmt.Errorf("notify %s to connection %s: %w", verb, id, err)
 	}
