@@ -200,10 +200,22 @@ func (s *Session) AdapterState() any { return s.adapter }
 
 // Logger returns the gateway logger with the connection's id and protocol.
 func (s *Session) Logger() *slog.Logger {
+	return s.baseLogger().With("conn", s.id, "protocol", s.proto.Name())
+}
+
+// LogEnabled reports whether Logger would write at level: a check that
+// costs no logger, for a line that is worth making only when it is
+// written (one per failed message at debug).
+func (s *Session) LogEnabled(ctx context.Context, level slog.Level) bool {
+	return s.baseLogger().Enabled(ctx, level)
+}
+
+// baseLogger is the session's stage's logger, or the gateway's.
+func (s *Session) baseLogger() *slog.Logger {
 	if s.stage != nil {
-		return s.stage.log.With("conn", s.id, "protocol", s.proto.Name())
+		return s.stage.log
 	}
-	return s.gw.log.With("conn", s.id, "protocol", s.proto.Name())
+	return s.gw.log
 }
 
 // Done is closed when the session has ended.

@@ -151,8 +151,7 @@ const maxLoggedBody = 1024
 // client's error frame does not carry). At info and above it costs one
 // level check.
 func (c *conn) logExecution(ctx context.Context, r *route, class string, a *httpAnswer, err error) {
-	lg := c.s.Logger()
-	if !lg.Enabled(ctx, slog.LevelDebug) {
+	if !c.s.LogEnabled(ctx, slog.LevelDebug) {
 		return
 	}
 	attrs := []slog.Attr{slog.String("route", r.key), slog.String("integration", r.kind)}
@@ -175,5 +174,5 @@ func (c *conn) logExecution(ctx context.Context, r *route, class string, a *http
 			attrs = append(attrs, slog.Int("body_bytes", len(a.body)))
 		}
 	}
-	lg.LogAttrs(ctx, slog.LevelDebug, "integration failed", attrs...)
+	c.s.Logger().LogAttrs(ctx, slog.LevelDebug, "integration failed", attrs...)
 }
