@@ -74,18 +74,19 @@ func (c *conn) sendPublish(p *Packet) {
 		return
 	}
 	c.mu.Lock()
-	c.sendPublishLocked(p)
+	c.sendPublishLocked(p, false)
 	c.mu.Unlock()
 }
 
-// sendPublishLocked is sendPublish for a caller holding c.mu.
-func (c *conn) sendPublishLocked(p *Packet) {
+// sendPublishLocked is sendPublish for a caller holding c.mu; deferred
+// sends as sendOut's deferred does.
+func (c *conn) sendPublishLocked(p *Packet, deferred bool) {
 	if c.aliasMax == 0 {
-		c.sendOut(bridge.BinaryFrame(p.Encode(nil, c.version)), nil, c.outDeferred)
+		c.sendOut(bridge.BinaryFrame(p.Encode(nil, c.version)), nil, deferred)
 		return
 	}
 	b, fresh := c.outAliases.encode(p, c.aliasMax)
-	if c.sendOut(bridge.BinaryFrame(b), nil, c.outDeferred) && fresh != 0 {
+	if c.sendOut(bridge.BinaryFrame(b), nil, deferred) && fresh != 0 {
 		c.outAliases.establish(p.Topic, fresh)
 	}
 }

@@ -69,9 +69,6 @@ type conn struct {
 	mu         sync.Mutex
 	out        outbound
 	outAliases aliasTable // v5 outbound topic aliases (alias.go)
-	// outDeferred sends with Session.SendDeferred: set by a JetStream
-	// consumer's callback while it sends (deliverDurable).
-	outDeferred bool
 }
 
 var (

@@ -56,7 +56,9 @@ func (c *conn) queueFlight(f *flight) {
 		return
 	}
 	if len(o.inflight) < o.window && len(o.queue) == 0 {
-		c.sendQoS(f)
+		// A stored delivery comes from a JetStream consumer's callback,
+		// whose next messages may join its write.
+		c.sendQoS(f, f.dm != nil)
 		return
 	}
 	if len(o.queue) >= c.p.cfg.MaxQueued {
@@ -72,9 +74,10 @@ func (c *conn) queueFlight(f *flight) {
 	o.queue = append(o.queue, f)
 }
 
-// sendQoS assigns a free packet id to f and sends it, or drops it if it
-// has expired. Called with c.mu held and a free slot in the window.
-func (c *conn) sendQoS(f *flight) {
+// sendQoS assigns a free packet id to f and sends it (deferred: as
+// sendOut's deferred does), or drops it if it has expired. Called with
+// c.mu held and a free slot in the window.
+func (c *conn) sendQoS(f *flight, deferred bool) {
 	if f.expires != 0 {
 		left, ok := expiryLeft(f.expires, time.Now())
 		if !ok {
@@ -106,7 +109,7 @@ func (c *conn) sendQoS(f *flight) {
 		o.inflight = make(map[uint16]*flight, min(o.window, 64))
 	}
 	o.inflight[f.p.ID] = f
-	c.sendPublishLocked(f.p)
+	c.sendPublishLocked(f.p, deferred)
 }
 
 // acked records the client's PUBACK, PUBREC or PUBCOMP of id and fills the
@@ -136,7 +139,7 @@ func (c *conn) acked(id uint16, typ byte, refused bool) (relChanged bool) {
 		f := o.queue[0]
 		o.queue[0] = nil
 		o.queue = o.queue[1:]
-		c.sendQoS(f)
+		c.sendQoS(f, false)
 	}
 	return f.rel
 }

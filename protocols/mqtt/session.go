@@ -406,9 +406,7 @@ func (sb *sub) deliverDurable(dm *bridge.DurableMessage) {
 	p.Dup = dm.Delivered > 1 // [MQTT-3.3.1-1]
 	p.Retain = c.version == V5 && sb.opts.RetainAsPublished && m.Header.Get(HeaderRetain) == "1"
 	c.mu.Lock()
-	c.outDeferred = true // the consumer's next messages may join this write
 	c.queueFlight(&flight{p: p, dm: dm, expires: expiryDeadline(m.Header, dm.Time)})
-	c.outDeferred = false
 	c.mu.Unlock()
 }
 
