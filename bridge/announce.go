@@ -3,8 +3,6 @@ package bridge
 import (
 	"fmt"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/wsgate/wsgate/subjects"
 )
 
@@ -21,12 +19,7 @@ func (s *Session) Announce(subject string, hdr Header, data []byte) error {
 	if subjects.IsReserved(subject, s.gw.cfg.ReservedPrefix) {
 		return fmt.Errorf("%w: %q", ErrReserved, subject)
 	}
-	h := s.msgHeaders("", hdr)
-	nc := s.gw.nc
-	if hb := s.gw.hub; hb.local && hb.deliverLocal(subject, h, data) {
-		nc = hb.nc // NoEcho: local subscribers have it already
-	}
-	if err := nc.PublishMsg(&nats.Msg{Subject: subject, Header: nats.Header(h), Data: data}); err != nil {
+	if err := s.gw.publishClient(subject, s.msgHeaders("", hdr), data); err != nil {
 		return fmt.Errorf("announce %q: %w", subject, err)
 	}
 	return nil

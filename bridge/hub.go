@@ -36,8 +36,8 @@ type hub struct {
 	byNATS   map[*nats.Subscription]*hubSub
 	index    sublist // subs by pattern, for deliverLocal
 	wg       sync.WaitGroup
-	filtered atomic.Uint64 // reserved-subject messages kept from wide subscriptions
-	tr       *tracer       // nil unless tracing.deliveries: spans of fan-outs
+	filtered atomic.Uint64  // reserved-subject messages kept from wide subscriptions
+	tr       *tracer        // nil unless tracing.deliveries: spans of fan-outs
 }
 
 type hubKey struct{ pattern, queue string }
@@ -50,8 +50,7 @@ type hubSub struct {
 	ch  chan *nats.Msg // the dispatcher shard it feeds
 	// filter is set when the pattern can match reserved subjects (">" in
 	// dev mode): such messages are never delivered to clients.
-	filter bool
-}
+	filter bool}
 
 func newHub(nc *nats.Conn, prefix string, log *slog.Logger) *hub {
 	n := max(runtime.GOMAXPROCS(0), 1)
@@ -183,6 +182,16 @@ func (h *hub) deliverLocal(subject string, hdr Header, data []byte) bool {
 		}
 	}
 	return true
+}
+
+// publishClient sends a client's message (its headers made) to its subscribers:
+// the local ones in process, everyone else through NATS.
+func (g *Gateway) publishClient(subject string, h Header, data []byte) error {
+	nc := g.nc
+	if hb := g.hub; hb.local && hb.deliverLocal(subject, h, data) {
+		nc = hb.nc // NoEcho: local subscribers have it already
+	}
+	return nc.PublishMsg(&nats.Msg{Subject: subject, Header: nats.Header(h), Data: data})
 }
 
 // size is the number of NATS subscriptions the hub holds.

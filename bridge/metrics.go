@@ -31,6 +31,9 @@ type metrics struct {
 
 	mu    sync.Mutex
 	perPr map[string]*protoMetrics
+	// routeObs holds each route's histogram, resolved once: a label
+	// lookup hashes and locks on every message.
+	routeObs sync.Map // route → prometheus.Observer
 }
 
 // protoMetrics are one protocol's hot-path collectors, resolved once so a
@@ -125,7 +128,11 @@ func (x Metrics) ProtocolError(protocol, kind string) {
 
 // RouteDone records a route integration's duration in seconds.
 func (x Metrics) RouteDone(route string, seconds float64) {
-	x.m.routeLatency.WithLabelValues(route).Observe(seconds)
+	o, ok := x.m.routeObs.Load(route)
+	if !ok {
+		o, _ = x.m.routeObs.LoadOrStore(route, x.m.routeLatency.WithLabelValues(route))
+	}
+	o.(prometheus.Observer).Observe(seconds)
 }
 
 // LimitExceeded counts a message refused by a limit the protocol enforces

@@ -349,13 +349,7 @@ func (s *Session) publish(ctx context.Context, subject, route string, hdr Header
 
 // publishChecked is publish once permissions are checked.
 func (s *Session) publishChecked(subject, route string, hdr Header, data []byte) error {
-	h := s.msgHeaders(route, hdr)
-	nc := s.gw.nc
-	if hb := s.gw.hub; hb.local && hb.deliverLocal(subject, h, data) {
-		nc = hb.nc // NoEcho: local subscribers have it already
-	}
-	m := &nats.Msg{Subject: subject, Header: nats.Header(h), Data: data}
-	if err := nc.PublishMsg(m); err != nil {
+	if err := s.gw.publishClient(subject, s.msgHeaders(route, hdr), data); err != nil {
 		return fmt.Errorf("publish %q: %w", subject, err)
 	}
 	return nil

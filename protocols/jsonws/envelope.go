@@ -63,7 +63,7 @@ func dataField(p []byte) (json.RawMessage, string) {
 	switch {
 	case len(p) == 0:
 		return json.RawMessage(`""`), ""
-	case utf8.Valid(p) && json.Valid(p):
+	case mayBeJSON(p) && utf8.Valid(p) && json.Valid(p):
 		return p, ""
 	case utf8.Valid(p):
 		return quoteBytes(p), ""
@@ -109,6 +109,21 @@ func quoteBytes(p []byte) []byte {
 	return append(b, '"')
 }
 
+// mayBeJSON reports whether p can start a JSON value: a payload that
+// cannot (most text) skips json.Valid, whose failure allocates an error.
+func mayBeJSON(p []byte) bool {
+	for _, c := range p {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		case '{', '[', '"', '-', 't', 'f', 'n':
+			return true
+		}
+		return c >= '0' && c <= '9'
+	}
+	return false
+}
+
 // safeASCII reports whether s needs no escaping in a JSON string: printable
 // ASCII without quotes or backslashes.
 func safeASCII[T string | []byte](s T) bool {
@@ -138,12 +153,23 @@ func messageFrame(m *bridge.Message) (*bridge.Frame, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, enc := dataField(m.Data)
 	const (
 		head = `{"type":"message","subject":`
 		mid  = `,"data":`
 		encF = `,"encoding":"base64"`
 	)
+	if !mayBeJSON(m.Data) && len(m.Data) > 0 && safeASCII(m.Data) {
+		// Plain text, quoted as it is written: no copy of its own.
+		f, p := bridge.NewFrame(true, len(head)+len(subj)+len(mid)+len(m.Data)+3)
+		p = append(p[:0], head...)
+		p = append(p, subj...)
+		p = append(p, mid...)
+		p = append(p, '"')
+		p = append(p, m.Data...)
+		_ = append(p, '"', '}')
+		return f, nil
+	}
+	data, enc := dataField(m.Data)
 	n := len(head) + len(subj) + len(mid) + len(data) + 1
 	if enc != "" {
 		n += len(encF)

@@ -103,6 +103,9 @@ func TestMessageFrame(t *testing.T) {
 		{"subject with backslash", `a.\b`, "x", `"x"`, ""},
 		{"subject with unicode", "chat.été.🎉", "x", `"x"`, ""},
 		{"subject with controls", "a\tb\x00", "x", `"x"`, ""},
+		{"text starting with a JSON letter", "s", "nope", `"nope"`, ""},
+		{"text starting with a digit", "s", "1 apple", `"1 apple"`, ""},
+		{"text with leading white space", "s", "  hi", `"  hi"`, ""},
 		{"long payload", "big", strings.Repeat("a", 70000), `"` + strings.Repeat("a", 70000) + `"`, ""},
 	}
 	for _, tc := range tests {
@@ -216,6 +219,9 @@ func FuzzMessageFrame(f *testing.F) {
 		f.Add(s.subject, []byte(s.data))
 	}
 	f.Fuzz(func(t *testing.T, subject string, data []byte) {
+		if json.Valid(data) && !mayBeJSON(data) {
+			t.Fatalf("mayBeJSON(%q) = false for valid JSON", data)
+		}
 		fr, err := messageFrame(&bridge.Message{Subject: subject, Data: data})
 		if err != nil {
 			t.Fatal(err)
@@ -246,18 +252,26 @@ func FuzzMessageFrame(f *testing.F) {
 	})
 }
 
+// BenchmarkMessageFrame encodes a delivery of 64 bytes: a JSON payload
+// (embedded as it is, after validation) and a text one (quoted).
 func BenchmarkMessageFrame(b *testing.B) {
-	data := []byte(`{"user":"alice","room":"lobby","text":"hello, everyone!","n":42}`)
-	if len(data) != 64 {
-		b.Fatalf("payload is %d bytes, want 64", len(data))
-	}
-	m := &bridge.Message{Subject: "chat.rooms.lobby", Data: data}
-	b.ReportAllocs()
-	b.SetBytes(int64(len(data)))
-	for b.Loop() {
-		if _, err := messageFrame(m); err != nil {
-			b.Fatal(err)
-		}
+	for _, bc := range []struct{ name, data string }{
+		{"json", `{"user":"alice","room":"lobby","text":"hello, everyone!","n":42}`},
+		{"text", "alice in lobby: hello, everyone! this line is plain text, 64 B.."},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			if len(bc.data) != 64 {
+				b.Fatalf("payload is %d bytes, want 64", len(bc.data))
+			}
+			m := &bridge.Message{Subject: "chat.rooms.lobby", Data: []byte(bc.data)}
+			b.ReportAllocs()
+			b.SetBytes(int64(len(m.Data)))
+			for b.Loop() {
+				if _, err := messageFrame(m); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
