@@ -36,8 +36,8 @@ type hub struct {
 	byNATS   map[*nats.Subscription]*hubSub
 	index    sublist // subs by pattern, for deliverLocal
 	wg       sync.WaitGroup
-	filtered atomic.Uint64  // reserved-subject messages kept from wide subscriptions
-	tr       *tracer        // nil unless tracing.deliveries: spans of fan-outs
+	filtered atomic.Uint64 // reserved-subject messages kept from wide subscriptions
+	tr       *tracer       // nil unless tracing.deliveries: spans of fan-outs
 }
 
 type hubKey struct{ pattern, queue string }
@@ -50,7 +50,8 @@ type hubSub struct {
 	ch  chan *nats.Msg // the dispatcher shard it feeds
 	// filter is set when the pattern can match reserved subjects (">" in
 	// dev mode): such messages are never delivered to clients.
-	filter bool}
+	filter bool
+}
 
 func newHub(nc *nats.Conn, prefix string, log *slog.Logger) *hub {
 	n := max(runtime.GOMAXPROCS(0), 1)
