@@ -109,20 +109,48 @@ func quoteBytes(p []byte) []byte {
 	return append(b, '"')
 }
 
-// mayBeJSON reports whether p can start a JSON value: a payload that
-// cannot (most text) skips json.Valid, whose failure allocates an error.
+// mayBeJSON is a quick necessary condition for json.Valid: the first and
+// last bytes (white space aside) must be able to open and close one JSON
+// value, and a number or literal must be only that. Text that fails it
+// (most text) skips json.Valid, whose failure allocates an error.
 func mayBeJSON(p []byte) bool {
-	for _, c := range p {
-		switch c {
-		case ' ', '\t', '\n', '\r':
-			continue
-		case '{', '[', '"', '-', 't', 'f', 'n':
-			return true
+	i, j := 0, len(p)
+	for i < j && jsonSpace(p[i]) {
+		i++
+	}
+	for j > i && jsonSpace(p[j-1]) {
+		j--
+	}
+	if i == j {
+		return false
+	}
+	v := p[i:j]
+	switch c := v[0]; {
+	case c == '{':
+		return v[len(v)-1] == '}'
+	case c == '[':
+		return v[len(v)-1] == ']'
+	case c == '"':
+		return len(v) >= 2 && v[len(v)-1] == '"'
+	case c == 't':
+		return string(v) == "true"
+	case c == 'f':
+		return string(v) == "false"
+	case c == 'n':
+		return string(v) == "null"
+	case c == '-' || c >= '0' && c <= '9':
+		for _, c := range v {
+			if !(c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E') {
+				return false
+			}
 		}
-		return c >= '0' && c <= '9'
+		return true
 	}
 	return false
 }
+
+// jsonSpace reports whether c is JSON white space (RFC 8259).
+func jsonSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // safeASCII reports whether s needs no escaping in a JSON string: printable
 // ASCII without quotes or backslashes.

@@ -105,6 +105,11 @@ func TestMessageFrame(t *testing.T) {
 		{"subject with controls", "a\tb\x00", "x", `"x"`, ""},
 		{"text starting with a JSON letter", "s", "nope", `"nope"`, ""},
 		{"text starting with a digit", "s", "1 apple", `"1 apple"`, ""},
+		{"text starting with digits", "s", "0000000000000001x", `"0000000000000001x"`, ""},
+		{"text starting with a brace", "s", "{not json", `"{not json"`, ""},
+		{"text starting with a quote", "s", `"quoted" and more`, `"\"quoted\" and more"`, ""},
+		{"text starting with a literal", "s", "nullable", `"nullable"`, ""},
+		{"JSON number with exponent", "s", " -1.5e+3 ", "-1.5e+3", ""},
 		{"text with leading white space", "s", "  hi", `"  hi"`, ""},
 		{"long payload", "big", strings.Repeat("a", 70000), `"` + strings.Repeat("a", 70000) + `"`, ""},
 	}
@@ -215,6 +220,9 @@ func FuzzMessageFrame(f *testing.F) {
 		{"é.🎉", "null"},
 		{"a\xffb", `"x"`},
 		{"s", "\u2028\u2029"},
+		{"s", `"`},
+		{"s", " -0.5E-3\n"},
+		{"s", "12 monkeys"},
 	} {
 		f.Add(s.subject, []byte(s.data))
 	}
@@ -258,6 +266,7 @@ func BenchmarkMessageFrame(b *testing.B) {
 	for _, bc := range []struct{ name, data string }{
 		{"json", `{"user":"alice","room":"lobby","text":"hello, everyone!","n":42}`},
 		{"text", "alice in lobby: hello, everyone! this line is plain text, 64 B.."},
+		{"digits", "00000000000000010000018a2b3c4d5exxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			if len(bc.data) != 64 {
