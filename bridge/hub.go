@@ -274,7 +274,7 @@ func (h *hub) fanOut(hs *hubSub, m *nats.Msg, kick *[]*Session) {
 		h.filtered.Add(1)
 		return
 	}
-	d := &Delivery{Msg: &Message{Subject: m.Subject, Reply: m.Reply, Header: Header(m.Header), Data: m.Data}, kick: kick}
+	d := newDelivery(m, kick)
 	if h.tr != nil {
 		if sp := h.tr.startDelivery(d.Msg, hs.key.pattern); sp != nil {
 			defer sp.End()
@@ -289,6 +289,13 @@ func (h *hub) fanOut(hs *hubSub, m *nats.Msg, kick *[]*Session) {
 		return
 	}
 	hs.deliverAll(d)
+}
+
+// newDelivery is the delivery of m, with the hub's batch of writers to wake.
+func newDelivery(m *nats.Msg, kick *[]*Session) *Delivery {
+	d := &Delivery{kick: kick, msg: Message{Subject: m.Subject, Reply: m.Reply, Header: Header(m.Header), Data: m.Data}}
+	d.Msg, d.cache = &d.msg, d.first[:0]
+	return d
 }
 
 // close stops the dispatchers. NATS subscriptions must be gone first.

@@ -58,6 +58,11 @@ type Delivery struct {
 
 	cache []cachedFrame
 	kick  *[]*Session // writers to start once the dispatcher's batch is queued
+
+	// The hub makes a delivery in one allocation: its message and the
+	// first encodings (most messages have one or two) live in it.
+	msg   Message
+	first [2]cachedFrame
 }
 
 // Send queues f to s as part of this delivery. Unlike Session.Send, it does

@@ -74,7 +74,7 @@ func (c *conn) handle(data []byte) {
 			c.logAccess(nil, errBadJSON, 0, len(data))
 			return
 		}
-		c.fail("", id, errNoRoute, fmt.Sprintf("no route for key %q and no $default route", key))
+		c.fail("", id, errNoRoute, fmt.Sprintf("no route for key %q and no $default route", string(key)))
 		c.logAccess(nil, errNoRoute, 0, len(data))
 		return
 	}

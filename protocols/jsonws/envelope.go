@@ -85,18 +85,6 @@ func marshal(v any) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-// quote is marshal for a string, without allocating beyond the result for
-// the usual subject of plain printable ASCII.
-func quote(s string) ([]byte, error) {
-	if !safeASCII(s) {
-		return marshal(s)
-	}
-	b := make([]byte, 0, len(s)+2)
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"'), nil
-}
-
 // quoteBytes is quote for text held in bytes, which must be valid UTF-8.
 func quoteBytes(p []byte) []byte {
 	if !safeASCII(p) {
@@ -177,36 +165,47 @@ func (e *Envelope) frame() *bridge.Frame {
 // into its frame: it is built once per message and shared by every JSON
 // subscriber.
 func messageFrame(m *bridge.Message) (*bridge.Frame, error) {
-	subj, err := quote(m.Subject)
-	if err != nil {
-		return nil, err
-	}
 	const (
 		head = `{"type":"message","subject":`
 		mid  = `,"data":`
 		encF = `,"encoding":"base64"`
 	)
-	if !mayBeJSON(m.Data) && len(m.Data) > 0 && safeASCII(m.Data) {
-		// Plain text, quoted as it is written: no copy of its own.
-		f, p := bridge.NewFrame(true, len(head)+len(subj)+len(mid)+len(m.Data)+3)
-		p = append(p[:0], head...)
-		p = append(p, subj...)
-		p = append(p, mid...)
-		p = append(p, '"')
-		p = append(p, m.Data...)
-		_ = append(p, '"', '}')
-		return f, nil
+	// Subjects and text payloads that need no escaping are quoted as they
+	// are written into the frame: no copies of their own.
+	var subj []byte // the subject's JSON, when it needs escaping
+	n := len(head) + len(mid) + 1 + len(m.Subject) + 2
+	if !safeASCII(m.Subject) {
+		var err error
+		if subj, err = marshal(m.Subject); err != nil {
+			return nil, err
+		}
+		n += len(subj) - len(m.Subject) - 2
 	}
-	data, enc := dataField(m.Data)
-	n := len(head) + len(subj) + len(mid) + len(data) + 1
-	if enc != "" {
-		n += len(encF)
+	text := len(m.Data) > 0 && !mayBeJSON(m.Data) && safeASCII(m.Data)
+	var data json.RawMessage
+	var enc string
+	if text {
+		n += len(m.Data) + 2
+	} else {
+		data, enc = dataField(m.Data)
+		n += len(data)
+		if enc != "" {
+			n += len(encF)
+		}
 	}
 	f, p := bridge.NewFrame(true, n)
 	p = append(p[:0], head...)
-	p = append(p, subj...)
+	if subj != nil {
+		p = append(p, subj...)
+	} else {
+		p = append(append(append(p, '"'), m.Subject...), '"')
+	}
 	p = append(p, mid...)
-	p = append(p, data...)
+	if text {
+		p = append(append(append(p, '"'), m.Data...), '"')
+	} else {
+		p = append(p, data...)
+	}
 	if enc != "" {
 		p = append(p, encF...)
 	}
