@@ -93,8 +93,9 @@ func mqttMap(topic string, filter bool) (string, error) {
 	}
 	var b strings.Builder
 	b.Grow(len(topic) + 8)
-	levels := strings.Split(topic, "/")
-	for i, l := range levels {
+	for i, rest, more := 0, topic, true; more; i++ {
+		var l string
+		l, rest, more = strings.Cut(rest, "/")
 		if i > 0 {
 			b.WriteByte('.')
 		}
@@ -106,7 +107,7 @@ func mqttMap(topic string, filter bool) (string, error) {
 			b.WriteByte('*')
 			continue
 		case filter && l == "#":
-			if i != len(levels)-1 {
+			if more {
 				return "", fmt.Errorf("%w: '#' is not the last level", ErrMQTTWildcard)
 			}
 			b.WriteByte('>')

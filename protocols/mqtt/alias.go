@@ -70,7 +70,7 @@ func (t *aliasTable) establish(topic string, alias uint16) {
 // same for every connection of the version.
 func (c *conn) sendPublish(p *Packet) {
 	if c.aliasMax == 0 {
-		c.sendOut(bridge.BinaryFrame(p.Encode(nil, c.version)), nil, false)
+		c.sendOut(p.frame(c.version), nil, false)
 		return
 	}
 	c.mu.Lock()
@@ -82,7 +82,7 @@ func (c *conn) sendPublish(p *Packet) {
 // sends as sendOut's deferred does.
 func (c *conn) sendPublishLocked(p *Packet, deferred bool) {
 	if c.aliasMax == 0 {
-		c.sendOut(bridge.BinaryFrame(p.Encode(nil, c.version)), nil, deferred)
+		c.sendOut(p.frame(c.version), nil, deferred)
 		return
 	}
 	b, fresh := c.outAliases.encode(p, c.aliasMax)

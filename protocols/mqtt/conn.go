@@ -168,7 +168,22 @@ func clip(s string) string {
 
 // send encodes p for protocol level v and queues it.
 func (c *conn) send(p *Packet, v byte) {
-	_ = c.s.Send(bridge.BinaryFrame(p.Encode(nil, v)))
+	_ = c.s.Send(p.frame(v))
+}
+
+// scratch holds packets being encoded on their way into frames.
+var scratch = sync.Pool{New: func() any { return new([]byte) }}
+
+// frame encodes p for protocol level v into a WebSocket frame of its own,
+// through a pooled buffer: the frame is the one allocation of its bytes.
+func (p *Packet) frame(v byte) *bridge.Frame {
+	b := scratch.Get().(*[]byte)
+	*b = p.Encode((*b)[:0], v)
+	f := bridge.BinaryFrame(*b)
+	if cap(*b) <= 64<<10 { // a rare huge message does not stay pooled
+		scratch.Put(b)
+	}
+	return f
 }
 
 // handle dispatches one decoded packet.
@@ -408,7 +423,7 @@ func (c *conn) Goodbye(ci bridge.CloseInfo) *bridge.Frame {
 		}
 	}
 	d := &Packet{Type: DISCONNECT, Reason: rc, Props: Properties{ReasonString: clip(ci.Reason), ServerReference: ref}}
-	return bridge.BinaryFrame(d.Encode(nil, V5))
+	return d.frame(V5)
 }
 
 // Refuse implements bridge.Refuser. Dropping part of an MQTT stream would

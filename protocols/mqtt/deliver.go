@@ -23,6 +23,18 @@ type sub struct {
 	pos    int    // in conn.subs.all
 	subs   []*bridge.Subscription
 	cons   *bridge.Consumer // durable consumer of a persistent QoS 1/2 subscription
+	// topic, for a filter without wildcards, is the topic of everything
+	// it receives (its one pattern is that literal subject).
+	topic string
+}
+
+// topicOf is the topic name of a message on subject that sb (maybe nil)
+// receives.
+func (sb *sub) topicOf(subject string) string {
+	if sb != nil && sb.topic != "" {
+		return sb.topic
+	}
+	return subjects.MQTTSubjectToTopic(subject)
 }
 
 // Frame cache keys for QoS 0 PUBLISH frames shared by every connection of
@@ -106,6 +118,9 @@ func (c *conn) subscribeOne(f Filter, id uint32) byte {
 		old.unsubscribe()
 	}
 	sb := &sub{c: c, filter: f.Filter, opts: f, id: id}
+	if !strings.ContainsAny(filter, "+#") {
+		sb.topic = filter
+	}
 	if c.persist != nil && f.QoS > 0 && queue == "" {
 		c.consume(sb, patterns) // before the live subscriptions, which read sb.cons
 	}
@@ -186,7 +201,7 @@ func (sb *sub) deliver(d *bridge.Delivery) {
 	}
 	if c.aliasMax > 0 {
 		// An aliased frame is this connection's alone: not cached.
-		if p := c.outPacket(m, subjects.MQTTSubjectToTopic(m.Subject), 0, sb); p != nil {
+		if p := c.outPacket(m, sb.topicOf(m.Subject), 0, sb); p != nil {
 			p.Retain = retain
 			c.sendPublish(p)
 		}
@@ -200,12 +215,12 @@ func (sb *sub) deliver(d *bridge.Delivery) {
 		}
 	}
 	f, err := d.Frame(key, func(m *bridge.Message) (*bridge.Frame, error) {
-		p := c.outPacket(m, subjects.MQTTSubjectToTopic(m.Subject), 0, sb)
+		p := c.outPacket(m, sb.topicOf(m.Subject), 0, sb)
 		if p == nil {
 			return nil, errNoTopic
 		}
 		p.Retain = retain
-		return bridge.BinaryFrame(p.Encode(nil, c.version)), nil
+		return p.frame(c.version), nil
 	})
 	if err == nil {
 		c.sendOut(f, d, false)

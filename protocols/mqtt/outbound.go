@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/bridge"
-	"github.com/wsgate/wsgate/subjects"
 )
 
 // outbound is a connection's QoS 1/2 delivery state: packet ids in flight,
@@ -38,7 +37,7 @@ func (o *outbound) init(window int) {
 // queueOut sends m at qos now if the window allows, else queues it. Called
 // with c.mu held.
 func (c *conn) queueOut(m *bridge.Message, qos byte, sb *sub, retain bool) {
-	p := c.outPacket(m, subjects.MQTTSubjectToTopic(m.Subject), qos, sb)
+	p := c.outPacket(m, sb.topicOf(m.Subject), qos, sb)
 	if p == nil {
 		return
 	}

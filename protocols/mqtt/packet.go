@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -390,9 +391,27 @@ func (p *Packet) decode(d *decoder, v byte) error {
 // maxFilters bounds the filters of one SUBSCRIBE or UNSUBSCRIBE.
 const maxFilters = 256
 
-// Encode appends the packet, as protocol level v writes it, to b.
+// Encode appends the packet, as protocol level v writes it, to b. The body
+// is written after room for the longest fixed header, which then moves up
+// against it: no buffer of its own.
 func (p *Packet) Encode(b []byte, v byte) []byte {
-	body := make([]byte, 0, 16+len(p.Topic)+len(p.Payload))
+	const room = 5 // the type byte and at most four of remaining length
+	start := len(b)
+	b = slices.Grow(b, room+16+len(p.Topic)+len(p.Payload))
+	b = append(b, make([]byte, room)...)
+	b, flags := p.appendBody(b, v)
+	n := len(b) - start - room
+	var h [room]byte
+	hdr := appendVarint(append(h[:0], p.Type<<4|flags), uint32(n))
+	gap := room - len(hdr)
+	copy(b[start+gap:], hdr)
+	copy(b[start:], b[start+gap:])
+	return b[:len(b)-gap]
+}
+
+// appendBody appends the packet's variable header and payload, and returns
+// the flags of its fixed header.
+func (p *Packet) appendBody(body []byte, v byte) ([]byte, byte) {
 	flags := fixedFlags[p.Type]
 	switch p.Type {
 	case CONNACK:
@@ -466,9 +485,7 @@ func (p *Packet) Encode(b []byte, v byte) []byte {
 	case CONNECT:
 		body = p.Connect.encode(body, &p.Props)
 	}
-	b = append(b, p.Type<<4|flags)
-	b = appendVarint(b, uint32(len(body)))
-	return append(b, body...)
+	return body, flags
 }
 
 func appendString(b []byte, s string) []byte {

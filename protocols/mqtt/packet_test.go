@@ -241,8 +241,13 @@ func FuzzDecode(f *testing.F) {
 		if p.Type == CONNECT {
 			v = p.Connect.Level
 		}
-		// What decodes re-encodes and decodes to the same packet.
-		again, _, err := Decode(p.Encode(nil, v), version, 0)
+		// What decodes re-encodes and decodes to the same packet, and
+		// encoding appends.
+		enc := p.Encode(nil, v)
+		if pre := p.Encode([]byte("pre"), v); string(pre) != "pre"+string(enc) {
+			t.Fatalf("appended to a prefix: % x, want pre and % x", pre, enc)
+		}
+		again, _, err := Decode(enc, version, 0)
 		if err != nil {
 			t.Fatalf("re-decode of % x: %v", b[:n], err)
 		}
@@ -250,6 +255,35 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("re-decoded\n%+v\nwant\n%+v", again, p)
 		}
 	})
+}
+
+// TestEncodeLengths: a PUBLISH encodes, after a prefix, with each size of
+// remaining length (one to four bytes) and decodes back to itself.
+func TestEncodeLengths(t *testing.T) {
+	for _, size := range []int{0, 1, 100, 127 - 7, 128, 300, 16383, 16384, 70000, 2097152, 3 << 20} {
+		p := &Packet{Type: PUBLISH, Topic: "a/b", QoS: 1, ID: 7, Payload: bytes.Repeat([]byte{'x'}, size)}
+		b := p.Encode([]byte{0xAA, 0xBB}, V311)
+		if b[0] != 0xAA || b[1] != 0xBB {
+			t.Fatalf("size %d: prefix overwritten: % x", size, b[:2])
+		}
+		got, n, err := Decode(b[2:], V311, 0)
+		if err != nil || n != len(b)-2 {
+			t.Fatalf("size %d: %v after %d of %d bytes", size, err, n, len(b)-2)
+		}
+		if got.Topic != p.Topic || got.ID != p.ID || !bytes.Equal(got.Payload, p.Payload) {
+			t.Fatalf("size %d: decoded %s id %d, %d bytes", size, got.Topic, got.ID, len(got.Payload))
+		}
+	}
+}
+
+// BenchmarkEncodePublish encodes a 64-byte QoS 0 PUBLISH, as a delivery
+// to a 3.1.1 client does.
+func BenchmarkEncodePublish(b *testing.B) {
+	p := &Packet{Type: PUBLISH, Topic: "bench/pairs/17", Payload: bytes.Repeat([]byte{'x'}, 64)}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = p.Encode(nil, V311)
+	}
 }
 
 // TestDecodeIntoReuse: every packet of the wire table decodes into a
