@@ -82,6 +82,8 @@ type Session struct {
 	// ended, for the info in $disconnect and the disconnect event.
 	subsAtEnd int
 	ctrl      *nats.Subscription
+	// ctrlFlushed: NATS is known to hold ctrl (FlushSubscriptions).
+	ctrlFlushed atomic.Bool
 
 	// Until the upgrade completes, worker pushes and a close wait here.
 	earlyMu      sync.Mutex
@@ -652,14 +654,25 @@ func (s *Session) Metrics() Metrics { return Metrics{s.gw.metrics} }
 // FlushSubscriptions waits until NATS has processed every subscription made
 // so far, so that a protocol's subscribe acknowledgement (JSON subscribed,
 // a STOMP RECEIPT, an MQTT SUBACK) promises delivery of what is published
-// after it, from any connection. A ctx without a deadline gets one of
-// flushTimeout: nats.go refuses to flush without one, and a caller that
-// ignored that error would promise what it had not checked.
+// after it, from any connection. The connection's control subscription
+// (its <prefix>.conn.<id>.* subjects) counts too: after the first call, a
+// worker or another gateway can reach the connection however it learnt of
+// its id. A ctx without a deadline gets one of flushTimeout: nats.go
+// refuses to flush without one, and a caller that ignored that error would
+// promise what it had not checked.
 func (s *Session) FlushSubscriptions(ctx context.Context) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, flushTimeout)
 		defer cancel()
+	}
+	// The control subscription is on the gateway's own connection, the
+	// client's subscriptions on the hub's (Options.HubNATS).
+	if s.gw.nc != s.gw.hub.nc && !s.ctrlFlushed.Load() {
+		if err := s.gw.nc.FlushWithContext(ctx); err != nil {
+			return fmt.Errorf("flush the control subscription: %w", err)
+		}
+		s.ctrlFlushed.Store(true)
 	}
 	if err := s.gw.hub.nc.FlushWithContext(ctx); err != nil {
 		return fmt.Errorf("flush subscriptions: %w", err)

@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,17 +15,17 @@ import (
 
 	"github.com/wsgate/wsgate/auth"
 	"github.com/wsgate/wsgate/bridge"
+	"github.com/wsgate/wsgate/internal/gatewaytest"
 )
 
 // env is a gateway speaking Socket.IO on an embedded NATS server behind an
 // httptest server; everything stops when the test ends.
 type env struct {
-	t    *testing.T
-	emb  *bridge.Embedded
-	gw   *bridge.Gateway
-	srv  *httptest.Server
-	p    *Protocol
-	once sync.Once
+	t   *testing.T
+	emb *bridge.Embedded
+	gw  *gatewaytest.Gateway
+	srv *httptest.Server
+	p   *Protocol
 }
 
 func newEnv(t *testing.T, cfg Config, authn auth.Authenticator) *env {
@@ -38,12 +36,7 @@ func newEnv(t *testing.T, cfg Config, authn auth.Authenticator) *env {
 // newEnvGateway is newEnv with a gateway config.
 func newEnvGateway(t *testing.T, gcfg bridge.Config, cfg Config, authn auth.Authenticator) *env {
 	t.Helper()
-	emb, err := bridge.StartEmbedded(bridge.EmbeddedConfig{Listen: "-", DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(emb.Shutdown)
-	return newEnvOn(t, emb, gcfg, cfg, authn)
+	return newEnvOn(t, gatewaytest.NATS(t), gcfg, cfg, authn)
 }
 
 // peer is a second gateway of the same deployment: on e's NATS, with the
@@ -56,51 +49,18 @@ func (e *env) peer(gcfg bridge.Config, cfg Config) *env {
 // newEnvOn is a gateway on emb.
 func newEnvOn(t *testing.T, emb *bridge.Embedded, gcfg bridge.Config, cfg Config, authn auth.Authenticator) *env {
 	t.Helper()
-	nc, err := emb.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
 	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := bridge.New(bridge.Options{
-		Config:        gcfg,
-		NATS:          nc,
-		Authenticator: authn,
-		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Protocols:     []bridge.Protocol{p},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, emb: emb, gw: gw, p: p, srv: httptest.NewServer(gw.Handler())}
-	t.Cleanup(e.stop)
-	t.Cleanup(e.srv.Close)
-	return e
+	gw := gatewaytest.Start(t, emb, bridge.Options{Config: gcfg, Authenticator: authn, Protocols: []bridge.Protocol{p}})
+	return &env{t: t, emb: emb, gw: gw, srv: gw.Server, p: p}
 }
 
-func (e *env) stop() {
-	e.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := e.gw.Shutdown(ctx); err != nil {
-			e.t.Errorf("shutdown: %v", err)
-		}
-	})
-}
+func (e *env) stop() { e.gw.Stop() }
 
 // worker is a NATS connection as a backend worker has.
-func (e *env) worker() *nats.Conn {
-	e.t.Helper()
-	nc, err := e.emb.Connect()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(nc.Close)
-	return nc
-}
+func (e *env) worker() *nats.Conn { return gatewaytest.Worker(e.t, e.emb) }
 
 // client is a raw Engine.IO client over WebSocket.
 type client struct {
@@ -111,7 +71,7 @@ type client struct {
 }
 
 func (e *env) url(query string) string {
-	return "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/socket.io/?" + query
+	return e.gw.URL("/socket.io/?" + query)
 }
 
 // dial connects and reads the open packet.

@@ -1,14 +1,11 @@
 package wamp
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,16 +14,16 @@ import (
 
 	"github.com/wsgate/wsgate/auth"
 	"github.com/wsgate/wsgate/bridge"
+	"github.com/wsgate/wsgate/internal/gatewaytest"
 )
 
 // env is a gateway speaking WAMP on an embedded NATS server behind an
 // httptest server; everything stops when the test ends.
 type env struct {
-	t    *testing.T
-	emb  *bridge.Embedded
-	gw   *bridge.Gateway
-	srv  *httptest.Server
-	once sync.Once
+	t   *testing.T
+	emb *bridge.Embedded
+	gw  *gatewaytest.Gateway
+	srv *httptest.Server
 }
 
 func newEnv(t *testing.T, cfg Config, authn auth.Authenticator) *env {
@@ -35,15 +32,7 @@ func newEnv(t *testing.T, cfg Config, authn auth.Authenticator) *env {
 }
 
 // newEmbedded starts a NATS for the test's gateways.
-func newEmbedded(t *testing.T) *bridge.Embedded {
-	t.Helper()
-	emb, err := bridge.StartEmbedded(bridge.EmbeddedConfig{Listen: "-", DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(emb.Shutdown)
-	return emb
-}
+func newEmbedded(t *testing.T) *bridge.Embedded { return gatewaytest.NATS(t) }
 
 // newEnvOn is a second gateway on the same NATS.
 func newEnvOn(t *testing.T, emb *bridge.Embedded, cfg Config, authn auth.Authenticator) *env {
@@ -54,52 +43,19 @@ func newEnvOn(t *testing.T, emb *bridge.Embedded, cfg Config, authn auth.Authent
 // newEnvGateway is newEnvOn with a gateway config.
 func newEnvGateway(t *testing.T, emb *bridge.Embedded, gcfg bridge.Config, cfg Config, authn auth.Authenticator) *env {
 	t.Helper()
-	nc, err := emb.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
 	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := bridge.New(bridge.Options{
-		Config:        gcfg,
-		NATS:          nc,
-		Authenticator: authn,
-		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Protocols:     []bridge.Protocol{p},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, emb: emb, gw: gw, srv: httptest.NewServer(gw.Handler())}
-	t.Cleanup(e.stop)
-	t.Cleanup(e.srv.Close)
-	return e
+	gw := gatewaytest.Start(t, emb, bridge.Options{Config: gcfg, Authenticator: authn, Protocols: []bridge.Protocol{p}})
+	return &env{t: t, emb: emb, gw: gw, srv: gw.Server}
 }
 
 // stop shuts the gateway down, once.
-func (e *env) stop() {
-	e.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := e.gw.Shutdown(ctx); err != nil {
-			e.t.Errorf("shutdown: %v", err)
-		}
-	})
-}
+func (e *env) stop() { e.gw.Stop() }
 
 // worker is a NATS connection as a backend worker has.
-func (e *env) worker() *nats.Conn {
-	e.t.Helper()
-	nc, err := e.emb.Connect()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(nc.Close)
-	return nc
-}
+func (e *env) worker() *nats.Conn { return gatewaytest.Worker(e.t, e.emb) }
 
 // client is a raw WAMP client.
 type client struct {
@@ -119,7 +75,7 @@ func (e *env) dial(t *testing.T, ser Serializer, hdr http.Header) *client {
 	} else {
 		d.Subprotocols = []string{ser.Subprotocol()}
 	}
-	ws, resp, err := d.Dial("ws"+strings.TrimPrefix(e.srv.URL, "http")+path, hdr)
+	ws, resp, err := d.Dial(e.gw.URL(path), hdr)
 	if err != nil {
 		t.Fatalf("dial: %v (%v)", err, resp)
 	}
