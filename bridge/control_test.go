@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -256,5 +257,27 @@ func TestControlVerbsOfTheProtocol(t *testing.T) {
 	m, err = w.Request(subj("frobnicate"), nil, 5*time.Second)
 	if err != nil || string(m.Data) != `{"error":"unknown verb"}` {
 		t.Fatalf("unknown verb: %v %v", err, m)
+	}
+}
+
+// TestFlushControl: once FlushControl returns, a request on the
+// connection's control subjects from any other NATS connection finds it
+// at once, though the gateway's subscription went out on a connection of
+// its own (the hub's is another): what a relaying gateway relies on.
+func TestFlushControl(t *testing.T) {
+	e := newEnv(t, Config{})
+	w := e.worker()
+	for i := range 50 {
+		s := e.session(e.dial("/", nil, nil))
+		if err := s.FlushControl(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		m, err := w.Request(e.gw.controlSubject(s.ID(), "info"), nil, 5*time.Second)
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		if !strings.Contains(string(m.Data), s.ID()) {
+			t.Fatalf("connection %d: info %s", i, m.Data)
+		}
 	}
 }

@@ -82,8 +82,6 @@ type Session struct {
 	// ended, for the info in $disconnect and the disconnect event.
 	subsAtEnd int
 	ctrl      *nats.Subscription
-	// ctrlFlushed: NATS is known to hold ctrl (FlushSubscriptions).
-	ctrlFlushed atomic.Bool
 
 	// Until the upgrade completes, worker pushes and a close wait here.
 	earlyMu      sync.Mutex
@@ -654,30 +652,40 @@ func (s *Session) Metrics() Metrics { return Metrics{s.gw.metrics} }
 // FlushSubscriptions waits until NATS has processed every subscription made
 // so far, so that a protocol's subscribe acknowledgement (JSON subscribed,
 // a STOMP RECEIPT, an MQTT SUBACK) promises delivery of what is published
-// after it, from any connection. The connection's control subscription
-// (its <prefix>.conn.<id>.* subjects) counts too: after the first call, a
-// worker or another gateway can reach the connection however it learnt of
-// its id. A ctx without a deadline gets one of flushTimeout: nats.go
-// refuses to flush without one, and a caller that ignored that error would
-// promise what it had not checked.
+// after it, from any connection. A ctx without a deadline gets one of
+// flushTimeout: nats.go refuses to flush without one, and a caller that
+// ignored that error would promise what it had not checked.
 func (s *Session) FlushSubscriptions(ctx context.Context) error {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, flushTimeout)
-		defer cancel()
-	}
-	// The control subscription is on the gateway's own connection, the
-	// client's subscriptions on the hub's (Options.HubNATS).
-	if s.gw.nc != s.gw.hub.nc && !s.ctrlFlushed.Load() {
-		if err := s.gw.nc.FlushWithContext(ctx); err != nil {
-			return fmt.Errorf("flush the control subscription: %w", err)
-		}
-		s.ctrlFlushed.Store(true)
-	}
+	ctx, cancel := flushContext(ctx)
+	defer cancel()
 	if err := s.gw.hub.nc.FlushWithContext(ctx); err != nil {
 		return fmt.Errorf("flush subscriptions: %w", err)
 	}
 	return nil
+}
+
+// FlushControl waits until NATS holds the connection's control
+// subscription (its <prefix>.conn.<id>.* subjects, on the gateway's own
+// connection, not the hub's), so that its id may be given to a client
+// whose next request can reach another gateway and be relayed here
+// (Opener.Relay). Workers need no such wait: what tells them of a
+// connection ($connect, the connect event) follows the subscription on
+// the same NATS connection. ctx is as for FlushSubscriptions.
+func (s *Session) FlushControl(ctx context.Context) error {
+	ctx, cancel := flushContext(ctx)
+	defer cancel()
+	if err := s.gw.nc.FlushWithContext(ctx); err != nil {
+		return fmt.Errorf("flush the control subscription: %w", err)
+	}
+	return nil
+}
+
+// flushContext gives ctx a deadline of flushTimeout if it has none.
+func flushContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, flushTimeout)
 }
 
 // flushTimeout bounds FlushSubscriptions when its caller gave no deadline.
