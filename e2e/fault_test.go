@@ -274,15 +274,17 @@ func (nd *natsNode) restart(t *testing.T) {
 func startNATSCluster(t *testing.T, n int) []*natsNode {
 	t.Helper()
 	bin := goBuild(t, t.TempDir(), "nats-server", "github.com/nats-io/nats-server/v2")
+	// Every port at once: found one by one, a port let go could be found
+	// again for another (a monitor port on a route's).
+	addrs := freeAddrs(t, 3*n)
 	var routes []string
-	clusterAddrs := make([]string, n)
+	clusterAddrs := addrs[:n]
 	for i := range n {
-		clusterAddrs[i] = freeAddr(t)
 		routes = append(routes, "nats://"+clusterAddrs[i])
 	}
 	nodes := make([]*natsNode, n)
 	for i := range n {
-		client, mon := freeAddr(t), freeAddr(t)
+		client, mon := addrs[n+2*i], addrs[n+2*i+1]
 		nd := &natsNode{name: fmt.Sprint("n", i+1), url: "nats://" + client, monitor: "http://" + mon}
 		args := []string{
 			"--name", nd.name, "--addr", "127.0.0.1", "--port", port(t, client),
