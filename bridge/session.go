@@ -688,7 +688,8 @@ func flushContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, flushTimeout)
 }
 
-// flushTimeout bounds FlushSubscriptions when its caller gave no deadline.
+// flushTimeout bounds FlushSubscriptions and FlushControl when their caller
+// gave no deadline.
 const flushTimeout = 5 * time.Second
 
 // CRAParams are the WAMP-CRA parameters of authid's key, if the gateway's
