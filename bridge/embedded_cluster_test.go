@@ -205,7 +205,10 @@ func TestReplicasPlacementRetried(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// Generous deadlines: what is tested is that the request waits for
+	// the cluster instead of failing at once, and a cluster forming on two
+	// cores shared with the other test packages may take many seconds.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	back := make(chan *Embedded, 1)
 	go func() {
@@ -216,17 +219,24 @@ func TestReplicasPlacementRetried(t *testing.T) {
 		}
 		back <- e
 	}()
-	ctx10, cancel10 := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel10()
-	if err := js.EnsureStream(ctx10, StreamConfig{Name: "T_PLACED", Subjects: []string{"placed.>"}}); err != nil {
+	place, cancelPlace := context.WithTimeout(ctx, 40*time.Second)
+	defer cancelPlace()
+	if err := js.EnsureStream(place, StreamConfig{Name: "T_PLACED", Subjects: []string{"placed.>"}}); err != nil {
 		t.Errorf("three replicas asked for while the third server joins: %v", err)
 	}
 	if e := <-back; e != nil {
 		t.Cleanup(e.Shutdown)
 	}
-	if n, _ := streamReplicas(t, js, "T_PLACED"); n != 3 {
-		t.Errorf("%d replicas, want 3", n)
-	}
+	checkFor(t, 15*time.Second, func() error {
+		s, err := js.js.Stream(ctx, "T_PLACED")
+		if err != nil {
+			return err
+		}
+		if n := s.CachedInfo().Config.Replicas; n != 3 {
+			return fmt.Errorf("%d replicas, want 3", n)
+		}
+		return nil
+	})
 }
 
 // TestConsumeClusteredFirstDelivery: a durable consumer made on a
