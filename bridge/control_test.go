@@ -260,7 +260,7 @@ func TestControlVerbsOfTheProtocol(t *testing.T) {
 	}
 }
 
-// TestFlushControl: once FlushControl returns, a request on the
+// TestFlushControl: once flushControl returns, a request on the
 // connection's control subjects from any other NATS connection finds it
 // at once, though the gateway's subscription went out on a connection of
 // its own (the hub's is another): what a relaying gateway relies on.
@@ -269,7 +269,7 @@ func TestFlushControl(t *testing.T) {
 	w := e.worker()
 	for i := range 50 {
 		s := e.session(e.dial("/", nil, nil))
-		if err := s.FlushControl(context.Background()); err != nil {
+		if err := s.flushControl(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		m, err := w.Request(e.gw.controlSubject(s.ID(), "info"), nil, 5*time.Second)

@@ -664,14 +664,13 @@ func (s *Session) FlushSubscriptions(ctx context.Context) error {
 	return nil
 }
 
-// FlushControl waits until NATS holds the connection's control
+// flushControl waits until NATS holds the connection's control
 // subscription (its <prefix>.conn.<id>.* subjects, on the gateway's own
-// connection, not the hub's), so that its id may be given to a client
-// whose next request can reach another gateway and be relayed here
-// (Opener.Relay). Workers need no such wait: what tells them of a
-// connection ($connect, the connect event) follows the subscription on
-// the same NATS connection. ctx is as for FlushSubscriptions.
-func (s *Session) FlushControl(ctx context.Context) error {
+// connection, not the hub's): Opener.Virtual's promise. Workers need no
+// such wait: what tells them of a connection ($connect, the connect event)
+// follows the subscription on the same NATS connection. ctx is as for
+// FlushSubscriptions.
+func (s *Session) flushControl(ctx context.Context) error {
 	ctx, cancel := flushContext(ctx)
 	defer cancel()
 	if err := s.gw.nc.FlushWithContext(ctx); err != nil {
@@ -688,7 +687,7 @@ func flushContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, flushTimeout)
 }
 
-// flushTimeout bounds FlushSubscriptions and FlushControl when their caller
+// flushTimeout bounds FlushSubscriptions and flushControl when their caller
 // gave no deadline.
 const flushTimeout = 5 * time.Second
 

@@ -38,12 +38,20 @@ func (o *Opener) Upgrade(w http.ResponseWriter, r *http.Request) { o.g.serveUpgr
 // slow-consumer policy, the same reader, permissions and lifecycle. The
 // socket-level optimisations (the poller, inline writes) do not apply. On
 // a refusal Virtual has answered w with the HTTP error and returns nil; on
-// success nothing is written to w.
+// success nothing is written to w. When it returns, NATS holds the
+// session's control subscription, so the id may be handed to a client
+// whose next request reaches another gateway and is relayed here (Relay).
 func (o *Opener) Virtual(w http.ResponseWriter, r *http.Request, conn net.Conn) *Session {
-	return o.g.serveSession(w, r, o.p, "", o.st, nil, func(s *Session) (net.Conn, bool) {
+	s := o.g.serveSession(w, r, o.p, "", o.st, nil, func(s *Session) (net.Conn, bool) {
 		s.virtual = true
 		return conn, true
 	})
+	if s != nil {
+		if err := s.flushControl(r.Context()); err != nil {
+			s.Logger().Debug("virtual session not yet reachable through NATS", "err", err)
+		}
+	}
+	return s
 }
 
 // Accept does the WebSocket handshake of r, after the origin check, and

@@ -1,20 +1,17 @@
 package jsonws
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/nats-io/nats.go"
 
 	"github.com/wsgate/wsgate/bridge"
+	"github.com/wsgate/wsgate/internal/gatewaytest"
 )
 
 // BenchmarkRouteTracing is the throughput of a publish route through a
@@ -45,46 +42,16 @@ func BenchmarkRouteTracing(b *testing.B) {
 }
 
 func benchTracedRoute(b *testing.B, tc bridge.TracingConfig) {
-	emb, err := bridge.StartEmbedded(bridge.EmbeddedConfig{Listen: "-", DataDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer emb.Shutdown()
-	nc, err := emb.Connect()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
-	hubNC, err := emb.Connect(nats.NoEcho())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer hubNC.Close()
 	p, err := New(benchTemplateCfg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	gw, err := bridge.New(bridge.Options{
+	gw := gatewaytest.Start(b, gatewaytest.NATS(b), bridge.Options{
 		Config:    bridge.Config{GhostTimeout: -1},
-		NATS:      nc,
-		HubNATS:   hubNC,
-		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Protocols: []bridge.Protocol{p},
 		Tracing:   tc,
 	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := httptest.NewServer(gw.Handler())
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := gw.Shutdown(ctx); err != nil {
-			b.Errorf("shutdown: %v", err)
-		}
-		srv.Close()
-	}()
-	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/", nil)
+	ws, _, err := websocket.DefaultDialer.Dial(gw.URL("/"), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

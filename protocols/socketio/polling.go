@@ -210,12 +210,6 @@ func (p *Protocol) handshake(w http.ResponseWriter, r *http.Request, o *bridge.O
 		_ = server.Close()
 		return
 	}
-	// The open packet gives the client the sid, with which its next request
-	// may reach another gateway and be relayed to this one (relay.go): NATS
-	// must hold the session's control subscription first.
-	if err := s.FlushControl(r.Context()); err != nil {
-		s.Logger().Debug("socketio flush", "err", err)
-	}
 	pc := &pollConn{p: p, s: s, conn: client, br: bufio.NewReaderSize(client, bufferSize), ip: remoteIP(r)}
 	p.polls.put(pc)
 	select {
