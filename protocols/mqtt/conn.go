@@ -171,17 +171,17 @@ func (c *conn) send(p *Packet, v byte) {
 	_ = c.s.Send(p.frame(v))
 }
 
-// scratch holds packets being encoded on their way into frames.
-var scratch = sync.Pool{New: func() any { return new([]byte) }}
+// encodeBufs holds packets being encoded on their way into frames.
+var encodeBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // frame encodes p for protocol level v into a WebSocket frame of its own,
 // through a pooled buffer: the frame is the one allocation of its bytes.
 func (p *Packet) frame(v byte) *bridge.Frame {
-	b := scratch.Get().(*[]byte)
+	b := encodeBufs.Get().(*[]byte)
 	*b = p.Encode((*b)[:0], v)
 	f := bridge.BinaryFrame(*b)
 	if cap(*b) <= 64<<10 { // a rare huge message does not stay pooled
-		scratch.Put(b)
+		encodeBufs.Put(b)
 	}
 	return f
 }
