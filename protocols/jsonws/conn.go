@@ -458,9 +458,7 @@ func (c *conn) subscribe(r *route, b *body, id json.RawMessage) string {
 	}
 	if !dup {
 		// Promise what "subscribed" says: NATS has the subscription.
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = c.s.FlushSubscriptions(ctx)
-		cancel()
+		_ = c.s.FlushSubscriptions(context.Background())
 	}
 	env := Envelope{Type: "subscribed", Route: r.key, ID: id, Subject: subj}
 	_ = c.s.Send(env.frame())

@@ -159,9 +159,7 @@ func (c *conn) onDisconnect(ns string) {
 // flush waits until NATS has the connection's subscriptions, so that what
 // is published after the client hears of them reaches it.
 func (c *conn) flush() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := c.s.FlushSubscriptions(ctx); err != nil {
+	if err := c.s.FlushSubscriptions(context.Background()); err != nil {
 		c.s.Logger().Debug("socketio flush", "err", err)
 	}
 }

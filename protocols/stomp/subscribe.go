@@ -3,7 +3,6 @@ package stomp
 import (
 	"context"
 	"fmt"
-	"time"
 	"unicode/utf8"
 
 	"github.com/wsgate/wsgate/bridge"
@@ -114,9 +113,7 @@ func (c *conn) subscribe(f *Frame) error {
 		}
 		if _, ok := f.Get("receipt"); ok {
 			// The RECEIPT promises NATS has the subscription.
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_ = c.s.FlushSubscriptions(ctx)
-			cancel()
+			_ = c.s.FlushSubscriptions(context.Background())
 		}
 	}
 	c.mu.Lock()

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/wsgate/wsgate/bridge"
 )
@@ -81,9 +80,6 @@ func (c *conn) onSubscribe(m *Subscribe) {
 	c.flush()
 	c.send(&Subscribed{Request: m.Request, Subscription: sub.id.id})
 }
-
-// flushTimeout bounds the wait for NATS to confirm a subscription.
-const flushTimeout = 5 * time.Second
 
 // deliverer returns the delivery callback of a subscription. It runs on a
 // hub dispatcher: it never blocks.

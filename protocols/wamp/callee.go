@@ -254,7 +254,5 @@ func (c *conn) onInvocationError(m *Error) {
 // flush waits until NATS has the connection's subscriptions, so that an
 // acknowledgement promises delivery.
 func (c *conn) flush() {
-	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
-	_ = c.s.FlushSubscriptions(ctx)
-	cancel()
+	_ = c.s.FlushSubscriptions(context.Background())
 }
